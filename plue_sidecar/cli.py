@@ -1,0 +1,98 @@
+"""The `plue-sidecar` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import platformdirs
+
+from plue_sidecar import __version__
+from plue_sidecar.settings import (
+    DEFAULT_MAX_FRAME_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_SHARE_BASE_URL,
+    Settings,
+)
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plue-sidecar",
+        description="Plue's session core: JSON-RPC 2.0 over stdin/stdout with Content-Length "
+        "framing. stdout carries protocol frames only; logs go to stderr.",
+    )
+    parser.add_argument("--version", action="version", version=f"plue-sidecar {__version__}")
+    parser.add_argument("--data-dir", type=Path,
+                        help="where sessions live (else $PLUE_DATA_DIR, else the user data dir)")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
+    parser.add_argument("--share-base-url", default=DEFAULT_SHARE_BASE_URL)
+    parser.add_argument("--max-frame-bytes", type=_positive, default=DEFAULT_MAX_FRAME_BYTES)
+    parser.add_argument("--max-message-bytes", type=_positive, default=DEFAULT_MAX_MESSAGE_BYTES)
+    parser.add_argument("--runner", default="echo",
+                        help="default runner: 'echo' or 'module:Class'")
+    parser.add_argument("--echo-delay-ms", type=_non_negative, default=0,
+                        help="the echo runner's wait before each word")
+    parser.add_argument("--abort-grace-ms", type=_non_negative, default=2000,
+                        help="how long an aborted runner may take to stop")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def resolve_data_dir(given: Path | None) -> Path:
+    if given is not None:
+        return given
+    from_env = os.environ.get("PLUE_DATA_DIR")
+    if from_env:
+        return Path(from_env)
+    return Path(platformdirs.user_data_dir("Plue", appauthor=False))
+
+
+def configure_logging(level: str, log_file: Path | None) -> None:
+    handler: logging.Handler
+    if log_file is not None:
+        handler = logging.FileHandler(log_file)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("pygls").setLevel(max(logging.getLevelName(level), logging.WARNING))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level, args.log_file)
+    settings = Settings(
+        data_dir=resolve_data_dir(args.data_dir).absolute(),
+        share_base_url=args.share_base_url,
+        max_frame_bytes=args.max_frame_bytes,
+        max_message_bytes=args.max_message_bytes,
+        runner=args.runner,
+        echo_delay_ms=args.echo_delay_ms,
+        abort_grace_ms=args.abort_grace_ms,
+    )
+    from plue_sidecar.rpc.server import serve
+
+    return serve(settings)

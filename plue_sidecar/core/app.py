@@ -1,0 +1,63 @@
+"""The session core as one object: sessions, turns and the requests bound to them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from plue_sidecar.core.inflight import InflightRequests
+from plue_sidecar.core.sessions import ChangeSink, SessionService
+from plue_sidecar.core.turns import TurnManager, UpdateSink
+from plue_sidecar.models.wire import AbortResult, SessionInfo
+from plue_sidecar.runners.base import RunnerSettings
+from plue_sidecar.runners.registry import RunnerRegistry
+from plue_sidecar.settings import Settings
+from plue_sidecar.store.session_store import SessionStore
+
+log = logging.getLogger(__name__)
+
+
+class Sink(ChangeSink, UpdateSink):
+    """Where the core's notifications go (the client, in the server)."""
+
+
+class SidecarCore:
+    def __init__(self, settings: Settings, sink: Sink) -> None:
+        self.settings = settings
+        self.sessions = SessionService(SessionStore(settings.data_dir), settings, sink)
+        self.turns = TurnManager(
+            self.sessions,
+            RunnerRegistry(RunnerSettings(echo_delay_ms=settings.echo_delay_ms)),
+            sink,
+            default_runner=settings.runner,
+            abort_grace_seconds=settings.abort_grace_ms / 1000,
+        )
+        self.inflight = InflightRequests()
+
+    async def open(self) -> None:
+        await self.sessions.open()
+
+    async def close(self) -> None:
+        """End running turns (their partial output is stored), then release the store."""
+        await asyncio.gather(*(self.turns.abort(sid) for sid in self.turns.running()))
+        self.sessions.close()
+
+    async def create(
+        self, parent_id: str | None, title: str | None, runner: str | None
+    ) -> SessionInfo:
+        if runner is not None:
+            self.turns.runner_for(runner)
+        return await self.sessions.create(parent_id=parent_id, title=title, runner=runner)
+
+    async def abort(self, session_id: str) -> AbortResult:
+        self.sessions.document(session_id)
+        ended_turn = await self.turns.abort(session_id)
+        cancelled = await self.inflight.abort([session_id])
+        await self.sessions.mark_aborted(session_id)
+        return AbortResult(session_id=session_id, cancelled=cancelled + int(ended_turn))
+
+    async def delete(self, session_id: str) -> list[str]:
+        doomed = self.sessions.subtree(session_id)
+        await asyncio.gather(*(self.turns.abort(member) for member in doomed))
+        await self.inflight.abort(doomed)
+        return await self.sessions.delete(session_id)

@@ -1,0 +1,492 @@
+"""The session core: owns every session in memory and changes it only after the disk has.
+
+Each change follows one path: take the session's lock, build the new document, make it
+durable, then swap it into memory and announce it. A failed write raises before the
+swap, so memory and disk stay as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from plue_sidecar import errors
+from plue_sidecar.core.clock import now_ms
+from plue_sidecar.core.ids import SessionIdAllocator
+from plue_sidecar.core.ordering import RecencyIndex, SortKey, decode_cursor, encode_cursor
+from plue_sidecar.core.shares import ShareIndex, new_secret
+from plue_sidecar.core.uninterrupted import finish_even_if_cancelled
+from plue_sidecar.models.parts import Part
+from plue_sidecar.models.records import MessageRecord, SessionDocument, ShareRecord
+from plue_sidecar.models.wire import (
+    ChangeKind,
+    Message,
+    MessagePage,
+    MessageStatus,
+    Role,
+    SessionChange,
+    SessionInfo,
+    SessionPage,
+    ShareInfo,
+)
+from plue_sidecar.settings import Settings
+from plue_sidecar.store.layout import id_number
+from plue_sidecar.store.message_log import encode_record
+from plue_sidecar.store.session_store import SessionStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+FORK_SUFFIX = " (fork)"
+MAX_TITLE = 200
+
+
+class ChangeSink(Protocol):
+    def session_changed(self, change: SessionChange) -> None: ...
+
+
+@dataclass
+class History:
+    records: list[MessageRecord] = field(default_factory=list)
+    by_id: dict[str, MessageRecord] = field(default_factory=dict)
+    log_bytes: int = 0
+
+    def add(self, record: MessageRecord, size: int) -> None:
+        self.records.append(record)
+        self.by_id[record.id] = record
+        self.log_bytes += size
+
+
+def new_message_id() -> str:
+    return f"msg_{secrets.token_hex(16)}"
+
+
+def sort_key(document: SessionDocument) -> SortKey:
+    return (document.updated_at, id_number(document.id))
+
+
+class SessionService:
+    def __init__(self, store: SessionStore, settings: Settings, sink: ChangeSink) -> None:
+        self._store = store
+        self._settings = settings
+        self._sink = sink
+        self._executor = ThreadPoolExecutor(settings.store_threads, thread_name_prefix="plue-store")
+        self._sessions: dict[str, SessionDocument] = {}
+        self._children: dict[str, set[str]] = {}
+        self._recency = RecencyIndex()
+        self._roots = RecencyIndex()
+        self._ids_by_number: dict[int, str] = {}
+        self._shares = ShareIndex()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._histories: dict[str, History] = {}
+        self._read_only: dict[str, str] = {}
+        self._ids = SessionIdAllocator(0)
+        self.busy: set[str] = set()
+        """Sessions with a running turn: writes from outside the turn are refused."""
+
+    # --- opening -------------------------------------------------------------
+
+    async def open(self) -> None:
+        loaded = await asyncio.get_running_loop().run_in_executor(self._executor, self._store.open)
+        # Parents are older than their children, so indexing in id order links them.
+        loaded.sessions.sort(key=lambda document: id_number(document.id))
+        for document in loaded.sessions:
+            self._index(document)
+        for document in loaded.sessions:
+            if document.parent_id is not None and document.parent_id not in self._sessions:
+                log.warning("%s: its parent %s is gone; listing it as a root",
+                            document.id, document.parent_id)
+        self._read_only.update(loaded.read_only)
+        self._ids = SessionIdAllocator(loaded.high_water)
+        log.info("loaded %d sessions", len(self._sessions))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._store.close()
+
+    # --- reading -------------------------------------------------------------
+
+    def exists(self, session_id: str) -> bool:
+        return session_id in self._sessions
+
+    def document(self, session_id: str) -> SessionDocument:
+        document = self._sessions.get(session_id)
+        if document is None:
+            raise errors.session_not_found(session_id)
+        return document
+
+    def info(self, session_id: str) -> SessionInfo:
+        return self._info(self.document(session_id))
+
+    def list(
+        self, *, parent_id: str | None, roots_only: bool, limit: int, cursor: str | None
+    ) -> SessionPage:
+        position = None
+        if cursor is not None:
+            position = decode_cursor(cursor)
+            if position is None:
+                raise errors.invalid_params("cursor", "not a cursor this server gave out")
+        if parent_id is not None:
+            self.document(parent_id)
+            children = RecencyIndex(sort_key(self._sessions[c]) for c in self._children[parent_id])
+            keys, more = children.newest_before(position, limit)
+        elif roots_only:
+            keys, more = self._roots.newest_before(position, limit)
+        else:
+            keys, more = self._recency.newest_before(position, limit)
+        sessions = [self._info(self._sessions[self._ids_by_number[key[1]]]) for key in keys]
+        return SessionPage(
+            sessions=sessions, next_cursor=encode_cursor(keys[-1]) if more else None
+        )
+
+    def subtree(self, session_id: str) -> list[str]:
+        """The session and its descendants, deepest first."""
+        self.document(session_id)
+        ordered: list[str] = []
+
+        def visit(current: str) -> None:
+            for child in sorted(self._children.get(current, ())):
+                visit(child)
+            ordered.append(current)
+
+        visit(session_id)
+        return ordered
+
+    def resolve_share(self, secret: str) -> SessionInfo:
+        session_id = self._shares.find(secret)
+        document = self._sessions.get(session_id) if session_id else None
+        if document is None or document.share is None or not document.share.is_live(now_ms()):
+            raise errors.share_not_found()
+        return self._info(document).model_copy(update={"share": None})
+
+    # --- session writes ------------------------------------------------------
+
+    async def create(
+        self, *, parent_id: str | None, title: str | None, runner: str | None
+    ) -> SessionInfo:
+        if parent_id is None:
+            return await self._create(None, title or "New Session", runner, [])
+        if parent_id not in self._sessions:
+            raise errors.parent_not_found(parent_id)
+        async with self._locked(parent_id):
+            return await self._create(parent_id, title or "New Session", runner, [])
+
+    async def update_title(self, session_id: str, title: str) -> SessionInfo:
+        return await self._update(session_id, "updated", lambda doc, now: {"title": title})
+
+    async def mark_aborted(self, session_id: str) -> SessionInfo:
+        return await self._update(
+            session_id, "aborted", lambda doc, now: {"is_aborted": True, "aborted_at": now}
+        )
+
+    async def share(self, session_id: str, expires_in_seconds: int | None) -> ShareInfo:
+        async with self._locked(session_id) as document:
+            now = now_ms()
+            if document.share is not None and document.share.is_live(now):
+                return self._share_info(document.share)
+            expires_at = now + expires_in_seconds * 1000 if expires_in_seconds else None
+            share = ShareRecord(secret=new_secret(), created_at=now, expires_at=expires_at)
+            updated = await self._commit(document, "shared", {"share": share})
+            assert updated.share is not None
+            return self._share_info(updated.share)
+
+    async def unshare(self, session_id: str) -> SessionInfo:
+        async with self._locked(session_id) as document:
+            if document.share is None:
+                return self._info(document)
+            return self._info(await self._commit(document, "unshared", {"share": None}))
+
+    async def delete(self, session_id: str) -> list[str]:
+        """Delete the session and its descendants, all or nothing."""
+        async with AsyncExitStack() as held:
+            locked: set[str] = set()
+            while True:
+                doomed = self.subtree(session_id)
+                missing = sorted(set(doomed) - locked)
+                if not missing:
+                    break
+                for member in missing:
+                    await held.enter_async_context(self._lock_of(member))
+                    locked.add(member)
+                if session_id not in self._sessions:
+                    raise errors.session_not_found(session_id)
+            await self._io(self._store.delete_sessions, doomed, self._ids.high_water)
+            for member in doomed:
+                self._unindex(member)
+                self._sink.session_changed(SessionChange(change="deleted", session_id=member))
+        for member in doomed:
+            self._locks.pop(member, None)
+        return doomed
+
+    def release(self, session_id: str) -> None:
+        """Forget what is loaded for a session (its history); the next use reloads it."""
+        self.document(session_id)
+        self._histories.pop(session_id, None)
+
+    # --- messages ------------------------------------------------------------
+
+    async def append_message(
+        self,
+        session_id: str,
+        role: Role,
+        parts: Sequence[Part],
+        *,
+        from_turn: bool = False,
+        status: MessageStatus = "complete",
+        error: str | None = None,
+        message_id: str | None = None,
+        created_at: int | None = None,
+        starts_turn: bool = False,
+    ) -> Message:
+        if not from_turn and session_id in self.busy:
+            raise errors.session_busy(session_id)
+        async with self._locked(session_id) as document:
+            history = await self._history_locked(document)
+            now = now_ms()
+            record = MessageRecord(
+                id=message_id or new_message_id(),
+                session_id=session_id,
+                seq=document.message_count + 1,
+                role=role,
+                parts=list(parts),
+                created_at=created_at or now,
+                completed_at=now,
+                status=status,
+                error=error,
+            )
+            line = encode_record(record)
+            if len(line) > self._settings.max_message_bytes:
+                raise errors.payload_too_large(len(line), self._settings.max_message_bytes)
+            await self._io(self._store.append_message, record)
+            changes: dict[str, Any] = {"message_count": record.seq}
+            if starts_turn:
+                changes["is_aborted"] = False
+            try:
+                await self._commit(document, "updated", changes)
+            except errors.RpcError:
+                await self._cut_log_back(session_id, history.log_bytes)
+                raise
+            history.add(record, len(line))
+            return _as_message(record)
+
+    async def list_messages(self, session_id: str, after_seq: int, limit: int) -> MessagePage:
+        history = await self.history(session_id)
+        page = history.records[after_seq : after_seq + limit]
+        more = after_seq + limit < len(history.records)
+        return MessagePage(
+            messages=[_as_message(record) for record in page],
+            next_after_seq=page[-1].seq if more and page else None,
+        )
+
+    async def get_message(self, session_id: str, message_id: str) -> Message:
+        record = (await self.history(session_id)).by_id.get(message_id)
+        if record is None:
+            raise errors.message_not_found(message_id)
+        return _as_message(record)
+
+    async def history(self, session_id: str) -> History:
+        loaded = self._histories.get(session_id)
+        if loaded is not None:
+            return loaded
+        async with self._locked(session_id) as document:
+            return await self._history_locked(document)
+
+    async def fork(self, session_id: str, message_id: str | None, title: str | None) -> SessionInfo:
+        async with self._locked(session_id) as source:
+            history = await self._history_locked(source)
+            kept = history.records
+            if message_id is not None:
+                cut = history.by_id.get(message_id)
+                if cut is None:
+                    raise errors.message_not_found(message_id)
+                kept = history.records[: cut.seq]
+            fork_title = title or (source.title[: MAX_TITLE - len(FORK_SUFFIX)] + FORK_SUFFIX)
+            return await self._create(session_id, fork_title, source.runner, kept)
+
+    # --- the write path --------------------------------------------------------
+
+    async def _create(
+        self, parent_id: str | None, title: str, runner: str | None, copied: list[MessageRecord]
+    ) -> SessionInfo:
+        session_id = self._ids.allocate()
+        now = now_ms()
+        records = [
+            record.model_copy(update={"id": new_message_id(), "session_id": session_id, "seq": seq})
+            for seq, record in enumerate(copied, start=1)
+        ]
+        document = SessionDocument(
+            id=session_id, parent_id=parent_id, title=title, created_at=now, updated_at=now,
+            message_count=len(records), runner=runner,
+        )
+        if records:
+            await self._io(self._store.write_messages, session_id, records)
+        try:
+            await self._io(self._store.save_session, document)
+        except errors.RpcError:
+            if records:
+                await self._remove_files_quietly(session_id)
+            raise
+        self._index(document)
+        if records:
+            history = History()
+            for record in records:
+                history.add(record, len(encode_record(record)))
+            self._histories[session_id] = history
+        self._sink.session_changed(
+            SessionChange(change="created", session_id=session_id, session=self._info(document))
+        )
+        return self._info(document)
+
+    async def _update(
+        self,
+        session_id: str,
+        change: ChangeKind,
+        changes: Callable[[SessionDocument, int], dict[str, Any]],
+    ) -> SessionInfo:
+        async with self._locked(session_id) as document:
+            return self._info(await self._commit(document, change, changes(document, now_ms())))
+
+    async def _commit(
+        self, document: SessionDocument, change: ChangeKind, changes: dict[str, Any]
+    ) -> SessionDocument:
+        """Write the changed document, then swap it into memory and announce it."""
+        self._ensure_writable(document.id)
+        updated_at = max(now_ms(), document.updated_at)
+        updated = document.model_copy(update={**changes, "updated_at": updated_at})
+        await self._io(self._store.save_session, updated)
+        self._replace(document, updated)
+        self._sink.session_changed(
+            SessionChange(change=change, session_id=updated.id, session=self._info(updated))
+        )
+        return updated
+
+    async def _io(self, function: Callable[..., T], *args: Any) -> T:
+        future = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        try:
+            return await finish_even_if_cancelled(future)
+        except OSError as exc:
+            log.error("storage failure: %s", exc)
+            raise errors.storage_error(exc) from exc
+
+    async def _cut_log_back(self, session_id: str, size: int) -> None:
+        path = self._store.layout.message_log(session_id)
+        try:
+            await self._io(self._store.files.truncate, path, size)
+        except errors.RpcError:
+            log.warning("%s: could not cut an unacknowledged message off its log", session_id)
+
+    async def _remove_files_quietly(self, session_id: str) -> None:
+        try:
+            await self._io(self._store.files.remove, self._store.layout.files_of(session_id))
+        except errors.RpcError:
+            log.warning("%s: could not remove files of a session that failed to be created",
+                        session_id)
+
+    async def _history_locked(self, document: SessionDocument) -> History:
+        session_id = document.id
+        loaded = self._histories.get(session_id)
+        if loaded is not None:
+            return loaded
+        contents = await self._io(self._store.read_messages, session_id, document.message_count)
+        history = History(log_bytes=contents.keep_bytes)
+        for record in contents.records:
+            history.records.append(record)
+            history.by_id[record.id] = record
+        if contents.damage is not None:
+            self._read_only[session_id] = contents.damage
+        self._histories[session_id] = history
+        return history
+
+    def _ensure_writable(self, session_id: str) -> None:
+        reason = self._read_only.get(session_id)
+        if reason is not None:
+            raise errors.session_read_only(session_id, reason)
+
+    # --- locks and indexes ----------------------------------------------------
+
+    def _lock_of(self, session_id: str) -> asyncio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = self._locks[session_id] = asyncio.Lock()
+        return lock
+
+    @asynccontextmanager
+    async def _locked(self, session_id: str) -> AsyncIterator[SessionDocument]:
+        self.document(session_id)
+        async with self._lock_of(session_id):
+            yield self.document(session_id)
+
+    def _index(self, document: SessionDocument) -> None:
+        self._sessions[document.id] = document
+        self._ids_by_number[id_number(document.id)] = document.id
+        self._children.setdefault(document.id, set())
+        self._recency.add(sort_key(document))
+        if document.parent_id is None or document.parent_id not in self._sessions:
+            self._roots.add(sort_key(document))
+        if document.parent_id is not None and document.parent_id in self._sessions:
+            self._children.setdefault(document.parent_id, set()).add(document.id)
+        if document.share is not None:
+            self._shares.add(document.share.secret, document.id)
+
+    def _unindex(self, session_id: str) -> None:
+        document = self._sessions.pop(session_id)
+        self._ids_by_number.pop(id_number(session_id), None)
+        self._recency.discard(sort_key(document))
+        self._roots.discard(sort_key(document))
+        if document.parent_id is not None:
+            self._children.get(document.parent_id, set()).discard(session_id)
+        self._children.pop(session_id, None)
+        if document.share is not None:
+            self._shares.remove(document.share.secret)
+        self._histories.pop(session_id, None)
+        self._read_only.pop(session_id, None)
+
+    def _replace(self, old: SessionDocument, new: SessionDocument) -> None:
+        self._sessions[new.id] = new
+        is_root = self._roots_contains(old)
+        self._recency.discard(sort_key(old))
+        self._recency.add(sort_key(new))
+        if is_root:
+            self._roots.discard(sort_key(old))
+            self._roots.add(sort_key(new))
+        if old.share is not None and (new.share is None or new.share.secret != old.share.secret):
+            self._shares.remove(old.share.secret)
+        if new.share is not None:
+            self._shares.add(new.share.secret, new.id)
+
+    def _roots_contains(self, document: SessionDocument) -> bool:
+        return document.parent_id is None or document.id not in self._children.get(
+            document.parent_id, ()
+        )
+
+    # --- wire shapes -----------------------------------------------------------
+
+    def _share_info(self, share: ShareRecord) -> ShareInfo:
+        return ShareInfo.model_construct(
+            url=self._settings.share_base_url + share.secret,
+            secret=share.secret,
+            created_at=share.created_at,
+            expires_at=share.expires_at,
+        )
+
+    def _info(self, document: SessionDocument) -> SessionInfo:
+        return SessionInfo.model_construct(
+            id=document.id,
+            parent_id=document.parent_id,
+            title=document.title,
+            created_at=document.created_at,
+            updated_at=document.updated_at,
+            message_count=document.message_count,
+            is_aborted=document.is_aborted,
+            aborted_at=document.aborted_at,
+            share=self._share_info(document.share) if document.share is not None else None,
+        )
+
+
+def _as_message(record: MessageRecord) -> Message:
+    return Message.model_construct(**{name: getattr(record, name) for name in Message.model_fields})

@@ -1,0 +1,145 @@
+"""Turns: a prompt answered by the session's runner, streamed, stored, abortable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from plue_sidecar import errors
+from plue_sidecar.core.clock import now_ms
+from plue_sidecar.core.sessions import SessionService, new_message_id
+from plue_sidecar.models.parts import Part, merge_delta
+from plue_sidecar.models.wire import MessageStatus, PromptResult, SessionUpdate, StopReason
+from plue_sidecar.runners.base import Runner, TurnInput
+from plue_sidecar.runners.registry import RunnerRegistry, UnknownRunnerError
+
+log = logging.getLogger(__name__)
+
+
+class UpdateSink(Protocol):
+    def turn_update(self, update: SessionUpdate) -> None: ...
+
+
+@dataclass
+class Turn:
+    session_id: str
+    assistant_message_id: str = field(default_factory=new_message_id)
+    abort_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    discard_output: bool = False
+
+
+class TurnManager:
+    def __init__(
+        self,
+        sessions: SessionService,
+        runners: RunnerRegistry,
+        sink: UpdateSink,
+        default_runner: str,
+        abort_grace_seconds: float,
+    ) -> None:
+        self._sessions = sessions
+        self._runners = runners
+        self._sink = sink
+        self._default_runner = default_runner
+        self._grace = abort_grace_seconds
+        self._active: dict[str, Turn] = {}
+
+    def runner_for(self, name: str) -> Runner:
+        try:
+            return self._runners.get(name)
+        except UnknownRunnerError:
+            raise errors.unknown_runner(name) from None
+
+    async def prompt(self, session_id: str, parts: list[Part]) -> PromptResult:
+        document = self._sessions.document(session_id)
+        if session_id in self._active:
+            raise errors.session_busy(session_id)
+        runner = self.runner_for(document.runner or self._default_runner)
+        turn = Turn(session_id)
+        self._active[session_id] = turn
+        self._sessions.busy.add(session_id)
+        try:
+            user = await self._sessions.append_message(
+                session_id, "user", parts, from_turn=True, starts_turn=True
+            )
+            stop_reason = await self._run(turn, runner)
+            return PromptResult(
+                user_message_id=user.id,
+                assistant_message_id=turn.assistant_message_id,
+                stop_reason=stop_reason,
+            )
+        finally:
+            self._active.pop(session_id, None)
+            self._sessions.busy.discard(session_id)
+            turn.ended.set()
+
+    async def abort(self, session_id: str) -> bool:
+        """End the session's running turn, if any; returns once its message is stored."""
+        turn = self._active.get(session_id)
+        if turn is None:
+            return False
+        turn.abort_requested.set()
+        await turn.ended.wait()
+        return True
+
+    def running(self) -> list[str]:
+        return list(self._active)
+
+    async def _run(self, turn: Turn, runner: Runner) -> StopReason:
+        history = (await self._sessions.history(turn.session_id)).records
+        seq = len(history) + 1
+        started_at = now_ms()
+        produced: list[Part] = []
+
+        async def consume() -> None:
+            stream = runner.stream(TurnInput(turn.session_id, list(history), turn.abort_requested))
+            async for delta in stream:
+                if turn.discard_output:
+                    return
+                merge_delta(produced, delta)
+                self._sink.turn_update(SessionUpdate(
+                    session_id=turn.session_id, message_id=turn.assistant_message_id,
+                    seq=seq, delta=delta,
+                ))
+
+        producer = asyncio.create_task(consume())
+        status, error = await self._await_end(turn, producer)
+        await self._sessions.append_message(
+            turn.session_id, "assistant", list(produced), from_turn=True, status=status,
+            error=error, message_id=turn.assistant_message_id, created_at=started_at,
+        )
+        return {"complete": "end_turn", "aborted": "aborted", "error": "error"}[status]  # type: ignore[return-value]
+
+    async def _await_end(
+        self, turn: Turn, producer: asyncio.Task[None]
+    ) -> tuple[MessageStatus, str | None]:
+        abort_signal = asyncio.create_task(turn.abort_requested.wait())
+        try:
+            await asyncio.wait({producer, abort_signal}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # `$/cancelRequest` on the prompt: an abort of this turn.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            turn.abort_requested.set()
+        finally:
+            abort_signal.cancel()
+        if producer.done() and not turn.abort_requested.is_set():
+            exc = producer.exception()
+            if exc is None:
+                return "complete", None
+            log.error("runner failed in %s", turn.session_id, exc_info=exc)
+            return "error", f"{type(exc).__name__}: {exc}"
+        producer.cancel()
+        finished, _ = await asyncio.wait({producer}, timeout=self._grace)
+        if not finished:
+            log.warning("%s: runner ignored the abort; discarding its later output", turn.session_id)
+            turn.discard_output = True
+        else:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                producer.result()
+        return "aborted", None

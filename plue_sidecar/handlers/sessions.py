@@ -1,0 +1,60 @@
+"""session/*: create, read, list, retitle, delete, abort, close."""
+
+from __future__ import annotations
+
+from plue_sidecar.core.app import SidecarCore
+from plue_sidecar.models.wire import (
+    AbortResult,
+    CloseResult,
+    CreateSessionParams,
+    DeleteResult,
+    ListSessionsParams,
+    SessionInfo,
+    SessionPage,
+    SessionRef,
+    UpdateTitleParams,
+)
+from plue_sidecar.rpc.registrar import Registrar
+
+
+def register(rpc: Registrar, core: SidecarCore) -> None:
+    @rpc.request("session/create", CreateSessionParams)
+    async def create(params: CreateSessionParams) -> SessionInfo:
+        """A new session, a child of `parentId` when given."""
+        return await core.create(params.parent_id, params.title, params.runner)
+
+    @rpc.request("session/get", SessionRef)
+    async def get(params: SessionRef) -> SessionInfo:
+        """One session's info."""
+        return core.sessions.info(params.session_id)
+
+    @rpc.request("session/list", ListSessionsParams)
+    async def list_sessions(params: ListSessionsParams) -> SessionPage:
+        """A page of sessions, newest updatedAt first."""
+        return core.sessions.list(
+            parent_id=params.parent_id,
+            roots_only=params.roots_only,
+            limit=params.limit,
+            cursor=params.cursor,
+        )
+
+    @rpc.request("session/updateTitle", UpdateTitleParams)
+    async def update_title(params: UpdateTitleParams) -> SessionInfo:
+        """Rename a session."""
+        return await core.sessions.update_title(params.session_id, params.title)
+
+    @rpc.request("session/delete", SessionRef, bound_to_session=False)
+    async def delete(params: SessionRef) -> DeleteResult:
+        """Delete a session and its descendants, all or nothing."""
+        return DeleteResult(deleted=await core.delete(params.session_id))
+
+    @rpc.request("session/abort", SessionRef, bound_to_session=False)
+    async def abort(params: SessionRef) -> AbortResult:
+        """End the session's running work and mark it aborted."""
+        return await core.abort(params.session_id)
+
+    @rpc.request("session/close", SessionRef)
+    async def close(params: SessionRef) -> CloseResult:
+        """Release what is loaded for the session; deletes nothing."""
+        core.sessions.release(params.session_id)
+        return CloseResult(closed=True)

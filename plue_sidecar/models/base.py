@@ -1,0 +1,26 @@
+"""Shared pydantic configuration: camelCase on the wire, snake_case in Python."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic.alias_generators import to_camel
+
+SESSION_ID_PATTERN = r"^session_[0-9]{13,}$"
+
+SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN, max_length=40)]
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Millis = int
+
+
+class WireModel(BaseModel):
+    """A model that reads and writes camelCase JSON and ignores unknown fields."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )

@@ -1,0 +1,204 @@
+"""pygls's JSON-RPC protocol with the sidecar's wire rules.
+
+pygls dispatches requests to handlers and keeps in-flight futures (so it cancels
+them); this subclass adds what pygls lacks: -32700/-32600 answers, the lifecycle
+(`initialize` first, `shutdown`, `exit`), error objects without tracebacks, and a
+fast byte-exact encoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from concurrent.futures import Future
+from typing import Any
+
+import cattrs
+import orjson
+from pygls.exceptions import JsonRpcException
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCProtocol,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+    MsgId,
+)
+
+from plue_sidecar import errors
+from plue_sidecar.rpc.framing import encode_frame
+
+log = logging.getLogger(__name__)
+
+CANCEL_REQUEST = "$/cancelRequest"
+INITIALIZE = "initialize"
+EXIT = "exit"
+
+
+class Phase(enum.Enum):
+    STARTED = "started"
+    INITIALIZING = "initializing"
+    RUNNING = "running"
+    SHUT_DOWN = "shut_down"
+
+
+def converter_factory() -> cattrs.Converter:
+    """Keep params as the raw JSON value (validated later by pydantic), absent as None."""
+    converter = cattrs.Converter()
+    converter.register_structure_hook(
+        JsonRPCRequestMessage,
+        lambda obj, cls: cls(
+            id=obj["id"], method=obj["method"], jsonrpc=obj["jsonrpc"], params=obj.get("params")
+        ),
+    )
+    converter.register_structure_hook(
+        JsonRPCNotification,
+        lambda obj, cls: cls(method=obj["method"], jsonrpc=obj["jsonrpc"], params=obj.get("params")),
+    )
+    converter.register_structure_hook(
+        JsonRPCResponseMessage,
+        lambda obj, cls: cls(id=obj["id"], jsonrpc=obj["jsonrpc"], result=obj.get("result")),
+    )
+    return converter
+
+
+class SidecarProtocol(JsonRPCProtocol):
+    def __init__(self, server: Any, converter: cattrs.Converter) -> None:
+        super().__init__(server, converter)
+        self.phase = Phase.STARTED
+        self.exit_code: asyncio.Future[int] | None = None
+        self._initialize_id: MsgId | None = None
+
+    # --- inbound -------------------------------------------------------------
+
+    def receive_body(self, body: bytes) -> None:
+        """Handle one frame's body: decode, check the envelope and the lifecycle, dispatch."""
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            self.send_error(None, errors.parse_error(str(exc)))
+            return
+        problem = _envelope_problem(data)
+        if problem is not None:
+            self.send_error(_id_of(data), errors.invalid_request(problem))
+            return
+        if "method" not in data:
+            self.handle_message(self._converter.structure(data, JsonRPCResponseMessage))
+            return
+        method: str = data["method"]
+        if "id" not in data:
+            self._receive_notification(method, data.get("params"))
+            return
+        refusal = self._lifecycle_refusal(method)
+        if refusal is not None:
+            self.send_error(data["id"], refusal)
+            return
+        if method == INITIALIZE:
+            self.phase = Phase.INITIALIZING
+            self._initialize_id = data["id"]
+        if method not in self.fm.features:
+            self.send_error(data["id"], errors.method_not_found(method))
+            return
+        self.handle_message(self._converter.structure(data, JsonRPCRequestMessage))
+
+    def _receive_notification(self, method: str, params: Any) -> None:
+        if method == EXIT:
+            self.request_exit(0 if self.phase is Phase.SHUT_DOWN else 1)
+        elif method == CANCEL_REQUEST:
+            if isinstance(params, dict) and isinstance(params.get("id"), int | str):
+                self._handle_cancel_notification(params["id"])
+        elif self.phase is Phase.RUNNING and method in self.fm.features:
+            self.handle_message(
+                JsonRPCNotification(method=method, jsonrpc="2.0", params=params)
+            )
+        else:
+            log.debug("ignoring notification %r", method)
+
+    def _lifecycle_refusal(self, method: str) -> errors.RpcError | None:
+        if self.phase is Phase.SHUT_DOWN:
+            return errors.shutting_down()
+        if method == INITIALIZE:
+            if self.phase is not Phase.STARTED:
+                return errors.invalid_request("initialize was already sent")
+            return None
+        if self.phase is not Phase.RUNNING:
+            return errors.server_not_initialized()
+        return None
+
+    def request_exit(self, code: int) -> None:
+        if self.exit_code is not None and not self.exit_code.done():
+            self.exit_code.set_result(code)
+
+    # --- outbound ------------------------------------------------------------
+
+    def _send_handler_result(self, future: Future[Any], *, msg_id: MsgId) -> None:
+        self._request_futures.pop(msg_id, None)
+        if msg_id == self._initialize_id and self.phase is Phase.INITIALIZING:
+            # initialize failed (bad params, locked data dir): the client may try again.
+            self.phase = Phase.STARTED
+        if future.cancelled():
+            self.send_error(msg_id, errors.request_cancelled())
+            return
+        exc = future.exception()
+        if exc is None:
+            self._write({"jsonrpc": "2.0", "id": msg_id, "result": future.result()})
+        elif isinstance(exc, errors.RpcError):
+            self.send_error(msg_id, exc)
+        else:
+            log.error("request %r failed", msg_id, exc_info=exc)
+            self.send_error(msg_id, _as_rpc_error(exc))
+
+    def send_error(self, msg_id: MsgId | None, error: errors.RpcError) -> None:
+        self._write({"jsonrpc": "2.0", "id": msg_id, "error": error.to_wire()})
+
+    def notify(self, method: str, params: Any | None = None) -> None:
+        self._write({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def _send_data(self, data: Any) -> None:
+        # Reached only by pygls paths this class does not override (requests to the client).
+        self._write(self._converter.unstructure(data))
+
+    def _write(self, message: dict[str, Any]) -> None:
+        if self.writer is None:
+            log.error("no transport to send %s", message.get("method") or message.get("id"))
+            return
+        try:
+            body = orjson.dumps(message)
+        except TypeError:
+            log.exception("cannot encode a message to the client")
+            body = orjson.dumps(
+                {"jsonrpc": "2.0", "id": message.get("id"), "error": errors.internal_error().to_wire()}
+            )
+        self.writer.write(encode_frame(body))
+
+
+def _envelope_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "a message must be a JSON object"
+    if data.get("jsonrpc") != "2.0":
+        return 'jsonrpc must be "2.0"'
+    if "id" in data and (isinstance(data["id"], bool) or not isinstance(data["id"], int | str | None)):
+        return "id must be a string, a number or null"
+    if "method" in data:
+        if not isinstance(data["method"], str) or not data["method"]:
+            return "method must be a non-empty string"
+        if "params" in data and not isinstance(data["params"], dict | list):
+            return "params must be an object"
+        return None
+    if "id" in data and ("result" in data or "error" in data):
+        return None
+    return "neither a request, a notification nor a response"
+
+
+def _id_of(data: Any) -> MsgId | None:
+    if isinstance(data, dict):
+        candidate = data.get("id")
+        if isinstance(candidate, int | str) and not isinstance(candidate, bool):
+            return candidate
+    return None
+
+
+def _as_rpc_error(exc: BaseException) -> errors.RpcError:
+    if isinstance(exc, JsonRpcException) and exc.code == errors.REQUEST_CANCELLED:
+        return errors.request_cancelled()
+    return errors.internal_error()

@@ -1,0 +1,79 @@
+"""One place that does the boring parts of every method once.
+
+A handler is `async (params_model) -> result_model`. The registrar validates params
+with pydantic (-32602 naming the field), binds the request to its session so that
+`session/abort` can end it, maps a cancellation to -32800, and serialises the result
+by alias. Domain errors pass through as they are; anything else becomes -32603.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from plue_sidecar import errors
+from plue_sidecar.core.inflight import InflightRequests
+from plue_sidecar.rpc.protocol import SidecarProtocol
+
+P = TypeVar("P", bound=BaseModel)
+Handler = Callable[[P], Awaitable[BaseModel | None]]
+
+
+class Registrar:
+    def __init__(self, protocol: SidecarProtocol, inflight: InflightRequests) -> None:
+        self._protocol = protocol
+        self._inflight = inflight
+        self.methods: list[str] = []
+
+    def request(
+        self, method: str, params_model: type[P], *, bound_to_session: bool = True
+    ) -> Callable[[Handler[P]], Handler[P]]:
+        """Register `handler` for `method`; bound requests end when their session aborts."""
+
+        def decorator(handler: Handler[P]) -> Handler[P]:
+            async def dispatch(raw_params: Any) -> Any:
+                params = validate(params_model, raw_params)
+                session_id = getattr(params, "session_id", None)
+                if bound_to_session and isinstance(session_id, str):
+                    with self._inflight.bound(session_id):
+                        result = await self._run(handler, params)
+                else:
+                    result = await self._run(handler, params)
+                if result is None:
+                    return None
+                return result.model_dump(mode="json", by_alias=True)
+
+            self._protocol.fm.feature(method)(dispatch)
+            self.methods.append(method)
+            return handler
+
+        return decorator
+
+    async def _run(self, handler: Handler[P], params: P) -> BaseModel | None:
+        try:
+            return await handler(params)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            reason = "aborted" if self._inflight.was_aborted(task) else "cancelled"
+            if task is not None:
+                task.uncancel()
+            raise errors.request_cancelled(reason) from None
+
+
+def validate(model: type[P], raw: Any) -> P:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise errors.invalid_params("", "params must be an object")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+            for error in exc.errors(include_url=False)
+        ]
+        first = problems[0]
+        raise errors.invalid_params(first["field"], first["message"], problems) from None

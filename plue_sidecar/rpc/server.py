@@ -1,0 +1,120 @@
+"""The sidecar process: stdio in, frames, pygls dispatch, the session core, stdio out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from typing import Any
+
+from pygls.server import JsonRPCServer
+
+from plue_sidecar.core.app import SidecarCore, Sink
+from plue_sidecar.handlers import lifecycle, messages, sessions, shares
+from plue_sidecar.models.wire import SessionChange, SessionUpdate
+from plue_sidecar.rpc import framing
+from plue_sidecar.rpc.client_watch import watch_process
+from plue_sidecar.rpc.protocol import SidecarProtocol, converter_factory
+from plue_sidecar.rpc.registrar import Registrar
+from plue_sidecar.rpc.stdio import OutputPipe, claim_stdout, read_input
+from plue_sidecar.settings import Settings
+
+log = logging.getLogger(__name__)
+DRAIN_SECONDS = 5.0
+PENDING_REQUESTS_SECONDS = 10.0
+
+
+class ClientNotifier(Sink):
+    def __init__(self, protocol: SidecarProtocol) -> None:
+        self._protocol = protocol
+
+    def session_changed(self, change: SessionChange) -> None:
+        self._protocol.notify("session/didChange", _dump(change))
+
+    def turn_update(self, update: SessionUpdate) -> None:
+        self._protocol.notify("session/update", _dump(update))
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json", by_alias=True, exclude_none=False)
+
+
+class Sidecar:
+    """One running sidecar: wires the pieces together and runs until told to exit."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server = JsonRPCServer(SidecarProtocol, converter_factory)
+        self.protocol: SidecarProtocol = self.server.protocol  # type: ignore[assignment]
+        self.core = SidecarCore(settings, ClientNotifier(self.protocol))
+        self._opened = False
+        self._splitter = framing.FrameSplitter(settings.max_frame_bytes)
+        rpc = Registrar(self.protocol, self.core.inflight)
+        lifecycle.register(rpc, self.protocol, self._open_core, self._watch_client,
+                           str(settings.data_dir))
+        sessions.register(rpc, self.core)
+        shares.register(rpc, self.core)
+        messages.register(rpc, self.core)
+        self.methods = sorted(rpc.methods)
+
+    async def _open_core(self) -> None:
+        await self.core.open()
+        self._opened = True
+
+    def _watch_client(self, pid: int) -> None:
+        watch_process(pid, self._client_gone)
+
+    def _client_gone(self) -> None:
+        log.warning("the client process is gone; exiting")
+        self.protocol.request_exit(0)
+
+    def receive(self, data: bytes) -> None:
+        for event in self._splitter.feed(data):
+            if isinstance(event, framing.Frame):
+                self.protocol.receive_body(event.body)
+            elif isinstance(event, framing.OversizedFrame):
+                from plue_sidecar import errors
+
+                self.protocol.send_error(
+                    framing.find_request_id(event.prefix),
+                    errors.payload_too_large(event.size, self.settings.max_frame_bytes),
+                )
+            else:
+                log.error("broken header, %d bytes skipped: %s", event.skipped, event.reason)
+
+    def end_of_input(self) -> None:
+        log.info("stdin closed; finishing and exiting")
+        self.protocol.request_exit(0)
+
+    async def run(self, input_fd: int, output_fd: int) -> int:
+        loop = asyncio.get_running_loop()
+        self.protocol.exit_code = loop.create_future()
+        output = OutputPipe(output_fd)
+        await output.open()
+        self.protocol.set_writer(output)
+        await read_input(input_fd, self.receive, self.end_of_input)
+        code = await self.protocol.exit_code
+        await self._finish(output)
+        return code
+
+    async def _finish(self, output: OutputPipe) -> None:
+        """Let running work end (turns are stored as aborted), then release the data dir."""
+        if self._opened:
+            await self.core.close()
+        pending = [f for f in self.protocol._request_futures.values() if isinstance(f, asyncio.Future)]
+        if pending:
+            await asyncio.wait(pending, timeout=PENDING_REQUESTS_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(output.drain(), DRAIN_SECONDS)
+        output.close()
+
+
+def serve(settings: Settings) -> int:
+    output_fd = claim_stdout()
+    sidecar = Sidecar(settings)
+    try:
+        return asyncio.run(sidecar.run(0, output_fd))
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(output_fd)

@@ -1,0 +1,128 @@
+"""The process's standard streams as a byte pipe in and a byte pipe out.
+
+stdout is claimed at start: the protocol writes to a private duplicate of fd 1, and
+fd 1 itself is pointed at stderr, so a stray print() or a child's output can never
+corrupt the frames the editor reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+READ_CHUNK = 256 * 1024
+
+
+def claim_stdout() -> int:
+    """Return a private fd for protocol output; fd 1 and sys.stdout now go to stderr."""
+    sys.stdout.flush()
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return protocol_fd
+
+
+class _PipeReader(asyncio.Protocol):
+    def __init__(self, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
+        self._on_data = on_data
+        self._on_eof = on_eof
+
+    def data_received(self, data: bytes) -> None:
+        self._on_data(data)
+
+    def eof_received(self) -> bool:
+        self._on_eof()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_eof()
+
+
+async def read_input(
+    fd: int, on_data: Callable[[bytes], None], on_eof: Callable[[], None]
+) -> None:
+    """Deliver bytes from `fd` on the event loop as they arrive; `on_eof` at the end."""
+    loop = asyncio.get_running_loop()
+    pipe = open(fd, "rb", buffering=0, closefd=False)  # noqa: SIM115 - owned by the transport
+    try:
+        await loop.connect_read_pipe(lambda: _PipeReader(on_data, on_eof), pipe)
+    except ValueError:
+        # A regular file (`plue-sidecar < script`): read it on a thread instead.
+        pipe.close()
+        threading.Thread(
+            target=_read_blocking, args=(fd, loop, on_data, on_eof), daemon=True
+        ).start()
+
+
+def _read_blocking(
+    fd: int,
+    loop: asyncio.AbstractEventLoop,
+    on_data: Callable[[bytes], None],
+    on_eof: Callable[[], None],
+) -> None:
+    while True:
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            loop.call_soon_threadsafe(on_eof)
+            return
+        loop.call_soon_threadsafe(on_data, chunk)
+
+
+class OutputPipe:
+    """Writes frames to the protocol fd without blocking the event loop."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._transport: asyncio.WriteTransport | None = None
+        self.broken = False
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        pipe = open(self._fd, "wb", buffering=0, closefd=False)  # noqa: SIM115
+        try:
+            self._transport, _ = await loop.connect_write_pipe(asyncio.Protocol, pipe)
+        except ValueError:
+            pipe.close()  # a regular file: plain blocking writes are fine there
+
+    def write(self, data: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            if self._transport is not None:
+                if self._transport.is_closing():
+                    self.broken = True
+                    return
+                self._transport.write(data)
+            else:
+                _write_all(self._fd, data)
+        except OSError as exc:
+            log.error("the client's pipe is gone: %s", exc)
+            self.broken = True
+
+    async def drain(self) -> None:
+        """Wait until everything written has left the process (bounded by the caller)."""
+        transport = self._transport
+        while transport is not None and not transport.is_closing():
+            if transport.get_write_buffer_size() == 0:
+                return
+            await asyncio.sleep(0.005)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            with contextlib.suppress(Exception):
+                self._transport.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -1,0 +1,22 @@
+"""Settings of one sidecar process, from its command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_SHARE_BASE_URL = "https://plue.app/share/"
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    share_base_url: str = DEFAULT_SHARE_BASE_URL
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    runner: str = "echo"
+    echo_delay_ms: int = 0
+    abort_grace_ms: int = 2000
+    store_threads: int = 16

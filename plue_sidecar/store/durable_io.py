@@ -1,0 +1,177 @@
+"""The only place that writes bytes to disk: atomic replace, durable append, fsync.
+
+Every write is durable when the function returns. Directory fsyncs are shared by
+concurrent writers into the same directory (group commit): a writer waits for one
+fsync that started after its rename instead of issuing its own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import threading
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def fsync_fd(fd: int) -> None:
+    full_fsync = getattr(fcntl, "F_FULLFSYNC", None)
+    if full_fsync is not None:  # macOS: plain fsync does not reach the platter
+        fcntl.fcntl(fd, full_fsync)
+    else:
+        os.fsync(fd)
+
+
+def fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _DirState:
+    __slots__ = ("in_progress", "requested", "synced")
+
+    def __init__(self) -> None:
+        self.requested = 0
+        self.synced = 0
+        self.in_progress = False
+
+
+class DirectorySyncer:
+    """Makes directory entries durable, sharing one fsync among concurrent callers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._dirs: dict[Path, _DirState] = {}
+
+    def sync(self, directory: Path) -> None:
+        with self._lock:
+            state = self._dirs.setdefault(directory, _DirState())
+            state.requested += 1
+            target = state.requested
+            while state.synced < target:
+                if state.in_progress:
+                    self._changed.wait()
+                    continue
+                state.in_progress = True
+                covers = state.requested
+                self._lock.release()
+                try:
+                    fsync_directory(directory)
+                finally:
+                    self._lock.acquire()
+                    state.in_progress = False
+                    self._changed.notify_all()
+                state.synced = max(state.synced, covers)
+
+
+class DurableFiles:
+    """Atomic, durable file operations below one root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._syncer = DirectorySyncer()
+        self._known_dirs: set[Path] = set()
+        self._dirs_lock = threading.Lock()
+
+    def ensure_directory(self, directory: Path) -> None:
+        """Create `directory` (0700) and its missing parents, each entry made durable."""
+        if directory in self._known_dirs:
+            return
+        with self._dirs_lock:
+            missing: list[Path] = []
+            probe = directory
+            while not probe.is_dir():
+                missing.append(probe)
+                probe = probe.parent
+            for path in reversed(missing):
+                try:
+                    os.mkdir(path, DIR_MODE)
+                except FileExistsError:
+                    continue
+                fsync_directory(path.parent)
+            self._known_dirs.add(directory)
+
+    def write_atomic(self, path: Path, data: bytes) -> None:
+        """Replace `path` with `data`: temp file, fsync, rename, directory fsync."""
+        self.ensure_directory(path.parent)
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(temp, _CREATE_FLAGS, FILE_MODE)
+        try:
+            try:
+                _write_all(fd, data)
+                fsync_fd(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, path)
+        except BaseException:
+            _unlink_quietly(temp)
+            raise
+        self._syncer.sync(path.parent)
+
+    def append_durable(self, path: Path, data: bytes) -> None:
+        """Append `data` to `path` and fsync; on failure the file is cut back as it was."""
+        self.ensure_directory(path.parent)
+        created = not path.exists()
+        fd = os.open(path, _APPEND_FLAGS, FILE_MODE)
+        try:
+            size_before = os.fstat(fd).st_size
+            try:
+                _write_all(fd, data)
+                fsync_fd(fd)
+            except BaseException:
+                _truncate_quietly(fd, size_before)
+                raise
+        finally:
+            os.close(fd)
+        if created:
+            self._syncer.sync(path.parent)
+
+    def truncate(self, path: Path, size: int) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.ftruncate(fd, size)
+            fsync_fd(fd)
+        finally:
+            os.close(fd)
+
+    def remove(self, paths: list[Path]) -> None:
+        """Remove files (missing ones are fine) and make the removals durable."""
+        parents: set[Path] = set()
+        for path in paths:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            parents.add(path.parent)
+        for parent in parents:
+            self._syncer.sync(parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _truncate_quietly(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass

@@ -1,0 +1,56 @@
+"""Where each file of a data directory lives. Paths are only ever built from checked ids."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from plue_sidecar.models.base import SESSION_ID_PATTERN
+
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
+DOCUMENT_SUFFIX = ".json"
+LOG_SUFFIX = ".messages.jsonl"
+
+
+class Layout:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.sessions_dir = data_dir / "sessions"
+        self.quarantine_dir = data_dir / "quarantine"
+        self.lock_file = data_dir / "lock"
+        self.state_file = data_dir / "state.json"
+        self.tombstone_file = data_dir / "tombstone.json"
+
+    def session_dir(self, session_id: str) -> Path:
+        if not _SESSION_ID.match(session_id):
+            raise ValueError(f"not a session id: {session_id!r}")
+        millis = int(session_id.removeprefix("session_"))
+        try:
+            moment = time.gmtime(millis // 1000)
+            bucket = f"{moment.tm_year:04d}/{moment.tm_mon:02d}"
+        except (OverflowError, OSError, ValueError):
+            bucket = "far/future"
+        return self.sessions_dir / bucket
+
+    def document(self, session_id: str) -> Path:
+        return self.session_dir(session_id) / f"{session_id}{DOCUMENT_SUFFIX}"
+
+    def message_log(self, session_id: str) -> Path:
+        return self.session_dir(session_id) / f"{session_id}{LOG_SUFFIX}"
+
+    def files_of(self, session_id: str) -> list[Path]:
+        return [self.message_log(session_id), self.document(session_id)]
+
+
+def session_id_of(path: Path) -> str | None:
+    """The session id a document's file name claims, if it is a well-formed one."""
+    name = path.name
+    if not name.endswith(DOCUMENT_SUFFIX) or name.endswith(LOG_SUFFIX):
+        return None
+    candidate = name[: -len(DOCUMENT_SUFFIX)]
+    return candidate if _SESSION_ID.match(candidate) else None
+
+
+def id_number(session_id: str) -> int:
+    return int(session_id.removeprefix("session_"))

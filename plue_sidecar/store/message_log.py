@@ -1,0 +1,77 @@
+"""Reading a session's append-only message log, and deciding what of it to trust."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import orjson
+from pydantic import ValidationError
+
+from plue_sidecar.models.records import MessageRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LogContents:
+    """What a message log holds that can be trusted.
+
+    `keep_bytes` is the length of the trusted prefix: a torn or unacknowledged tail
+    beyond it may be cut. `damage` is set when a record in the middle is bad: the
+    session is then served read-only and nothing is cut.
+    """
+
+    records: list[MessageRecord] = field(default_factory=list)
+    keep_bytes: int = 0
+    total_bytes: int = 0
+    damage: str | None = None
+
+    @property
+    def has_droppable_tail(self) -> bool:
+        return self.damage is None and self.keep_bytes < self.total_bytes
+
+
+def parse_log(data: bytes, session_id: str, acknowledged: int) -> LogContents:
+    """Parse records 1..`acknowledged`; anything after is an unacknowledged tail."""
+    contents = LogContents(total_bytes=len(data))
+    offset = 0
+    while offset < len(data):
+        end = data.find(b"\n", offset)
+        if end < 0:
+            log.warning("%s: dropping a torn last record (%d bytes)", session_id, len(data) - offset)
+            break
+        record = _parse_record(data[offset:end], session_id, len(contents.records) + 1)
+        if record is None:
+            if data.find(b"\n", end + 1) < 0 and end + 1 >= len(data):
+                log.warning("%s: dropping an invalid last record", session_id)
+                break
+            contents.damage = f"record {len(contents.records) + 1} of the message log is invalid"
+            log.error("%s: %s; serving the session read-only", session_id, contents.damage)
+            break
+        if record.seq > acknowledged:
+            log.warning("%s: dropping unacknowledged message seq %d", session_id, record.seq)
+            break
+        contents.records.append(record)
+        offset = end + 1
+        contents.keep_bytes = offset
+    if contents.damage is None and len(contents.records) < acknowledged:
+        contents.damage = (
+            f"message log holds {len(contents.records)} of {acknowledged} acknowledged messages"
+        )
+        log.error("%s: %s; serving the session read-only", session_id, contents.damage)
+    return contents
+
+
+def _parse_record(line: bytes, session_id: str, expected_seq: int) -> MessageRecord | None:
+    try:
+        record = MessageRecord.model_validate(orjson.loads(line))
+    except (orjson.JSONDecodeError, ValidationError):
+        return None
+    if record.session_id != session_id or record.seq != expected_seq:
+        return None
+    return record
+
+
+def encode_record(record: MessageRecord) -> bytes:
+    return orjson.dumps(record.model_dump(mode="json", by_alias=True)) + b"\n"

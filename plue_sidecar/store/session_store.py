@@ -1,0 +1,193 @@
+"""The session store: documents, message logs, the id high-water mark and deletes.
+
+Synchronous and thread-safe for different sessions; the session core serialises
+writes to one session. Every method that writes is durable when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, MessageRecord, SessionDocument
+from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles
+from plue_sidecar.store.layout import Layout, id_number, session_id_of
+from plue_sidecar.store.lock import DataDirLock
+from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedData:
+    sessions: list[SessionDocument] = field(default_factory=list)
+    read_only: dict[str, str] = field(default_factory=dict)
+    high_water: int = 0
+    quarantined: list[str] = field(default_factory=list)
+
+
+class SessionStore:
+    def __init__(self, data_dir: Path) -> None:
+        self.layout = Layout(data_dir)
+        self.files = DurableFiles(data_dir)
+        self._lock = DataDirLock(self.layout.lock_file)
+
+    # --- opening -------------------------------------------------------------
+
+    def open(self) -> LoadedData:
+        """Take the data directory's lock, finish an interrupted delete, load every session."""
+        data_dir = self.layout.data_dir
+        data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        self._lock.acquire()
+        try:
+            high_water = self._finish_interrupted_delete()
+            loaded = self._load_documents()
+        except BaseException:
+            self._lock.release()
+            raise
+        loaded.high_water = max(high_water, self._read_high_water(), loaded.high_water)
+        return loaded
+
+    def close(self) -> None:
+        self._lock.release()
+
+    def _load_documents(self) -> LoadedData:
+        loaded = LoadedData()
+        if not self.layout.sessions_dir.is_dir():
+            return loaded
+        for path in _walk_files(self.layout.sessions_dir):
+            if path.name.startswith("."):
+                if path.name.endswith(".tmp"):
+                    _remove_leftover(path)
+                continue
+            session_id = session_id_of(path)
+            if session_id is None:
+                continue
+            document, problem = _read_document(path, session_id)
+            if document is None:
+                self._quarantine(path, problem)
+                loaded.quarantined.append(path.name)
+                continue
+            if document.schema_version > SESSION_SCHEMA_VERSION:
+                loaded.read_only[session_id] = (
+                    f"written by a newer plue-sidecar (schemaVersion {document.schema_version})"
+                )
+            loaded.sessions.append(document)
+            loaded.high_water = max(loaded.high_water, id_number(session_id))
+        return loaded
+
+    def _quarantine(self, path: Path, problem: str) -> None:
+        log.error("quarantining %s: %s", path.name, problem)
+        self.files.ensure_directory(self.layout.quarantine_dir)
+        target = self.layout.quarantine_dir / f"{path.name}.{int(time.time() * 1000)}"
+        os.replace(path, target)
+        self.files.remove([])
+
+    # --- documents -----------------------------------------------------------
+
+    def save_session(self, document: SessionDocument) -> None:
+        data = orjson.dumps(document.model_dump(mode="json", by_alias=True))
+        self.files.write_atomic(self.layout.document(document.id), data)
+
+    # --- message logs --------------------------------------------------------
+
+    def read_messages(self, session_id: str, acknowledged: int) -> LogContents:
+        """Load a log; cut a torn or unacknowledged tail so appends start clean."""
+        path = self.layout.message_log(session_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        contents = parse_log(data, session_id, acknowledged)
+        if contents.has_droppable_tail:
+            self.files.truncate(path, contents.keep_bytes)
+            contents.total_bytes = contents.keep_bytes
+        return contents
+
+    def append_message(self, record: MessageRecord) -> None:
+        self.files.append_durable(self.layout.message_log(record.session_id), encode_record(record))
+
+    def write_messages(self, session_id: str, records: Iterable[MessageRecord]) -> None:
+        data = b"".join(encode_record(record) for record in records)
+        self.files.write_atomic(self.layout.message_log(session_id), data)
+
+    # --- deletes and ids -----------------------------------------------------
+
+    def delete_sessions(self, session_ids: list[str], high_water: int) -> None:
+        """Delete sessions all or nothing: the tombstone is the commit point."""
+        tombstone = orjson.dumps({"sessionIds": session_ids, "highWater": high_water})
+        self.files.write_atomic(self.layout.tombstone_file, tombstone)
+        self._remove_and_clear_tombstone(session_ids, high_water)
+
+    def _remove_and_clear_tombstone(self, session_ids: list[str], high_water: int) -> None:
+        self.files.remove([path for sid in session_ids for path in self.layout.files_of(sid)])
+        self.save_high_water(high_water)
+        self.files.remove([self.layout.tombstone_file])
+
+    def _finish_interrupted_delete(self) -> int:
+        path = self.layout.tombstone_file
+        if not path.exists():
+            return 0
+        try:
+            tombstone = orjson.loads(path.read_bytes())
+            session_ids = [sid for sid in tombstone["sessionIds"] if session_id_of(Path(sid + ".json"))]
+            high_water = int(tombstone["highWater"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            # A tombstone is written atomically, so it is whole or absent; this is damage.
+            log.error("ignoring an unreadable tombstone")
+            self.files.remove([path])
+            return 0
+        log.warning("finishing an interrupted delete of %d sessions", len(session_ids))
+        self._remove_and_clear_tombstone(session_ids, high_water)
+        return high_water
+
+    def save_high_water(self, high_water: int) -> None:
+        self.files.write_atomic(self.layout.state_file, orjson.dumps({"highWater": high_water}))
+
+    def _read_high_water(self) -> int:
+        try:
+            return int(orjson.loads(self.layout.state_file.read_bytes())["highWater"])
+        except FileNotFoundError:
+            return 0
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.error("state.json is unreadable; ids continue from the newest session")
+            return 0
+
+
+def _walk_files(root: Path) -> Iterable[Path]:
+    for directory, _subdirs, names in os.walk(root):
+        base = Path(directory)
+        for name in names:
+            yield base / name
+
+
+def _read_document(path: Path, session_id: str) -> tuple[SessionDocument | None, str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, f"unreadable: {exc.strerror}"
+    if not raw.strip(b"\x00 \n\t\r"):
+        return None, "empty or NUL-filled"
+    try:
+        document = SessionDocument.model_validate(orjson.loads(raw))
+    except orjson.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc}"
+    except ValidationError as exc:
+        return None, f"invalid document: {exc.error_count()} problems"
+    if document.id != session_id:
+        return None, f"its id {document.id!r} does not match its file name"
+    return document, ""
+
+
+def _remove_leftover(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
