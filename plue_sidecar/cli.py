@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         echo_delay_ms=args.echo_delay_ms,
         abort_grace_ms=args.abort_grace_ms,
     )
-    from plue_sidecar.rpc.server import serve
+    # Imported late so that --help and --version answer without loading pygls.
+    from plue_sidecar.rpc.server import serve  # noqa: PLC0415
 
     return serve(settings)

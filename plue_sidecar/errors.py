@@ -81,7 +81,9 @@ def method_not_found(method: str) -> RpcError:
     return RpcError(METHOD_NOT_FOUND, "method_not_found", f"method not found: {method}")
 
 
-def invalid_params(field: str, message: str, errors: list[dict[str, str]] | None = None) -> RpcError:
+def invalid_params(
+    field: str, message: str, errors: list[dict[str, str]] | None = None
+) -> RpcError:
     shown = field or "params"
     return RpcError(
         INVALID_PARAMS,

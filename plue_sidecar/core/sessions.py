@@ -123,7 +123,7 @@ class SessionService:
     def info(self, session_id: str) -> SessionInfo:
         return self._info(self.document(session_id))
 
-    def list(
+    def list_page(
         self, *, parent_id: str | None, roots_only: bool, limit: int, cursor: str | None
     ) -> SessionPage:
         position = None

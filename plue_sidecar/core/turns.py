@@ -137,7 +137,8 @@ class TurnManager:
         producer.cancel()
         finished, _ = await asyncio.wait({producer}, timeout=self._grace)
         if not finished:
-            log.warning("%s: runner ignored the abort; discarding its later output", turn.session_id)
+            log.warning("%s: runner ignored the abort; its later output is discarded",
+                        turn.session_id)
             turn.discard_output = True
         else:
             with contextlib.suppress(asyncio.CancelledError, Exception):

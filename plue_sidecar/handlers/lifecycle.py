@@ -9,7 +9,7 @@ from plue_sidecar.models.base import WireModel
 from plue_sidecar.models.wire import Capabilities, InitializeParams, InitializeResult, ServerInfo
 from plue_sidecar.rpc.protocol import Phase, SidecarProtocol
 from plue_sidecar.rpc.registrar import Registrar
-from plue_sidecar.store.lock import DataDirLocked
+from plue_sidecar.store.lock import DataDirLockedError
 
 PROTOCOL_VERSION = 1
 NOTIFICATIONS = ["session/didChange", "session/update"]
@@ -31,7 +31,7 @@ def register(
         """Open the data directory and say what this sidecar can do."""
         try:
             await open_core()
-        except DataDirLocked as exc:
+        except DataDirLockedError as exc:
             raise errors.data_dir_locked(exc.holder_pid) from None
         except OSError as exc:
             raise errors.storage_error(exc) from None

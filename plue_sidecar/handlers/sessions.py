@@ -31,7 +31,7 @@ def register(rpc: Registrar, core: SidecarCore) -> None:
     @rpc.request("session/list", ListSessionsParams)
     async def list_sessions(params: ListSessionsParams) -> SessionPage:
         """A page of sessions, newest updatedAt first."""
-        return core.sessions.list(
+        return core.sessions.list_page(
             parent_id=params.parent_id,
             roots_only=params.roots_only,
             limit=params.limit,

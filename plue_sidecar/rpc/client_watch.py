@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+_polls: set[asyncio.Task[None]] = set()
 
 
 def watch_process(pid: int, on_gone: Callable[[], None]) -> None:
@@ -31,7 +32,8 @@ def watch_process(pid: int, on_gone: Callable[[], None]) -> None:
 
             loop.add_reader(pidfd, fire)
             return
-    loop.create_task(_poll(pid, on_gone))
+    _polls.add(poll := loop.create_task(_poll(pid, on_gone)))
+    poll.add_done_callback(_polls.discard)
 
 
 async def _poll(pid: int, on_gone: Callable[[], None]) -> None:

@@ -65,9 +65,9 @@ class FrameSplitter:
         if self._skip_remaining:
             data = self._consume_skipped(data, events)
         self._buffer += data
-        while self._buffer and not self._skip_remaining:
+        while not self._skip_remaining:
             if self._body_length is None:
-                if not self._read_header(events):
+                if not self._buffer or not self._read_header(events):
                     break
                 continue
             if len(self._buffer) < self._body_length:

@@ -53,7 +53,9 @@ def converter_factory() -> cattrs.Converter:
     )
     converter.register_structure_hook(
         JsonRPCNotification,
-        lambda obj, cls: cls(method=obj["method"], jsonrpc=obj["jsonrpc"], params=obj.get("params")),
+        lambda obj, cls: cls(
+            method=obj["method"], jsonrpc=obj["jsonrpc"], params=obj.get("params")
+        ),
     )
     converter.register_structure_hook(
         JsonRPCResponseMessage,
@@ -166,9 +168,8 @@ class SidecarProtocol(JsonRPCProtocol):
             body = orjson.dumps(message)
         except TypeError:
             log.exception("cannot encode a message to the client")
-            body = orjson.dumps(
-                {"jsonrpc": "2.0", "id": message.get("id"), "error": errors.internal_error().to_wire()}
-            )
+            failure = errors.internal_error().to_wire()
+            body = orjson.dumps({"jsonrpc": "2.0", "id": message.get("id"), "error": failure})
         self.writer.write(encode_frame(body))
 
 
@@ -177,12 +178,12 @@ def _envelope_problem(data: Any) -> str | None:
         return "a message must be a JSON object"
     if data.get("jsonrpc") != "2.0":
         return 'jsonrpc must be "2.0"'
-    if "id" in data and (isinstance(data["id"], bool) or not isinstance(data["id"], int | str | None)):
+    if "id" in data and _id_of(data) is None and data["id"] is not None:
         return "id must be a string, a number or null"
     if "method" in data:
         if not isinstance(data["method"], str) or not data["method"]:
             return "method must be a non-empty string"
-        if "params" in data and not isinstance(data["params"], dict | list):
+        if data.get("params") is not None and not isinstance(data["params"], dict | list):
             return "params must be an object"
         return None
     if "id" in data and ("result" in data or "error" in data):

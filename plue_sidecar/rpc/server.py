@@ -10,6 +10,7 @@ from typing import Any
 
 from pygls.server import JsonRPCServer
 
+from plue_sidecar import errors
 from plue_sidecar.core.app import SidecarCore, Sink
 from plue_sidecar.handlers import lifecycle, messages, sessions, shares
 from plue_sidecar.models.wire import SessionChange, SessionUpdate
@@ -74,8 +75,6 @@ class Sidecar:
             if isinstance(event, framing.Frame):
                 self.protocol.receive_body(event.body)
             elif isinstance(event, framing.OversizedFrame):
-                from plue_sidecar import errors
-
                 self.protocol.send_error(
                     framing.find_request_id(event.prefix),
                     errors.payload_too_large(event.size, self.settings.max_frame_bytes),
@@ -102,7 +101,11 @@ class Sidecar:
         """Let running work end (turns are stored as aborted), then release the data dir."""
         if self._opened:
             await self.core.close()
-        pending = [f for f in self.protocol._request_futures.values() if isinstance(f, asyncio.Future)]
+        in_flight = self.protocol._request_futures.values()
+        pending: list[asyncio.Future[Any]] = []
+        for future in in_flight:
+            if isinstance(future, asyncio.Future):  # pygls types them as thread futures
+                pending.append(future)
         if pending:
             await asyncio.wait(pending, timeout=PENDING_REQUESTS_SECONDS)
         with contextlib.suppress(TimeoutError):

@@ -7,6 +7,7 @@ fsync that started after its rename instead of issuing its own.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -164,14 +165,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _unlink_quietly(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def _truncate_quietly(fd: int, size: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.ftruncate(fd, size)
-    except OSError:
-        pass

@@ -9,7 +9,7 @@ from pathlib import Path
 from plue_sidecar.store.durable_io import FILE_MODE
 
 
-class DataDirLocked(Exception):
+class DataDirLockedError(Exception):
     def __init__(self, holder_pid: int | None) -> None:
         super().__init__(f"data directory locked by pid {holder_pid}")
         self.holder_pid = holder_pid
@@ -29,7 +29,7 @@ class DataDirLock:
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
-            raise DataDirLocked(holder) from None
+            raise DataDirLockedError(holder) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd

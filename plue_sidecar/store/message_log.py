@@ -39,7 +39,8 @@ def parse_log(data: bytes, session_id: str, acknowledged: int) -> LogContents:
     while offset < len(data):
         end = data.find(b"\n", offset)
         if end < 0:
-            log.warning("%s: dropping a torn last record (%d bytes)", session_id, len(data) - offset)
+            torn = len(data) - offset
+            log.warning("%s: dropping a torn last record (%d bytes)", session_id, torn)
             break
         record = _parse_record(data[offset:end], session_id, len(contents.records) + 1)
         if record is None:

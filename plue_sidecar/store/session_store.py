@@ -6,6 +6,7 @@ writes to one session. Every method that writes is durable when it returns.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -137,7 +138,8 @@ class SessionStore:
             return 0
         try:
             tombstone = orjson.loads(path.read_bytes())
-            session_ids = [sid for sid in tombstone["sessionIds"] if session_id_of(Path(sid + ".json"))]
+            listed = tombstone["sessionIds"]
+            session_ids = [sid for sid in listed if session_id_of(Path(f"{sid}.json"))]
             high_water = int(tombstone["highWater"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             # A tombstone is written atomically, so it is whole or absent; this is damage.
@@ -187,7 +189,5 @@ def _read_document(path: Path, session_id: str) -> tuple[SessionDocument | None,
 
 
 def _remove_leftover(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
