@@ -247,6 +247,7 @@ class SessionService:
             raise errors.session_busy(session_id)
         async with self._locked(session_id) as document:
             history = await self._history_locked(document)
+            self._ensure_writable(session_id)
             now = now_ms()
             record = MessageRecord(
                 id=message_id or new_message_id(),

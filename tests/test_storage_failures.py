@@ -1,0 +1,219 @@
+"""Real disks failing under a real sidecar: full, read-only, damaged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import orjson
+import pytest
+
+from plue_sidecar import errors
+from plue_sidecar.core.sessions import SessionService
+from plue_sidecar.settings import Settings
+from plue_sidecar.store import durable_io
+from plue_sidecar.store.session_store import SessionStore
+from tests.conftest import StartSidecar
+from tests.harness.client import SidecarProcess
+
+TEXT = [{"type": "text", "text": "hello"}]
+
+
+def can_mount() -> bool:
+    return os.geteuid() == 0
+
+
+@contextlib.contextmanager
+def mounted(*args: str) -> Iterator[None]:
+    subprocess.run(["mount", *args], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", args[-1]], check=False)
+
+
+def snapshot(directory: Path, skip: str = "filler") -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in directory.rglob("*") if p.is_file() and p.name not in (skip, "lock")
+    }
+
+
+def fill(directory: Path) -> Path:
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
+    return filler
+
+
+async def every_write_fails(sidecar: SidecarProcess, session_id: str, code: int) -> None:
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        ("session/create", {}),
+        ("session/create", {"parentId": session_id}),
+        ("session/updateTitle", {"sessionId": session_id, "title": "changed"}),
+        ("message/append", {"sessionId": session_id, "role": "user", "parts": TEXT}),
+        ("session/share", {"sessionId": session_id}),
+        ("session/fork", {"sessionId": session_id}),
+        ("session/prompt", {"sessionId": session_id, "parts": TEXT}),
+        ("session/delete", {"sessionId": session_id}),
+    ]
+    for method, params in attempts:
+        failure = await sidecar.failure(method, params)
+        assert failure.code == code, (method, failure)
+
+
+async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
+    start_sidecar: StartSidecar, tmp_path: Path, record_property: Any
+) -> None:
+    if not can_mount():
+        record_property("disk_full_mode", "injected ENOSPC (not root: no tmpfs)")
+        await injected_disk_full(tmp_path)
+        return
+    record_property("disk_full_mode", "real tmpfs")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(disk)):
+        sidecar = await start_sidecar(directory=disk)
+        kept = await sidecar.call("session/create", {"title": "kept"})
+        await sidecar.call("message/append", {"sessionId": kept["id"], "role": "user",
+                                              "parts": TEXT})
+        listing = await sidecar.call("session/list", {})
+        filler = fill(disk)
+        before = snapshot(disk)
+        await every_write_fails(sidecar, kept["id"], errors.STORAGE_FULL)
+        assert snapshot(disk) == before
+        assert await sidecar.call("session/list", {}) == listing
+        messages = await sidecar.call("message/list", {"sessionId": kept["id"]})
+        assert len(messages["messages"]) == 1
+        filler.unlink()
+        renamed = await sidecar.call(
+            "session/updateTitle", {"sessionId": kept["id"], "title": "after"}
+        )
+        assert renamed["title"] == "after"
+        await sidecar.call("message/append", {"sessionId": kept["id"], "role": "user",
+                                              "parts": TEXT})
+        await sidecar.call("session/create", {})
+        await sidecar.kill()
+        restarted = await start_sidecar(directory=disk)
+        assert len((await restarted.call("session/list", {}))["sessions"]) == 2
+        await restarted.stop()
+
+
+async def injected_disk_full(tmp_path: Path) -> None:
+    class Quiet:
+        def session_changed(self, change: object) -> None:
+            pass
+
+    service = SessionService(SessionStore(tmp_path / "data"), Settings(tmp_path / "data"), Quiet())
+    await service.open()
+    kept = await service.create(parent_id=None, title="kept", runner=None)
+    before = snapshot(tmp_path / "data")
+    with mock.patch.object(durable_io.os, "write", side_effect=OSError(errno.ENOSPC, "full")):
+        for attempt in (
+            service.create(parent_id=None, title=None, runner=None),
+            service.update_title(kept.id, "changed"),
+            service.append_message(kept.id, "user", []),
+        ):
+            with pytest.raises(errors.RpcError) as raised:
+                await attempt
+            assert raised.value.code == errors.STORAGE_FULL
+    assert snapshot(tmp_path / "data") == before
+    assert service.info(kept.id) == kept
+    assert (await service.update_title(kept.id, "after")).title == "after"
+    service.close()
+
+
+async def test_a_read_only_disk_answers_storage_unavailable_and_recovers(
+    start_sidecar: StartSidecar, tmp_path: Path, record_property: Any
+) -> None:
+    if not can_mount():
+        record_property("read_only_mode", "injected EROFS (not root: no bind mount)")
+        with mock.patch.object(durable_io.os, "open", side_effect=OSError(errno.EROFS, "ro")):
+            assert errors.storage_error(OSError(errno.EROFS, "ro")).data["reason"] == "read_only"
+        return
+    record_property("read_only_mode", "real read-only bind mount")
+    disk = tmp_path / "disk"
+    sessions = disk / "sessions"
+    sessions.mkdir(parents=True)
+    # The lock file stays open for writing at the top, so the sessions below go read-only.
+    with mounted("--bind", str(sessions), str(sessions)):
+        sidecar = await start_sidecar(directory=disk)
+        kept = await sidecar.call("session/create", {"title": "kept"})
+        before = snapshot(disk)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(sessions)], check=True)
+        await every_write_fails(sidecar, kept["id"], errors.STORAGE_UNAVAILABLE)
+        failure = await sidecar.failure("session/create", {})
+        assert failure.data["reason"] == "read_only"
+        assert (await sidecar.call("session/get", {"sessionId": kept["id"]})) == kept
+        subprocess.run(["mount", "-o", "remount,bind,rw", str(sessions)], check=True)
+        assert snapshot(disk) == before
+        await sidecar.call("session/updateTitle", {"sessionId": kept["id"], "title": "again"})
+        await sidecar.stop()
+
+
+async def test_a_session_whose_log_is_damaged_in_the_middle_is_served_read_only(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    sidecar = await start_sidecar()
+    info = await sidecar.call("session/create", {})
+    for _ in range(3):
+        await sidecar.call("message/append", {"sessionId": info["id"], "role": "user",
+                                              "parts": TEXT})
+    await sidecar.stop()
+    log = next(data_dir.rglob(f"{info['id']}.messages.jsonl"))
+    lines = log.read_bytes().split(b"\n")
+    lines[1] = b"{damaged"
+    damaged = b"\n".join(lines)
+    log.write_bytes(damaged)
+    restarted = await start_sidecar()
+    page = await restarted.call("message/list", {"sessionId": info["id"]})
+    assert [m["seq"] for m in page["messages"]] == [1]
+    failure = await restarted.failure("message/append", {"sessionId": info["id"], "role": "user",
+                                                         "parts": TEXT})
+    assert failure.code == errors.SESSION_READ_ONLY
+    assert failure.kind == "session_read_only"
+    assert log.read_bytes() == damaged
+
+
+async def test_a_session_from_a_newer_sidecar_is_readable_but_not_writable(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    sidecar = await start_sidecar()
+    info = await sidecar.call("session/create", {"title": "future"})
+    await sidecar.stop()
+    path = next(data_dir.rglob(f"{info['id']}.json"))
+    future = {**orjson.loads(path.read_bytes()), "schemaVersion": 99}
+    path.write_bytes(orjson.dumps(future))
+    restarted = await start_sidecar()
+    assert (await restarted.call("session/get", {"sessionId": info["id"]}))["title"] == "future"
+    failure = await restarted.failure(
+        "session/updateTitle", {"sessionId": info["id"], "title": "x"}
+    )
+    assert failure.code == errors.SESSION_READ_ONLY
+    assert orjson.loads(path.read_bytes()) == future
+
+
+async def test_acknowledged_changes_survive_kill_9_at_once(start_sidecar: StartSidecar) -> None:
+    sidecar = await start_sidecar()
+    created = await asyncio.gather(*(sidecar.send("session/create", {}) for _ in range(50)))
+    titled = await sidecar.call(
+        "session/updateTitle", {"sessionId": created[0]["id"], "title": "last words"}
+    )
+    await sidecar.kill()
+    restarted = await start_sidecar()
+    page = await restarted.call("session/list", {"limit": 100})
+    assert {s["id"] for s in page["sessions"]} == {s["id"] for s in created}
+    assert page["sessions"][0] == titled

@@ -1,0 +1,303 @@
+"""The store on its own: every failure path of writing, reading and opening."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import threading
+from pathlib import Path
+from unittest import mock
+
+import orjson
+import pytest
+
+from plue_sidecar.models.parts import TextPart
+from plue_sidecar.models.records import MessageRecord, SessionDocument
+from plue_sidecar.store import durable_io
+from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
+from plue_sidecar.store.layout import Layout
+from plue_sidecar.store.lock import DataDirLock, DataDirLockedError
+from plue_sidecar.store.message_log import encode_record, parse_log
+from plue_sidecar.store.session_store import SessionStore
+
+SID = "session_1795000000000"
+
+
+def document(session_id: str = SID, **changes: object) -> SessionDocument:
+    fields: dict[str, object] = {
+        "id": session_id, "title": "t", "created_at": 1, "updated_at": 1, **changes,
+    }
+    return SessionDocument.model_validate(fields)
+
+
+def record(seq: int, session_id: str = SID) -> MessageRecord:
+    return MessageRecord(
+        id=f"msg_{seq}", session_id=session_id, seq=seq, role="user",
+        parts=[TextPart(text=f"m{seq}")], created_at=seq,
+    )
+
+
+def no_temp_files(directory: Path) -> bool:
+    return not [p for p in directory.rglob("*") if p.name.endswith(".tmp")]
+
+
+# --- durable files -------------------------------------------------------------
+
+
+def test_atomic_write_replaces_whole_and_uses_private_modes(tmp_path: Path) -> None:
+    files = DurableFiles(tmp_path)
+    target = tmp_path / "a" / "b" / "doc.json"
+    files.write_atomic(target, b"one")
+    files.write_atomic(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    assert no_temp_files(tmp_path)
+
+
+@pytest.mark.parametrize(("function", "code"), [
+    ("write", errno.ENOSPC), ("fsync", errno.EIO), ("replace", errno.EROFS),
+])
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temp(
+    tmp_path: Path, function: str, code: int
+) -> None:
+    files = DurableFiles(tmp_path)
+    target = tmp_path / "doc.json"
+    files.write_atomic(target, b"old")
+    with mock.patch.object(durable_io.os, function, side_effect=OSError(code, "boom")), \
+            pytest.raises(OSError) as raised:
+        files.write_atomic(target, b"new")
+    assert raised.value.errno == code
+    assert target.read_bytes() == b"old"
+    assert no_temp_files(tmp_path)
+
+
+def test_a_failed_append_cuts_the_file_back(tmp_path: Path) -> None:
+    files = DurableFiles(tmp_path)
+    log = tmp_path / "log"
+    files.append_durable(log, b"first\n")
+    real_write = os.write
+
+    def half_then_full(fd: int, data: object) -> int:
+        if os.fstat(fd).st_size > 6:
+            raise OSError(errno.ENOSPC, "full")
+        return real_write(fd, bytes(data)[:3])  # type: ignore[call-overload]
+
+    with mock.patch.object(durable_io.os, "write", side_effect=half_then_full), \
+            pytest.raises(OSError):
+        files.append_durable(log, b"second\n")
+    assert log.read_bytes() == b"first\n"
+
+
+def test_a_symlink_at_the_target_is_replaced_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"precious")
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "doc.json").symlink_to(outside)
+    DurableFiles(root).write_atomic(root / "doc.json", b"mine")
+    assert outside.read_bytes() == b"precious"
+    assert not (root / "doc.json").is_symlink()
+
+
+def test_appends_never_follow_a_planted_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"precious")
+    (tmp_path / "log").symlink_to(outside)
+    with pytest.raises(OSError) as raised:
+        DurableFiles(tmp_path).append_durable(tmp_path / "log", b"x")
+    assert raised.value.errno == errno.ELOOP
+    assert outside.read_bytes() == b"precious"
+
+
+def test_concurrent_writers_share_directory_fsyncs(tmp_path: Path) -> None:
+    syncer = DirectorySyncer()
+    calls = []
+    gate = threading.Event()
+
+    def slow_fsync(path: Path) -> None:
+        calls.append(path)
+        gate.wait(0.05)
+
+    with mock.patch.object(durable_io, "fsync_directory", side_effect=slow_fsync):
+        threads = [threading.Thread(target=syncer.sync, args=(tmp_path,)) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert 1 <= len(calls) < 20
+
+
+def test_a_failed_directory_fsync_reaches_the_caller_and_the_next_one_retries(
+    tmp_path: Path,
+) -> None:
+    syncer = DirectorySyncer()
+    with mock.patch.object(durable_io, "fsync_directory", side_effect=OSError(errno.EIO, "x")), \
+            pytest.raises(OSError):
+        syncer.sync(tmp_path)
+    syncer.sync(tmp_path)
+
+
+def test_removing_missing_files_is_fine(tmp_path: Path) -> None:
+    DurableFiles(tmp_path).remove([tmp_path / "nothing"])
+
+
+# --- message logs --------------------------------------------------------------
+
+
+def log_bytes(*seqs: int) -> bytes:
+    return b"".join(encode_record(record(seq)) for seq in seqs)
+
+
+def test_a_torn_last_record_is_dropped() -> None:
+    whole = log_bytes(1, 2)
+    contents = parse_log(whole + encode_record(record(3))[:20], SID, 2)
+    assert [r.seq for r in contents.records] == [1, 2]
+    assert contents.keep_bytes == len(whole)
+    assert contents.has_droppable_tail and contents.damage is None
+
+
+def test_an_invalid_last_line_is_dropped() -> None:
+    contents = parse_log(log_bytes(1) + b"{nonsense\n", SID, 1)
+    assert [r.seq for r in contents.records] == [1]
+    assert contents.damage is None
+
+
+def test_an_unacknowledged_last_record_is_dropped() -> None:
+    contents = parse_log(log_bytes(1, 2), SID, 1)
+    assert [r.seq for r in contents.records] == [1]
+    assert contents.has_droppable_tail
+
+
+@pytest.mark.parametrize("bad", [b"{nonsense", b"\x00\x00\x00", b'{"v":1}', b"[]"])
+def test_a_corrupt_record_in_the_middle_keeps_what_precedes_and_marks_damage(bad: bytes) -> None:
+    contents = parse_log(log_bytes(1) + bad + b"\n" + log_bytes(3), SID, 3)
+    assert [r.seq for r in contents.records] == [1]
+    assert contents.damage is not None
+    assert not contents.has_droppable_tail
+
+
+def test_a_log_shorter_than_acknowledged_is_damage() -> None:
+    contents = parse_log(log_bytes(1), SID, 2)
+    assert contents.damage is not None
+
+
+def test_reading_a_log_cuts_its_torn_tail_on_disk(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    path = store.layout.message_log(SID)
+    DurableFiles(tmp_path).write_atomic(path, log_bytes(1) + b'{"torn')
+    contents = store.read_messages(SID, 1)
+    assert len(contents.records) == 1
+    assert path.read_bytes() == log_bytes(1)
+
+
+def test_a_damaged_log_is_never_rewritten(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    path = store.layout.message_log(SID)
+    damaged = log_bytes(1) + b"garbage\n" + log_bytes(3)
+    DurableFiles(tmp_path).write_atomic(path, damaged)
+    assert store.read_messages(SID, 3).damage is not None
+    assert path.read_bytes() == damaged
+
+
+# --- opening a data directory ----------------------------------------------------
+
+
+def write_raw(store: SessionStore, session_id: str, raw: bytes) -> Path:
+    path = store.layout.document(session_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(raw)
+    return path
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"\x00" * 64, b"{not json", b'{"id": 5}', b"[1, 2]",
+    orjson.dumps({"id": "session_1795000000009", "title": "t", "createdAt": 1, "updatedAt": 1}),
+])
+def test_one_bad_document_is_quarantined_and_every_other_session_loads(
+    tmp_path: Path, raw: bytes
+) -> None:
+    store = SessionStore(tmp_path)
+    for session_id in ("session_1795000000001", "session_1795000000003"):
+        store.save_session(document(session_id))
+    bad = write_raw(store, "session_1795000000002", raw)
+    loaded = store.open()
+    store.close()
+    assert sorted(d.id for d in loaded.sessions) == [
+        "session_1795000000001", "session_1795000000003",
+    ]
+    assert not bad.exists()
+    assert loaded.quarantined == [bad.name]
+    assert [p.name.startswith(bad.name) for p in (tmp_path / "quarantine").iterdir()] == [True]
+
+
+def test_a_document_from_a_newer_sidecar_is_loaded_read_only_and_left_untouched(
+    tmp_path: Path,
+) -> None:
+    store = SessionStore(tmp_path)
+    raw = orjson.dumps({**document().model_dump(by_alias=True), "schemaVersion": 99,
+                        "futureField": [1]})
+    path = write_raw(store, SID, raw)
+    loaded = store.open()
+    store.close()
+    assert [d.id for d in loaded.sessions] == [SID]
+    assert "newer" in loaded.read_only[SID]
+    assert path.read_bytes() == raw
+
+
+def test_leftover_temp_files_are_removed_at_open(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.save_session(document())
+    leftover = store.layout.document(SID).with_name(f".{SID}.json.abc.tmp")
+    leftover.write_bytes(b"half")
+    store.open()
+    store.close()
+    assert not leftover.exists()
+
+
+def test_an_interrupted_delete_is_finished_at_open(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.save_session(document())
+    store.append_message(record(1))
+    store.save_session(document("session_1795000000005"))
+    store.files.write_atomic(
+        store.layout.tombstone_file, orjson.dumps({"sessionIds": [SID], "highWater": 1795000000007})
+    )
+    loaded = store.open()
+    store.close()
+    assert [d.id for d in loaded.sessions] == ["session_1795000000005"]
+    assert not store.layout.message_log(SID).exists()
+    assert not store.layout.tombstone_file.exists()
+    assert loaded.high_water == 1795000000007
+
+
+def test_an_unreadable_tombstone_or_state_file_does_not_stop_the_open(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.save_session(document())
+    tmp_path.joinpath("tombstone.json").write_bytes(b"{half")
+    tmp_path.joinpath("state.json").write_bytes(b"junk")
+    loaded = store.open()
+    store.close()
+    assert [d.id for d in loaded.sessions] == [SID]
+    assert loaded.high_water == 1795000000000
+
+
+def test_the_lock_names_its_holder_and_is_released_on_close(tmp_path: Path) -> None:
+    first = DataDirLock(tmp_path / "lock")
+    first.acquire()
+    with pytest.raises(DataDirLockedError) as raised:
+        DataDirLock(tmp_path / "lock").acquire()
+    assert raised.value.holder_pid == os.getpid()
+    first.release()
+    second = DataDirLock(tmp_path / "lock")
+    second.acquire()
+    second.release()
+
+
+def test_paths_are_only_built_from_session_ids(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    with pytest.raises(ValueError):
+        layout.document("../../etc/passwd")
+    assert layout.session_dir("session_1795000000000").parts[-2:] == ("2026", "11")
+    assert "far" in layout.session_dir("session_99999999999999999999").parts
