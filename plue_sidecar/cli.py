@@ -93,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         echo_delay_ms=args.echo_delay_ms,
         abort_grace_ms=args.abort_grace_ms,
     )
-    # Imported late so that --help and --version answer without loading pygls.
+    # Imported late so that --help and --version answer at once, and so that the data
+    # directory is being read while pygls imports.
+    from plue_sidecar.core.opening import start_opening  # noqa: PLC0415
+    from plue_sidecar.store.session_store import SessionStore  # noqa: PLC0415
+
+    store = SessionStore(settings.data_dir)
+    opening = start_opening(store)
     from plue_sidecar.rpc.server import serve  # noqa: PLC0415
 
-    return serve(settings)
+    return serve(settings, store, opening)

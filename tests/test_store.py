@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -13,8 +15,9 @@ import orjson
 import pytest
 
 from plue_sidecar.models.parts import TextPart
-from plue_sidecar.models.records import MessageRecord, SessionDocument
+from plue_sidecar.models.records import MessageRecord, Session, SessionDocument
 from plue_sidecar.store import durable_io
+from plue_sidecar.store.catalogue import Entry, stamp_of
 from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
 from plue_sidecar.store.layout import Layout
 from plue_sidecar.store.lock import DataDirLock, DataDirLockedError
@@ -24,11 +27,11 @@ from plue_sidecar.store.session_store import SessionStore
 SID = "session_1795000000000"
 
 
-def document(session_id: str = SID, **changes: object) -> SessionDocument:
+def document(session_id: str = SID, **changes: object) -> Session:
     fields: dict[str, object] = {
         "id": session_id, "title": "t", "created_at": 1, "updated_at": 1, **changes,
     }
-    return SessionDocument.model_validate(fields)
+    return Session.from_document(SessionDocument.model_validate(fields))
 
 
 def record(seq: int, session_id: str = SID) -> MessageRecord:
@@ -236,8 +239,7 @@ def test_a_document_from_a_newer_sidecar_is_loaded_read_only_and_left_untouched(
     tmp_path: Path,
 ) -> None:
     store = SessionStore(tmp_path)
-    raw = orjson.dumps({**document().model_dump(by_alias=True), "schemaVersion": 99,
-                        "futureField": [1]})
+    raw = orjson.dumps({**document().to_json(), "schemaVersion": 99, "futureField": [1]})
     path = write_raw(store, SID, raw)
     loaded = store.open()
     store.close()
@@ -301,3 +303,91 @@ def test_paths_are_only_built_from_session_ids(tmp_path: Path) -> None:
         layout.document("../../etc/passwd")
     assert layout.session_dir("session_1795000000000").parts[-2:] == ("2026", "11")
     assert "far" in layout.session_dir("session_99999999999999999999").parts
+
+
+# --- the catalogue --------------------------------------------------------------
+
+
+def reopen(tmp_path: Path) -> tuple[SessionStore, list[str], int, bool]:
+    store = SessionStore(tmp_path)
+    loaded = store.open()
+    store.close()
+    ids = sorted(session.id for session in loaded.sessions)
+    return store, ids, loaded.documents_read, loaded.catalogue_stale
+
+
+def write_catalogue(store: SessionStore, sessions: list[Session], taken_at_ns: int) -> None:
+    entries = [
+        Entry(session, stamp_of(os.stat(store.layout.document(session.id))))
+        for session in sessions
+    ]
+    store.save_catalogue(entries, store.directory_mtimes(), taken_at_ns)
+
+
+def test_a_fresh_catalogue_vouches_for_quiet_directories_without_reading_files(
+    tmp_path: Path,
+) -> None:
+    store = SessionStore(tmp_path)
+    sessions = [document(f"session_179500000000{i}") for i in range(5)]
+    for session in sessions:
+        store.save_session(session)
+    write_catalogue(store, sessions, time.time_ns() + 10**10)
+    _, ids, read, stale = reopen(tmp_path)
+    assert ids == sorted(s.id for s in sessions)
+    assert (read, stale) == (0, False)
+
+
+def test_a_changed_document_is_read_again_and_the_catalogue_marked_stale(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    sessions = [document(f"session_179500000000{i}") for i in range(5)]
+    for session in sessions:
+        store.save_session(session)
+    write_catalogue(store, sessions, time.time_ns() + 10**10)
+    store.save_session(dataclasses.replace(sessions[2], title="renamed"))
+    reopened = SessionStore(tmp_path)
+    loaded = reopened.open()
+    reopened.close()
+    assert loaded.documents_read == 1
+    assert loaded.catalogue_stale
+    titles = {s.id: s.title for s in loaded.sessions}
+    assert titles[sessions[2].id] == "renamed"
+
+
+def test_a_directory_changed_near_the_snapshot_is_checked_file_by_file(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    session = document()
+    store.save_session(session)
+    write_catalogue(store, [session], time.time_ns())
+    path = store.layout.document(session.id)
+    edited = dataclasses.replace(session, title="edited in place").to_json()
+    path.write_bytes(orjson.dumps(edited))
+    reopened = SessionStore(tmp_path)
+    loaded = reopened.open()
+    reopened.close()
+    assert [s.title for s in loaded.sessions] == ["edited in place"]
+
+
+@pytest.mark.parametrize("damage", [b"", b"{half", b'{"version": 99}', b'{"version": 2}',
+                                    b'{"version":2,"takenAt":1,"directories":{"2026/11":'
+                                    b'{"mtime":1,"rows":[[1,2]]}}}'])
+def test_a_missing_or_damaged_catalogue_is_rebuilt_from_the_documents(
+    tmp_path: Path, damage: bytes
+) -> None:
+    store = SessionStore(tmp_path)
+    store.save_session(document())
+    (tmp_path / "catalogue.json").write_bytes(damage)
+    _, ids, read, stale = reopen(tmp_path)
+    assert ids == [SID]
+    assert read == 1 and stale
+
+
+def test_sessions_deleted_behind_the_catalogues_back_are_gone(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    kept, gone = document("session_1795000000001"), document("session_1795000000002")
+    store.save_session(kept)
+    store.save_session(gone)
+    write_catalogue(store, [kept, gone], time.time_ns() + 10**10)
+    store.layout.document(gone.id).unlink()
+    _, ids, _, stale = reopen(tmp_path)
+    assert ids == [kept.id]
+    assert stale

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import Future
 
 from plue_sidecar.core.inflight import InflightRequests
+from plue_sidecar.core.opening import OpenedStore
 from plue_sidecar.core.sessions import ChangeSink, SessionService
 from plue_sidecar.core.turns import TurnManager, UpdateSink
 from plue_sidecar.models.wire import AbortResult, SessionInfo
@@ -22,9 +24,17 @@ class Sink(ChangeSink, UpdateSink):
 
 
 class SidecarCore:
-    def __init__(self, settings: Settings, sink: Sink) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sink: Sink,
+        store: SessionStore | None = None,
+        opening: Future[OpenedStore] | None = None,
+    ) -> None:
         self.settings = settings
-        self.sessions = SessionService(SessionStore(settings.data_dir), settings, sink)
+        self.sessions = SessionService(
+            store or SessionStore(settings.data_dir), settings, sink, opening
+        )
         self.turns = TurnManager(
             self.sessions,
             RunnerRegistry(RunnerSettings(echo_delay_ms=settings.echo_delay_ms)),

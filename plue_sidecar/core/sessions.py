@@ -8,8 +8,12 @@ swap, so memory and disk stay as they were.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import dataclasses
+import gc
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,11 +23,18 @@ from typing import Any, Protocol, TypeVar
 from plue_sidecar import errors
 from plue_sidecar.core.clock import now_ms
 from plue_sidecar.core.ids import SessionIdAllocator
-from plue_sidecar.core.ordering import RecencyIndex, SortKey, decode_cursor, encode_cursor
-from plue_sidecar.core.shares import ShareIndex, new_secret
+from plue_sidecar.core.index import SessionIndex
+from plue_sidecar.core.opening import OpenedStore, open_store
+from plue_sidecar.core.ordering import decode_cursor, encode_cursor
+from plue_sidecar.core.shares import new_secret
 from plue_sidecar.core.uninterrupted import finish_even_if_cancelled
 from plue_sidecar.models.parts import Part
-from plue_sidecar.models.records import MessageRecord, SessionDocument, ShareRecord
+from plue_sidecar.models.records import (
+    SESSION_SCHEMA_VERSION,
+    MessageRecord,
+    Session,
+    ShareRecord,
+)
 from plue_sidecar.models.wire import (
     ChangeKind,
     Message,
@@ -36,13 +47,15 @@ from plue_sidecar.models.wire import (
     ShareInfo,
 )
 from plue_sidecar.settings import Settings
-from plue_sidecar.store.layout import id_number
+from plue_sidecar.store.catalogue import Entry, Stamp
 from plue_sidecar.store.message_log import encode_record
 from plue_sidecar.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 FORK_SUFFIX = " (fork)"
+CATALOGUE_EVERY_CHANGES = 5000
+"""After this many changes the catalogue is written again, so a crash costs a bounded rescan."""
 MAX_TITLE = 200
 
 
@@ -66,25 +79,28 @@ def new_message_id() -> str:
     return f"msg_{secrets.token_hex(16)}"
 
 
-def sort_key(document: SessionDocument) -> SortKey:
-    return (document.updated_at, id_number(document.id))
-
 
 class SessionService:
-    def __init__(self, store: SessionStore, settings: Settings, sink: ChangeSink) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        settings: Settings,
+        sink: ChangeSink,
+        opening: concurrent.futures.Future[OpenedStore] | None = None,
+    ) -> None:
         self._store = store
+        self._opening = opening
         self._settings = settings
         self._sink = sink
         self._executor = ThreadPoolExecutor(settings.store_threads, thread_name_prefix="plue-store")
-        self._sessions: dict[str, SessionDocument] = {}
-        self._children: dict[str, set[str]] = {}
-        self._recency = RecencyIndex()
-        self._roots = RecencyIndex()
-        self._ids_by_number: dict[int, str] = {}
-        self._shares = ShareIndex()
+        self._index = SessionIndex()
         self._locks: dict[str, asyncio.Lock] = {}
         self._histories: dict[str, History] = {}
         self._read_only: dict[str, str] = {}
+        self._stamps: dict[str, Stamp] = {}
+        self._changes_since_catalogue = 0
+        self._io_in_flight = 0
+        self._catalogue_saving: asyncio.Future[None] | None = None
         self._ids = SessionIdAllocator(0)
         self.busy: set[str] = set()
         """Sessions with a running turn: writes from outside the turn are refused."""
@@ -92,30 +108,68 @@ class SessionService:
     # --- opening -------------------------------------------------------------
 
     async def open(self) -> None:
-        loaded = await asyncio.get_running_loop().run_in_executor(self._executor, self._store.open)
-        # Parents are older than their children, so indexing in id order links them.
-        loaded.sessions.sort(key=lambda document: id_number(document.id))
-        for document in loaded.sessions:
-            self._index(document)
-        for document in loaded.sessions:
-            if document.parent_id is not None and document.parent_id not in self._sessions:
-                log.warning("%s: its parent %s is gone; listing it as a root",
-                            document.id, document.parent_id)
+        # Loading makes several objects per session and none is garbage: the cyclic
+        # collector would only rescan them again and again, and later on every pass.
+        opening, self._opening = self._opening, None
+        if opening is None:
+            gc.disable()
+            opening = self._executor.submit(open_store, self._store)
+        try:
+            opened = await asyncio.wrap_future(opening)
+        finally:
+            gc.enable()
+        gc.freeze()
+        loaded, self._index = opened.loaded, opened.index
+        for orphan in self._index.orphans:
+            log.warning("%s: its parent is gone; it is listed as a root", orphan)
         self._read_only.update(loaded.read_only)
+        self._stamps = loaded.stamps
         self._ids = SessionIdAllocator(loaded.high_water)
-        log.info("loaded %d sessions", len(self._sessions))
+        log.info("loaded %d sessions (%d read from their files, %d quarantined)",
+                 len(self._index), loaded.documents_read, len(loaded.quarantined))
+        if loaded.catalogue_stale:
+            self._save_catalogue_in_background()
 
     def close(self) -> None:
+        """Wait for writes in flight, write the catalogue, release the data directory."""
         self._executor.shutdown(wait=True)
+        try:
+            self._store.save_catalogue(*self._catalogue_snapshot())
+        except OSError as exc:
+            log.warning("could not write the catalogue at exit (%s); the next start rebuilds it",
+                        exc)
         self._store.close()
+
+    def _catalogue_snapshot(self) -> tuple[list[Entry], dict[str, int], int]:
+        """Documents and stamps as they are now; directory mtimes only when no write is
+        in flight, since only then does every directory agree with memory."""
+        taken_at_ns = time.time_ns()
+        mtimes = self._store.directory_mtimes() if self._io_in_flight == 0 else {}
+        entries = [
+            Entry(document, self._stamps[session_id])
+            for session_id, document in self._index.items()
+            if session_id in self._stamps
+        ]
+        return entries, mtimes, taken_at_ns
+
+    def _save_catalogue_in_background(self) -> None:
+        """Snapshot documents and stamps together, here on the loop, and write them aside."""
+        if self._catalogue_saving is not None and not self._catalogue_saving.done():
+            return
+        self._changes_since_catalogue = 0
+        saving = asyncio.get_running_loop().run_in_executor(
+            self._executor, self._store.save_catalogue, *self._catalogue_snapshot()
+        )
+        saving.add_done_callback(_log_catalogue_failure)
+        self._catalogue_saving = saving
 
     # --- reading -------------------------------------------------------------
 
     def exists(self, session_id: str) -> bool:
-        return session_id in self._sessions
+        return session_id in self._index
 
-    def document(self, session_id: str) -> SessionDocument:
-        document = self._sessions.get(session_id)
+    def document(self, session_id: str) -> Session:
+        document = self._index.get(session_id)
         if document is None:
             raise errors.session_not_found(session_id)
         return document
@@ -133,33 +187,20 @@ class SessionService:
                 raise errors.invalid_params("cursor", "not a cursor this server gave out")
         if parent_id is not None:
             self.document(parent_id)
-            children = RecencyIndex(sort_key(self._sessions[c]) for c in self._children[parent_id])
-            keys, more = children.newest_before(position, limit)
-        elif roots_only:
-            keys, more = self._roots.newest_before(position, limit)
-        else:
-            keys, more = self._recency.newest_before(position, limit)
-        sessions = [self._info(self._sessions[self._ids_by_number[key[1]]]) for key in keys]
+        sessions, last = self._index.page(parent_id, roots_only, limit, position)
         return SessionPage(
-            sessions=sessions, next_cursor=encode_cursor(keys[-1]) if more else None
+            sessions=[self._info(session) for session in sessions],
+            next_cursor=encode_cursor(last) if last is not None else None,
         )
 
     def subtree(self, session_id: str) -> list[str]:
         """The session and its descendants, deepest first."""
         self.document(session_id)
-        ordered: list[str] = []
-
-        def visit(current: str) -> None:
-            for child in sorted(self._children.get(current, ())):
-                visit(child)
-            ordered.append(current)
-
-        visit(session_id)
-        return ordered
+        return self._index.subtree(session_id)
 
     def resolve_share(self, secret: str) -> SessionInfo:
-        session_id = self._shares.find(secret)
-        document = self._sessions.get(session_id) if session_id else None
+        session_id = self._index.shared_session(secret)
+        document = self._index.get(session_id) if session_id else None
         if document is None or document.share is None or not document.share.is_live(now_ms()):
             raise errors.share_not_found()
         return self._info(document).model_copy(update={"share": None})
@@ -171,7 +212,7 @@ class SessionService:
     ) -> SessionInfo:
         if parent_id is None:
             return await self._create(None, title or "New Session", runner, [])
-        if parent_id not in self._sessions:
+        if parent_id not in self._index:
             raise errors.parent_not_found(parent_id)
         async with self._locked(parent_id):
             return await self._create(parent_id, title or "New Session", runner, [])
@@ -213,7 +254,7 @@ class SessionService:
                 for member in missing:
                     await held.enter_async_context(self._lock_of(member))
                     locked.add(member)
-                if session_id not in self._sessions:
+                if session_id not in self._index:
                     raise errors.session_not_found(session_id)
             await self._io(self._store.delete_sessions, doomed, self._ids.high_water)
             for member in doomed:
@@ -320,19 +361,21 @@ class SessionService:
             record.model_copy(update={"id": new_message_id(), "session_id": session_id, "seq": seq})
             for seq, record in enumerate(copied, start=1)
         ]
-        document = SessionDocument(
-            id=session_id, parent_id=parent_id, title=title, created_at=now, updated_at=now,
-            message_count=len(records), runner=runner,
+        document = Session(
+            schema_version=SESSION_SCHEMA_VERSION, id=session_id, parent_id=parent_id,
+            title=title, created_at=now, updated_at=now, message_count=len(records),
+            is_aborted=False, aborted_at=None, runner=runner, share=None,
         )
         if records:
             await self._io(self._store.write_messages, session_id, records)
         try:
-            await self._io(self._store.save_session, document)
+            self._stamps[session_id] = await self._io(self._store.save_session, document)
         except errors.RpcError:
             if records:
                 await self._remove_files_quietly(session_id)
             raise
-        self._index(document)
+        self._index.add(document)
+        self._note_change()
         if records:
             history = History()
             for record in records:
@@ -347,20 +390,21 @@ class SessionService:
         self,
         session_id: str,
         change: ChangeKind,
-        changes: Callable[[SessionDocument, int], dict[str, Any]],
+        changes: Callable[[Session, int], dict[str, Any]],
     ) -> SessionInfo:
         async with self._locked(session_id) as document:
             return self._info(await self._commit(document, change, changes(document, now_ms())))
 
     async def _commit(
-        self, document: SessionDocument, change: ChangeKind, changes: dict[str, Any]
-    ) -> SessionDocument:
+        self, document: Session, change: ChangeKind, changes: dict[str, Any]
+    ) -> Session:
         """Write the changed document, then swap it into memory and announce it."""
         self._ensure_writable(document.id)
         updated_at = max(now_ms(), document.updated_at)
-        updated = document.model_copy(update={**changes, "updated_at": updated_at})
-        await self._io(self._store.save_session, updated)
-        self._replace(document, updated)
+        updated = dataclasses.replace(document, **changes, updated_at=updated_at)
+        self._stamps[updated.id] = await self._io(self._store.save_session, updated)
+        self._index.replace(document, updated)
+        self._note_change()
         self._sink.session_changed(
             SessionChange(change=change, session_id=updated.id, session=self._info(updated))
         )
@@ -368,11 +412,14 @@ class SessionService:
 
     async def _io(self, function: Callable[..., T], *args: Any) -> T:
         future = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        self._io_in_flight += 1
         try:
             return await finish_even_if_cancelled(future)
         except OSError as exc:
             log.error("storage failure: %s", exc)
             raise errors.storage_error(exc) from exc
+        finally:
+            self._io_in_flight -= 1
 
     async def _cut_log_back(self, session_id: str, size: int) -> None:
         path = self._store.layout.message_log(session_id)
@@ -388,7 +435,7 @@ class SessionService:
             log.warning("%s: could not remove files of a session that failed to be created",
                         session_id)
 
-    async def _history_locked(self, document: SessionDocument) -> History:
+    async def _history_locked(self, document: Session) -> History:
         session_id = document.id
         loaded = self._histories.get(session_id)
         if loaded is not None:
@@ -402,6 +449,11 @@ class SessionService:
             self._read_only[session_id] = contents.damage
         self._histories[session_id] = history
         return history
+
+    def _note_change(self) -> None:
+        self._changes_since_catalogue += 1
+        if self._changes_since_catalogue >= CATALOGUE_EVERY_CHANGES:
+            self._save_catalogue_in_background()
 
     def _ensure_writable(self, session_id: str) -> None:
         reason = self._read_only.get(session_id)
@@ -417,53 +469,16 @@ class SessionService:
         return lock
 
     @asynccontextmanager
-    async def _locked(self, session_id: str) -> AsyncIterator[SessionDocument]:
+    async def _locked(self, session_id: str) -> AsyncIterator[Session]:
         self.document(session_id)
         async with self._lock_of(session_id):
             yield self.document(session_id)
 
-    def _index(self, document: SessionDocument) -> None:
-        self._sessions[document.id] = document
-        self._ids_by_number[id_number(document.id)] = document.id
-        self._children.setdefault(document.id, set())
-        self._recency.add(sort_key(document))
-        if document.parent_id is None or document.parent_id not in self._sessions:
-            self._roots.add(sort_key(document))
-        if document.parent_id is not None and document.parent_id in self._sessions:
-            self._children.setdefault(document.parent_id, set()).add(document.id)
-        if document.share is not None:
-            self._shares.add(document.share.secret, document.id)
-
     def _unindex(self, session_id: str) -> None:
-        document = self._sessions.pop(session_id)
-        self._ids_by_number.pop(id_number(session_id), None)
-        self._recency.discard(sort_key(document))
-        self._roots.discard(sort_key(document))
-        if document.parent_id is not None:
-            self._children.get(document.parent_id, set()).discard(session_id)
-        self._children.pop(session_id, None)
-        if document.share is not None:
-            self._shares.remove(document.share.secret)
+        self._index.remove(session_id)
         self._histories.pop(session_id, None)
         self._read_only.pop(session_id, None)
-
-    def _replace(self, old: SessionDocument, new: SessionDocument) -> None:
-        self._sessions[new.id] = new
-        is_root = self._roots_contains(old)
-        self._recency.discard(sort_key(old))
-        self._recency.add(sort_key(new))
-        if is_root:
-            self._roots.discard(sort_key(old))
-            self._roots.add(sort_key(new))
-        if old.share is not None and (new.share is None or new.share.secret != old.share.secret):
-            self._shares.remove(old.share.secret)
-        if new.share is not None:
-            self._shares.add(new.share.secret, new.id)
-
-    def _roots_contains(self, document: SessionDocument) -> bool:
-        return document.parent_id is None or document.id not in self._children.get(
-            document.parent_id, ()
-        )
+        self._stamps.pop(session_id, None)
 
     # --- wire shapes -----------------------------------------------------------
 
@@ -475,7 +490,7 @@ class SessionService:
             expires_at=share.expires_at,
         )
 
-    def _info(self, document: SessionDocument) -> SessionInfo:
+    def _info(self, document: Session) -> SessionInfo:
         return SessionInfo.model_construct(
             id=document.id,
             parent_id=document.parent_id,
@@ -487,6 +502,11 @@ class SessionService:
             aborted_at=document.aborted_at,
             share=self._share_info(document.share) if document.share is not None else None,
         )
+
+
+def _log_catalogue_failure(saving: asyncio.Future[None]) -> None:
+    if not saving.cancelled() and saving.exception() is not None:
+        log.warning("could not write the catalogue (%s); it is rebuilt later", saving.exception())
 
 
 def _as_message(record: MessageRecord) -> Message:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import Any
+
 from pydantic import Field
 
 from plue_sidecar.models.base import Millis, WireModel
@@ -21,7 +24,7 @@ class ShareRecord(WireModel):
 
 
 class SessionDocument(WireModel):
-    """One session as stored in `sessions/<yyyy>/<mm>/<id>.json`."""
+    """One session as stored in `sessions/<yyyy>/<mm>/<id>.json`: validates what is read."""
 
     schema_version: int = SESSION_SCHEMA_VERSION
     id: str
@@ -40,3 +43,37 @@ class MessageRecord(Message):
     """One line of a session's message log: a message plus its record version."""
 
     schema_version: int = Field(default=MESSAGE_SCHEMA_VERSION, alias="v")
+
+
+@dataclass(slots=True)
+class Session:
+    """A session as the core keeps it in memory: light, built fast from the catalogue.
+
+    Treated as immutable: a change makes a new one with `dataclasses.replace`.
+    Field order is the catalogue's row order.
+    """
+
+    schema_version: int
+    id: str
+    parent_id: str | None
+    title: str
+    created_at: int
+    updated_at: int
+    message_count: int
+    is_aborted: bool
+    aborted_at: int | None
+    runner: str | None
+    share: ShareRecord | None
+
+    @classmethod
+    def from_document(cls, document: SessionDocument) -> Session:
+        return cls(
+            document.schema_version, document.id, document.parent_id, document.title,
+            document.created_at, document.updated_at, document.message_count,
+            document.is_aborted, document.aborted_at, document.runner, document.share,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored document, camelCase, as `SessionDocument` reads it back."""
+        fields = asdict(self)
+        return SessionDocument.model_construct(**fields).model_dump(mode="json", by_alias=True)

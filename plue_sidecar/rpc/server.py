@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import os
+from concurrent.futures import Future
 from typing import Any
 
 from pygls.server import JsonRPCServer
 
 from plue_sidecar import errors
 from plue_sidecar.core.app import SidecarCore, Sink
+from plue_sidecar.core.opening import OpenedStore
 from plue_sidecar.handlers import lifecycle, messages, sessions, shares
 from plue_sidecar.models.wire import SessionChange, SessionUpdate
 from plue_sidecar.rpc import framing
@@ -20,6 +22,7 @@ from plue_sidecar.rpc.protocol import SidecarProtocol, converter_factory
 from plue_sidecar.rpc.registrar import Registrar
 from plue_sidecar.rpc.stdio import OutputPipe, claim_stdout, read_input
 from plue_sidecar.settings import Settings
+from plue_sidecar.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 5.0
@@ -44,11 +47,14 @@ def _dump(model: Any) -> Any:
 class Sidecar:
     """One running sidecar: wires the pieces together and runs until told to exit."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, store: SessionStore | None = None,
+        opening: Future[OpenedStore] | None = None,
+    ) -> None:
         self.settings = settings
         self.server = JsonRPCServer(SidecarProtocol, converter_factory)
         self.protocol: SidecarProtocol = self.server.protocol  # type: ignore[assignment]
-        self.core = SidecarCore(settings, ClientNotifier(self.protocol))
+        self.core = SidecarCore(settings, ClientNotifier(self.protocol), store, opening)
         self._opened = False
         self._splitter = framing.FrameSplitter(settings.max_frame_bytes)
         rpc = Registrar(self.protocol, self.core.inflight)
@@ -113,9 +119,12 @@ class Sidecar:
         output.close()
 
 
-def serve(settings: Settings) -> int:
+def serve(
+    settings: Settings, store: SessionStore | None = None,
+    opening: Future[OpenedStore] | None = None,
+) -> int:
     output_fd = claim_stdout()
-    sidecar = Sidecar(settings)
+    sidecar = Sidecar(settings, store, opening)
     try:
         return asyncio.run(sidecar.run(0, output_fd))
     finally:

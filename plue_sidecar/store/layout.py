@@ -21,6 +21,7 @@ class Layout:
         self.lock_file = data_dir / "lock"
         self.state_file = data_dir / "state.json"
         self.tombstone_file = data_dir / "tombstone.json"
+        self.catalogue_file = data_dir / "catalogue.json"
 
     def session_dir(self, session_id: str) -> Path:
         if not _SESSION_ID.match(session_id):
@@ -43,9 +44,8 @@ class Layout:
         return [self.message_log(session_id), self.document(session_id)]
 
 
-def session_id_of(path: Path) -> str | None:
+def session_id_of(name: str) -> str | None:
     """The session id a document's file name claims, if it is a well-formed one."""
-    name = path.name
     if not name.endswith(DOCUMENT_SUFFIX) or name.endswith(LOG_SUFFIX):
         return None
     candidate = name[: -len(DOCUMENT_SUFFIX)]

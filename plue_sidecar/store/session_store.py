@@ -17,7 +17,20 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, MessageRecord, SessionDocument
+from plue_sidecar.models.records import (
+    SESSION_SCHEMA_VERSION,
+    MessageRecord,
+    Session,
+    SessionDocument,
+)
+from plue_sidecar.store.catalogue import (
+    Catalogue,
+    Entry,
+    Stamp,
+    files_with_stamps,
+    session_directories,
+    stamp_of,
+)
 from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles, PartialRemovalError
 from plue_sidecar.store.layout import Layout, id_number, session_id_of
 from plue_sidecar.store.lock import DataDirLock
@@ -28,16 +41,22 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LoadedData:
-    sessions: list[SessionDocument] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)
+    stamps: dict[str, Stamp] = field(default_factory=dict)
     read_only: dict[str, str] = field(default_factory=dict)
     high_water: int = 0
     quarantined: list[str] = field(default_factory=list)
+    documents_read: int = 0
+    """Documents read from their files because the catalogue had no valid row for them."""
+    catalogue_stale: bool = False
+    """The catalogue did not vouch for every session: it should be written again."""
 
 
 class SessionStore:
     def __init__(self, data_dir: Path) -> None:
         self.layout = Layout(data_dir)
         self.files = DurableFiles(data_dir)
+        self.catalogue = Catalogue(self.layout.catalogue_file, self.files)
         self._lock = DataDirLock(self.layout.lock_file)
 
     # --- opening -------------------------------------------------------------
@@ -53,7 +72,8 @@ class SessionStore:
         except BaseException:
             self._lock.release()
             raise
-        loaded.high_water = max(high_water, self._read_high_water(), loaded.high_water)
+        newest = max((id_number(s.id) for s in loaded.sessions), default=0)
+        loaded.high_water = max(high_water, self._read_high_water(), newest)
         return loaded
 
     def close(self) -> None:
@@ -61,28 +81,65 @@ class SessionStore:
 
     def _load_documents(self) -> LoadedData:
         loaded = LoadedData()
-        if not self.layout.sessions_dir.is_dir():
-            return loaded
-        for path in _walk_files(self.layout.sessions_dir):
-            if path.name.startswith("."):
-                if path.name.endswith(".tmp"):
-                    _remove_leftover(path)
+        snapshot = self.catalogue.load()
+        seen: set[str] = set()
+        for relative, directory, mtime_ns in session_directories(self.layout.sessions_dir):
+            seen.add(relative)
+            if snapshot.trusts(relative, mtime_ns):
+                sessions, stamps = loaded.sessions, loaded.stamps
+                for document, stamp in snapshot.entries(relative):
+                    sessions.append(document)
+                    stamps[document.id] = stamp
+                    if document.schema_version > SESSION_SCHEMA_VERSION:
+                        self._accept_newer(document, loaded)
+            else:
+                loaded.catalogue_stale = True
+                self._load_directory(directory, snapshot.entries(relative), loaded)
+        if set(snapshot.directories) - seen:
+            loaded.catalogue_stale = True
+        return loaded
+
+    def _load_directory(
+        self, directory: Path, recorded: Iterable[Entry], loaded: LoadedData
+    ) -> None:
+        """Trust a recorded row only where the file's stamp is unchanged; read the rest."""
+        rows = {entry.document.id: entry for entry in recorded}
+        for file, stamp in files_with_stamps(directory):
+            if file.name.startswith("."):
+                if file.name.endswith(".tmp"):
+                    _remove_leftover(Path(file.path))
                 continue
-            session_id = session_id_of(path)
+            session_id = session_id_of(file.name)
             if session_id is None:
                 continue
-            document, problem = _read_document(path, session_id)
-            if document is None:
-                self._quarantine(path, problem)
-                loaded.quarantined.append(path.name)
+            row = rows.get(session_id)
+            if row is not None and row.stamp == stamp:
+                self._accept(row.document, stamp, loaded)
                 continue
-            if document.schema_version > SESSION_SCHEMA_VERSION:
-                loaded.read_only[session_id] = (
-                    f"written by a newer plue-sidecar (schemaVersion {document.schema_version})"
-                )
-            loaded.sessions.append(document)
-            loaded.high_water = max(loaded.high_water, id_number(session_id))
-        return loaded
+            loaded.documents_read += 1
+            document = self._read_or_quarantine(Path(file.path), session_id, loaded)
+            if document is not None:
+                self._accept(document, stamp, loaded)
+
+    def _accept(self, document: Session, stamp: Stamp, loaded: LoadedData) -> None:
+        loaded.stamps[document.id] = stamp
+        if document.schema_version > SESSION_SCHEMA_VERSION:
+            self._accept_newer(document, loaded)
+        loaded.sessions.append(document)
+
+    def _accept_newer(self, document: Session, loaded: LoadedData) -> None:
+        loaded.read_only[document.id] = (
+            f"written by a newer plue-sidecar (schemaVersion {document.schema_version})"
+        )
+
+    def _read_or_quarantine(
+        self, path: Path, session_id: str, loaded: LoadedData
+    ) -> Session | None:
+        document, problem = _read_document(path, session_id)
+        if document is None:
+            self._quarantine(path, problem)
+            loaded.quarantined.append(path.name)
+        return document
 
     def _quarantine(self, path: Path, problem: str) -> None:
         log.error("quarantining %s: %s", path.name, problem)
@@ -93,9 +150,27 @@ class SessionStore:
 
     # --- documents -----------------------------------------------------------
 
-    def save_session(self, document: SessionDocument) -> None:
-        data = orjson.dumps(document.model_dump(mode="json", by_alias=True))
-        self.files.write_atomic(self.layout.document(document.id), data)
+    def save_session(self, document: Session) -> Stamp:
+        """Write the document; its file's stamp, for the catalogue."""
+        data = orjson.dumps(document.to_json())
+        path = self.layout.document(document.id)
+        self.files.write_atomic(path, data)
+        return stamp_of(os.stat(path))
+
+    def save_catalogue(
+        self, entries: list[Entry], directory_mtimes: dict[str, int], taken_at_ns: int
+    ) -> None:
+        """Write the catalogue; `directory_mtimes` only when no write was in flight."""
+        self.catalogue.save(entries, self._relative_directory, directory_mtimes, taken_at_ns)
+
+    def directory_mtimes(self) -> dict[str, int]:
+        return {
+            relative: mtime
+            for relative, _, mtime in session_directories(self.layout.sessions_dir)
+        }
+
+    def _relative_directory(self, session_id: str) -> str:
+        return str(self.layout.session_dir(session_id).relative_to(self.layout.sessions_dir))
 
     # --- message logs --------------------------------------------------------
 
@@ -151,7 +226,7 @@ class SessionStore:
         try:
             tombstone = orjson.loads(path.read_bytes())
             listed = tombstone["sessionIds"]
-            session_ids = [sid for sid in listed if session_id_of(Path(f"{sid}.json"))]
+            session_ids = [sid for sid in listed if session_id_of(f"{sid}.json")]
             high_water = int(tombstone["highWater"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             # A tombstone is written atomically, so it is whole or absent; this is damage.
@@ -175,14 +250,7 @@ class SessionStore:
             return 0
 
 
-def _walk_files(root: Path) -> Iterable[Path]:
-    for directory, _subdirs, names in os.walk(root):
-        base = Path(directory)
-        for name in names:
-            yield base / name
-
-
-def _read_document(path: Path, session_id: str) -> tuple[SessionDocument | None, str]:
+def _read_document(path: Path, session_id: str) -> tuple[Session | None, str]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -197,7 +265,7 @@ def _read_document(path: Path, session_id: str) -> tuple[SessionDocument | None,
         return None, f"invalid document: {exc.error_count()} problems"
     if document.id != session_id:
         return None, f"its id {document.id!r} does not match its file name"
-    return document, ""
+    return Session.from_document(document), ""
 
 
 def _remove_leftover(path: Path) -> None:
