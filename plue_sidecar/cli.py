@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         "framing. stdout carries protocol frames only; logs go to stderr.",
     )
     parser.add_argument("--version", action="version", version=f"plue-sidecar {__version__}")
+    parser.add_argument("command", nargs="?", choices=["serve", "doctor"], default="serve",
+                        help="serve (the default) speaks the protocol on stdio; doctor checks "
+                        "a data directory, changes nothing, and exits 1 if it finds problems")
     parser.add_argument("--data-dir", type=Path,
                         help="where sessions live (else $PLUE_DATA_DIR, else the user data dir)")
     parser.add_argument("--log-level", default="WARNING",
@@ -84,6 +87,8 @@ def configure_logging(level: str, log_file: Path | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_file)
+    if args.command == "doctor":
+        return run_doctor(resolve_data_dir(args.data_dir))
     settings = Settings(
         data_dir=resolve_data_dir(args.data_dir).absolute(),
         share_base_url=args.share_base_url,
@@ -103,3 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     from plue_sidecar.rpc.server import serve  # noqa: PLC0415
 
     return serve(settings, store, opening)
+
+
+def run_doctor(data_dir: Path) -> int:
+    from plue_sidecar.doctor import examine  # noqa: PLC0415
+
+    report = examine(data_dir)
+    for line in report.lines():
+        print(line)  # stdout-ok: doctor is a command-line report, not the protocol
+    return 1 if report.problems else 0

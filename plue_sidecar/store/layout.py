@@ -22,6 +22,7 @@ class Layout:
         self.state_file = data_dir / "state.json"
         self.tombstone_file = data_dir / "tombstone.json"
         self.catalogue_file = data_dir / "catalogue.json"
+        self.migration_marker = data_dir / "migrations.json"
 
     def session_dir(self, session_id: str) -> Path:
         if not _SESSION_ID.match(session_id):

@@ -26,6 +26,7 @@ from plue_sidecar.models.records import (
 from plue_sidecar.store.catalogue import (
     Catalogue,
     Entry,
+    Snapshot,
     Stamp,
     files_with_stamps,
     session_directories,
@@ -35,6 +36,7 @@ from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles, PartialRemoval
 from plue_sidecar.store.layout import Layout, id_number, session_id_of
 from plue_sidecar.store.lock import DataDirLock
 from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
+from plue_sidecar.store.migrations import migrate, version_of
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ class LoadedData:
     """Documents read from their files because the catalogue had no valid row for them."""
     catalogue_stale: bool = False
     """The catalogue did not vouch for every session: it should be written again."""
+    migrated: list[Session] = field(default_factory=list)
+    """Sessions read from an older format: written back by `open` before it returns."""
 
 
 class SessionStore:
@@ -68,7 +72,10 @@ class SessionStore:
         self._lock.acquire()
         try:
             high_water = self._finish_interrupted_delete()
-            loaded = self._load_documents()
+            migrations_done = self._completed_migration() >= SESSION_SCHEMA_VERSION
+            loaded = self._load_documents(trust_catalogue=migrations_done)
+            if not migrations_done or not self.layout.migration_marker.exists():
+                self._write_back_migrated(loaded)
         except BaseException:
             self._lock.release()
             raise
@@ -79,9 +86,29 @@ class SessionStore:
     def close(self) -> None:
         self._lock.release()
 
-    def _load_documents(self) -> LoadedData:
+    def _completed_migration(self) -> int:
+        try:
+            return int(orjson.loads(self.layout.migration_marker.read_bytes())["completed"])
+        except FileNotFoundError:
+            # A data directory without sessions has nothing to migrate.
+            return SESSION_SCHEMA_VERSION if not self.layout.sessions_dir.exists() else 0
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.error("the migration marker is unreadable; checking every document again")
+            return 0
+
+    def _write_back_migrated(self, loaded: LoadedData) -> None:
+        """Write every migrated document in the current format, then advance the marker."""
+        for session in loaded.migrated:
+            loaded.stamps[session.id] = self.save_session(session)
+        if loaded.migrated:
+            log.warning("migrated %d sessions to schemaVersion %d",
+                        len(loaded.migrated), SESSION_SCHEMA_VERSION)
+        marker = orjson.dumps({"completed": SESSION_SCHEMA_VERSION})
+        self.files.write_atomic(self.layout.migration_marker, marker)
+
+    def _load_documents(self, trust_catalogue: bool = True) -> LoadedData:
         loaded = LoadedData()
-        snapshot = self.catalogue.load()
+        snapshot = self.catalogue.load() if trust_catalogue else Snapshot()
         seen: set[str] = set()
         for relative, directory, mtime_ns in session_directories(self.layout.sessions_dir):
             seen.add(relative)
@@ -135,11 +162,17 @@ class SessionStore:
     def _read_or_quarantine(
         self, path: Path, session_id: str, loaded: LoadedData
     ) -> Session | None:
-        document, problem = _read_document(path, session_id)
-        if document is None:
-            self._quarantine(path, problem)
-            loaded.quarantined.append(path.name)
-        return document
+        read = read_document(path, session_id)
+        if read.session is None:
+            if read.version > SESSION_SCHEMA_VERSION:
+                log.error("%s is from a newer plue-sidecar and unreadable here (%s); "
+                          "left untouched", path.name, read.problem)
+            else:
+                self._quarantine(path, read.problem)
+                loaded.quarantined.append(path.name)
+        elif read.version < SESSION_SCHEMA_VERSION:
+            loaded.migrated.append(read.session)
+        return read.session
 
     def _quarantine(self, path: Path, problem: str) -> None:
         log.error("quarantining %s: %s", path.name, problem)
@@ -250,22 +283,37 @@ class SessionStore:
             return 0
 
 
-def _read_document(path: Path, session_id: str) -> tuple[Session | None, str]:
+@dataclass
+class DocumentRead:
+    session: Session | None
+    problem: str = ""
+    version: int = SESSION_SCHEMA_VERSION
+    """The version the file was written in (the session is always the current one)."""
+
+
+def read_document(path: Path, session_id: str) -> DocumentRead:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return None, f"unreadable: {exc.strerror}"
+        return DocumentRead(None, f"unreadable: {exc.strerror}")
     if not raw.strip(b"\x00 \n\t\r"):
-        return None, "empty or NUL-filled"
+        return DocumentRead(None, "empty or NUL-filled")
     try:
-        document = SessionDocument.model_validate(orjson.loads(raw))
+        fields = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return None, f"invalid JSON: {exc}"
+        return DocumentRead(None, f"invalid JSON: {exc}")
+    if not isinstance(fields, dict):
+        return DocumentRead(None, "not a JSON object")
+    version = version_of(fields)
+    try:
+        document = SessionDocument.model_validate(migrate(fields))
     except ValidationError as exc:
-        return None, f"invalid document: {exc.error_count()} problems"
+        return DocumentRead(None, f"invalid document: {exc.error_count()} problems", version)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return DocumentRead(None, f"cannot migrate from version {version}: {exc}", version)
     if document.id != session_id:
-        return None, f"its id {document.id!r} does not match its file name"
-    return Session.from_document(document), ""
+        return DocumentRead(None, f"its id {document.id!r} does not match its file name")
+    return DocumentRead(Session.from_document(document), version=version)
 
 
 def _remove_leftover(path: Path) -> None:

@@ -1,0 +1,122 @@
+"""`plue-sidecar doctor`: read a data directory and report what is wrong with it.
+
+It changes nothing and needs no lock, so it can run beside a live sidecar. It exits
+non-zero when it finds anything: quarantined files, documents that cannot be loaded,
+damaged message logs, logs without a session, leftovers of an interrupted write or
+delete, sessions whose parent is gone, and a catalogue that disagrees with the
+documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
+from plue_sidecar.store.catalogue import (
+    Catalogue,
+    Entry,
+    Stamp,
+    files_with_stamps,
+    session_directories,
+)
+from plue_sidecar.store.durable_io import DurableFiles
+from plue_sidecar.store.layout import LOG_SUFFIX, Layout, session_id_of
+from plue_sidecar.store.message_log import parse_log
+from plue_sidecar.store.session_store import read_document
+
+
+@dataclass
+class Report:
+    sessions: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        found = f"{len(self.problems)} problem(s)" if self.problems else "no problems"
+        return [f"{self.sessions} sessions, {found}", *(f"- {p}" for p in self.problems)]
+
+
+def examine(data_dir: Path) -> Report:
+    layout = Layout(data_dir)
+    report = Report()
+    if not data_dir.is_dir():
+        report.problems.append(f"{data_dir} is not a directory")
+        return report
+    if layout.quarantine_dir.is_dir():
+        for path in sorted(layout.quarantine_dir.iterdir()):
+            report.problems.append(f"quarantined: {path.name}")
+    if layout.tombstone_file.exists():
+        report.problems.append("an interrupted delete is pending (tombstone.json)")
+    sessions, stamps, logs = _read_documents(layout, report)
+    report.sessions = len(sessions)
+    _check_logs(layout, sessions, logs, report)
+    for session in sessions.values():
+        if session.parent_id is not None and session.parent_id not in sessions:
+            report.problems.append(f"{session.id}: its parent {session.parent_id} is missing")
+    _check_catalogue(layout, sessions, stamps, report)
+    return report
+
+
+def _read_documents(
+    layout: Layout, report: Report
+) -> tuple[dict[str, Session], dict[str, Stamp], list[str]]:
+    sessions: dict[str, Session] = {}
+    stamps: dict[str, Stamp] = {}
+    logs: list[str] = []
+    for _, directory, _ in session_directories(layout.sessions_dir):
+        for file, stamp in files_with_stamps(directory):
+            name = file.name
+            if name.startswith("."):
+                report.problems.append(f"leftover temporary file: {name}")
+            elif name.endswith(LOG_SUFFIX):
+                logs.append(name.removesuffix(LOG_SUFFIX))
+            elif (session_id := session_id_of(name)) is not None:
+                read = read_document(Path(file.path), session_id)
+                if read.session is None:
+                    report.problems.append(f"{name}: {read.problem}")
+                    continue
+                if read.version != SESSION_SCHEMA_VERSION:
+                    report.problems.append(f"{name}: schemaVersion {read.version}, "
+                                           f"this sidecar writes {SESSION_SCHEMA_VERSION}")
+                sessions[session_id] = read.session
+                stamps[session_id] = stamp
+    return sessions, stamps, logs
+
+
+def _check_logs(
+    layout: Layout, sessions: dict[str, Session], logs: list[str], report: Report
+) -> None:
+    for session_id in logs:
+        session = sessions.get(session_id)
+        if session is None:
+            report.problems.append(f"{session_id}: a message log without its session")
+            continue
+        data = layout.message_log(session_id).read_bytes()
+        contents = parse_log(data, session_id, session.message_count)
+        if contents.damage is not None:
+            report.problems.append(f"{session_id}: {contents.damage}")
+        elif contents.has_droppable_tail:
+            report.problems.append(f"{session_id}: the message log has a torn or "
+                                   "unacknowledged tail (cut at the next load)")
+
+
+def _check_catalogue(
+    layout: Layout, sessions: dict[str, Session], stamps: dict[str, Stamp],
+    report: Report,
+) -> None:
+    if not layout.catalogue_file.exists():
+        return
+    snapshot = Catalogue(layout.catalogue_file, DurableFiles(layout.data_dir)).load()
+    recorded: dict[str, Entry] = {
+        entry.document.id: entry
+        for directory in snapshot.directories.values() for entry in directory.entries
+    }
+    if not recorded and snapshot.taken_at_ns == 0:
+        report.problems.append("catalogue.json is unreadable (rebuilt at the next start)")
+        return
+    for session_id, entry in recorded.items():
+        session = sessions.get(session_id)
+        if session is None:
+            report.problems.append(f"catalogue lists {session_id}, which has no document")
+        elif entry.stamp == stamps[session_id] and entry.document != session:
+            report.problems.append(f"catalogue disagrees with the document of {session_id}")

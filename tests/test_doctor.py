@@ -1,0 +1,83 @@
+"""`plue-sidecar doctor`: a clean data directory passes, each kind of damage is named."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from tests.conftest import StartSidecar
+
+TEXT = [{"type": "text", "text": "hi"}]
+
+
+def doctor(data_dir: Path) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "plue_sidecar", "doctor", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    return done.returncode, done.stdout
+
+
+async def populated(start_sidecar: StartSidecar) -> list[dict[str, object]]:
+    sidecar = await start_sidecar()
+    root = await sidecar.call("session/create", {})
+    child = await sidecar.call("session/create", {"parentId": root["id"]})
+    await sidecar.call("message/append", {"sessionId": child["id"], "role": "user",
+                                          "parts": TEXT})
+    await sidecar.stop()
+    return [root, child]
+
+
+async def test_a_healthy_data_directory_passes(start_sidecar: StartSidecar, data_dir: Path) -> None:
+    await populated(start_sidecar)
+    code, out = doctor(data_dir)
+    assert (code, out.splitlines()) == (0, ["2 sessions, no problems"])
+
+
+async def test_every_kind_of_damage_is_reported_and_nothing_is_changed(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    root, child = await populated(start_sidecar)
+    documents = data_dir / "sessions"
+    root_doc = next(documents.rglob(f"{root['id']}.json"))
+    child_log = next(documents.rglob(f"{child['id']}.messages.jsonl"))
+    root_doc.write_bytes(b"\0" * 10)
+    child_log.write_bytes(b"garbage\n" + child_log.read_bytes())
+    (root_doc.parent / ".leftover.tmp").write_bytes(b"x")
+    (root_doc.parent / "session_1795000000001.messages.jsonl").write_bytes(b"")
+    (data_dir / "tombstone.json").write_bytes(b"{}")
+    (data_dir / "quarantine").mkdir()
+    (data_dir / "quarantine" / "session_1795000000002.json.1").write_bytes(b"")
+    before = {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
+    code, out = doctor(data_dir)
+    assert code == 1
+    for expected in ("empty or NUL-filled", "record 1 of the message log is invalid",
+                     "leftover temporary file", "a message log without its session",
+                     "interrupted delete", "quarantined: session_1795000000002",
+                     f"its parent {root['id']} is missing",
+                     f"catalogue lists {root['id']}, which has no document"):
+        assert expected in out, expected
+    assert {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()} == before
+
+
+async def test_a_catalogue_that_disagrees_with_a_document_is_reported(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    root, _ = await populated(start_sidecar)
+    catalogue = orjson.loads((data_dir / "catalogue.json").read_bytes())
+    for directory in catalogue["directories"].values():
+        for row in directory["rows"]:
+            if row[1] == root["id"]:
+                row[3] = "a title the document never had"
+    (data_dir / "catalogue.json").write_bytes(orjson.dumps(catalogue))
+    code, out = doctor(data_dir)
+    assert code == 1
+    assert f"catalogue disagrees with the document of {root['id']}" in out
+
+
+def test_a_missing_data_directory_is_a_problem(tmp_path: Path) -> None:
+    code, out = doctor(tmp_path / "nowhere")
+    assert code == 1 and "is not a directory" in out
