@@ -72,20 +72,31 @@ class RpcError(Exception):
 class SidecarProcess:
     """One sidecar process and the client connected to it."""
 
-    def __init__(self, client: JsonRPCClient) -> None:
+    def __init__(self, client: JsonRPCClient, args: list[str]) -> None:
         self.client = client
+        self.process_args = args
         self.protocol: RecordingProtocol = client.protocol  # type: ignore[assignment]
+        self.stderr = bytearray()
+        # A pipe nobody reads fills up and stalls the sidecar's logging: drain it.
+        self._drain = asyncio.create_task(self._drain_stderr())
+
+    async def _drain_stderr(self) -> None:
+        stream = self.process.stderr
+        assert stream is not None
+        while chunk := await stream.read(65536):
+            self.stderr += chunk
 
     @classmethod
     async def start(
         cls, data_dir: Path, *extra: str, env: dict[str, str] | None = None
     ) -> SidecarProcess:
+        command = sidecar_command(data_dir, *extra)
         config = ClientServerConfig(
-            server_command=sidecar_command(data_dir, *extra),
+            server_command=command,
             client_factory=lambda: JsonRPCClient(RecordingProtocol, client_converter),
             server_env={**os.environ, **(env or {})},
         )
-        return cls(await config.start())
+        return cls(await config.start(), command)
 
     @property
     def process(self) -> asyncio.subprocess.Process:
@@ -119,10 +130,13 @@ class SidecarProcess:
         return [p for m, p in self.protocol.notifications if method is None or m == method]
 
     async def wait_for_notification(
-        self, predicate: Callable[[str, Any], bool], timeout: float = WAIT_SECONDS
+        self, predicate: Callable[[str, Any], bool], timeout: float = WAIT_SECONDS,
+        since: int = 0,
     ) -> Any:
+        """The first notification from index `since` on that satisfies `predicate`."""
+
         async def scan() -> Any:
-            seen = 0
+            seen = since
             while True:
                 for method, params in self.protocol.notifications[seen:]:
                     if predicate(method, params):
@@ -156,6 +170,6 @@ class SidecarProcess:
         stdin.close()
 
     async def stderr_text(self) -> str:
-        stream = self.process.stderr
-        assert stream is not None
-        return (await stream.read()).decode(errors="replace")
+        """Everything the sidecar wrote to stderr (complete once it has exited)."""
+        await asyncio.wait_for(asyncio.shield(self._drain), WAIT_SECONDS)
+        return self.stderr.decode(errors="replace")
