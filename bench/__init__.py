@@ -1,0 +1,1 @@
+"""Benchmarks of plue-sidecar through its real process and pipes, against floors."""

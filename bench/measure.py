@@ -1,0 +1,138 @@
+"""Figures: medians and p99 of samples, rates, and the floors' own measurements."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.rpc_client import PYTHON, RpcClient
+
+HERE = Path(__file__).resolve().parent
+
+
+def summary(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"median": statistics.median(ordered), "p99": p99, "n": len(ordered)}
+
+
+async def time_ms(action: Callable[[], Awaitable[Any]]) -> float:
+    start = time.perf_counter()
+    await action()
+    return (time.perf_counter() - start) * 1000
+
+
+async def cold_start_ms(command: list[str], then: Callable[[RpcClient], Awaitable[Any]]) -> float:
+    start = time.perf_counter()
+    client = await RpcClient.spawn(*command)
+    await client.call("initialize", {"processId": None})
+    await then(client)
+    elapsed = (time.perf_counter() - start) * 1000
+    await client.close()
+    return elapsed
+
+
+async def nothing(client: RpcClient) -> None:
+    return None
+
+
+def python_start_ms() -> float:
+    start = time.perf_counter()
+    subprocess.run([PYTHON, "-c", "pass"], check=True)
+    return (time.perf_counter() - start) * 1000
+
+
+def raw_command() -> list[str]:
+    return [PYTHON, str(HERE / "floor_raw.py")]
+
+
+def pygls_command() -> list[str]:
+    return [PYTHON, str(HERE / "floor_pygls.py")]
+
+
+async def sequential_ms(client: RpcClient, method: str, params: Any, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        await client.call(method, params)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+async def rate_in_flight(
+    client: RpcClient, method: str, params: Callable[[int], Any], count: int, window: int
+) -> float:
+    """Requests per second with `window` requests always in flight."""
+    semaphore = asyncio.Semaphore(window)
+
+    async def one(index: int) -> None:
+        async with semaphore:
+            answer = await client.send(method, params(index))
+            if "error" in answer:
+                raise RuntimeError(answer["error"])
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return count / (time.perf_counter() - start)
+
+
+def sqlite_inserts_per_second(directory: Path, count: int, writers: int) -> float:
+    """sqlite3, WAL, synchronous=FULL, one durable insert (a session document) per operation."""
+    path = directory / f"floor-{writers}.sqlite"
+    setup = sqlite3.connect(path)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, doc TEXT)")
+    setup.commit()
+    setup.close()
+    local = threading.local()
+    document = '{"title":"New Session","createdAt":1795000000000,"messageCount":0}'
+
+    def insert(index: int) -> None:
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(path, timeout=60, isolation_level=None)
+            connection.execute("PRAGMA synchronous=FULL")
+            local.connection = connection
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO sessions VALUES (?, ?)", (f"s{writers}-{index}", document))
+        connection.execute("COMMIT")
+
+    start = time.perf_counter()
+    if writers == 1:
+        for index in range(count):
+            insert(index)
+    else:
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(insert, range(count)))
+    rate = count / (time.perf_counter() - start)
+    os.unlink(path)
+    return rate
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc")
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": sys.version.split()[0]}

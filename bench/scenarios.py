@@ -1,0 +1,241 @@
+"""The scenarios of the benchmark, each measured through the real sidecar process."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import datasets
+from bench.measure import (
+    cold_start_ms,
+    nothing,
+    peak_rss_mb,
+    pygls_command,
+    python_start_ms,
+    rate_in_flight,
+    raw_command,
+    sequential_ms,
+    sqlite_inserts_per_second,
+    summary,
+)
+from bench.rpc_client import RpcClient, sidecar_command
+
+TEXT = [{"type": "text", "text": "benchmark"}]
+SESSION_GET_PARAMS = {"sessionId": "session_1795000000000"}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rounds: int
+    requests: int
+    creates: int
+    sessions: int
+    messages: int
+    aborts: int
+
+    @classmethod
+    def of(cls, quick: bool) -> Sizes:
+        if quick:
+            return cls(rounds=3, requests=300, creates=100, sessions=2_000, messages=500,
+                       aborts=5)
+        return cls(rounds=11, requests=3_000, creates=500, sessions=100_000, messages=10_000,
+                   aborts=25)
+
+
+@dataclass
+class Figure:
+    scenario: str
+    figure: str
+    value: float
+    unit: str
+    floor: str | None = None
+    floor_value: float | None = None
+    target: str = ""
+    met: bool | None = None
+    p99: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.floor_value in (None, 0):
+            return None
+        assert self.floor_value is not None
+        return self.value / self.floor_value
+
+
+class Bench:
+    def __init__(self, sizes: Sizes, work_dir: Path) -> None:
+        self.sizes = sizes
+        self.work = work_dir
+        self.figures: list[Figure] = []
+
+    def fresh_dir(self, name: str) -> Path:
+        path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.work))
+        return path / "data"
+
+    def add(
+        self, figure: Figure, limit: float | None = None, higher_is_better: bool = False
+    ) -> None:
+        if limit is not None and figure.ratio is not None:
+            figure.met = figure.ratio >= limit if higher_is_better else figure.ratio <= limit
+        self.figures.append(figure)
+
+    async def run(self) -> None:
+        await self.cold_start()
+        await self.round_trips()
+        await self.creates()
+        await self.large_data_dir()
+        await self.appends()
+        await self.aborts()
+
+    # --- scenarios -------------------------------------------------------------
+
+    async def cold_start(self) -> None:
+        rounds = self.sizes.rounds
+        python = summary([python_start_ms() for _ in range(rounds)])
+        raw = summary([await cold_start_ms(raw_command(), nothing) for _ in range(rounds)])
+        pygls = summary([await cold_start_ms(pygls_command(), nothing) for _ in range(rounds)])
+        ours = summary([
+            await cold_start_ms(sidecar_command(self.fresh_dir("cold")), nothing)
+            for _ in range(rounds)
+        ])
+        self.empty_start = ours["median"]
+        self.add(Figure("cold start, empty data dir", "spawn to initialize answered",
+                        ours["median"], "ms", "pygls", pygls["median"], "<= 1.1 x pygls",
+                        p99=ours["p99"]), 1.1)
+        self.add(Figure("cold start, empty data dir", "against raw", ours["median"], "ms",
+                        "raw", raw["median"], "report"))
+        self.add(Figure("cold start, empty data dir", "against python -c pass", ours["median"],
+                        "ms", "python", python["median"], "report"))
+
+    async def round_trips(self) -> None:
+        sizes = self.sizes
+        raw = await RpcClient.spawn(*raw_command())
+        await raw.call("initialize", {})
+        raw_seq = summary(await sequential_ms(raw, "session/get", SESSION_GET_PARAMS,
+                                              sizes.requests))
+        raw_rate = await rate_in_flight(raw, "session/get", lambda i: SESSION_GET_PARAMS,
+                                        sizes.requests * 3, 64)
+        await raw.close()
+        client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("get")))
+        await client.call("initialize", {})
+        created = await client.call("session/create", {})
+        params = {"sessionId": created["id"]}
+        ours = summary(await sequential_ms(client, "session/get", params, sizes.requests))
+        rate = await rate_in_flight(client, "session/get", lambda i: params,
+                                    sizes.requests * 3, 64)
+        await client.close()
+        self.get_median = ours["median"]
+        self.add(Figure("session/get, sequential", "round trip p50", ours["median"], "ms",
+                        "raw", raw_seq["median"], "p50 <= 1.5 x raw", p99=ours["p99"]), 1.5)
+        self.add(Figure("session/get, 64 in flight", "requests per second", rate, "req/s",
+                        "raw", raw_rate, ">= 0.25 x raw"), 0.25, higher_is_better=True)
+
+    async def creates(self) -> None:
+        sizes = self.sizes
+        floor_dir = self.fresh_dir("sqlite").parent
+        sqlite_seq = sqlite_inserts_per_second(floor_dir, sizes.creates, 1)
+        sqlite_par = sqlite_inserts_per_second(floor_dir, sizes.creates * 2, 64)
+        client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("create")))
+        await client.call("initialize", {})
+        start = time.perf_counter()
+        for _ in range(sizes.creates):
+            await client.call("session/create", {})
+        sequential = sizes.creates / (time.perf_counter() - start)
+        parallel = await rate_in_flight(client, "session/create", lambda i: {},
+                                        sizes.creates * 2, 64)
+        await client.close()
+        self.add(Figure("session/create, sequential, durable", "creates per second",
+                        sequential, "ops/s", "sqlite", sqlite_seq, ">= 1 x sqlite"),
+                 1.0, higher_is_better=True)
+        self.add(Figure("session/create, 64 in flight, durable", "creates per second",
+                        parallel, "ops/s", "sqlite (64 writers)", sqlite_par,
+                        ">= 3 x sqlite"), 3.0, higher_is_better=True)
+
+    async def large_data_dir(self) -> None:
+        sizes = self.sizes
+        data_dir = self.fresh_dir("large")
+        datasets.write_sessions(data_dir, sizes.sessions)
+        # One start reads every document and leaves a catalogue at its clean exit; the
+        # catalogue vouches only for directories quiet for 2 s before it was written.
+        await asyncio.sleep(2.1)
+        await cold_start_ms(sidecar_command(data_dir), nothing)
+
+        async def first_page(client: RpcClient) -> None:
+            await client.call("session/list", {"limit": 50})
+
+        starts = summary([
+            await cold_start_ms(sidecar_command(data_dir), first_page)
+            for _ in range(sizes.rounds)
+        ])
+        self.add(Figure(f"cold start, {sizes.sessions:,} sessions on disk",
+                        "spawn to first session/list page answered", starts["median"], "ms",
+                        "empty data dir start", self.empty_start, "<= 1.5 x empty",
+                        p99=starts["p99"]), 1.5)
+        client = await RpcClient.spawn(*sidecar_command(data_dir))
+        await client.call("initialize", {})
+        pages = summary(await sequential_ms(client, "session/list", {"limit": 50},
+                                            sizes.requests))
+        some = (await client.call("session/list", {"limit": 1}))["sessions"][0]["id"]
+        gets = summary(await sequential_ms(client, "session/get", {"sessionId": some},
+                                           sizes.requests))
+        rss = peak_rss_mb(client.process.pid)
+        await client.close()
+        self.add(Figure(f"session/list, first page of 50 among {sizes.sessions:,}",
+                        "round trip p50", pages["median"], "ms", "session/get p50",
+                        gets["median"], "<= 2 x get", p99=pages["p99"]), 2.0)
+        figure = Figure(f"memory with {sizes.sessions:,} sessions loaded", "peak RSS", rss,
+                        "MB", target="<= 250 MB")
+        figure.met = rss <= 250
+        self.figures.append(figure)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+    async def appends(self) -> None:
+        sizes = self.sizes
+        results: dict[str, dict[str, float]] = {}
+        for label, count in (("empty", 0), ("long", sizes.messages)):
+            data_dir = self.fresh_dir(f"append-{label}")
+            session_id = datasets.write_long_session(data_dir, count)
+            client = await RpcClient.spawn(*sidecar_command(data_dir))
+            await client.call("initialize", {})
+            params = {"sessionId": session_id, "role": "user", "parts": TEXT}
+            await client.call("message/append", params)  # loads the history once
+            results[label] = summary(await sequential_ms(
+                client, "message/append", params, max(50, sizes.creates)
+            ))
+            await client.close()
+        self.add(Figure(f"message/append to a {sizes.messages:,}-message session",
+                        "round trip p50", results["long"]["median"], "ms",
+                        "same on an empty session", results["empty"]["median"],
+                        "<= 1.2 x empty", p99=results["long"]["p99"]), 1.2)
+
+    async def aborts(self) -> None:
+        client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("abort"),
+                                                        "--echo-delay-ms", "20"))
+        await client.call("initialize", {})
+        session = await client.call("session/create", {})
+        words = " ".join(f"w{i}" for i in range(500))
+        samples: list[float] = []
+        for _ in range(self.sizes.aborts):
+            prompt = client.send("session/prompt", {"sessionId": session["id"],
+                                                    "parts": [{"type": "text", "text": words}]})
+            while (await client.next_notification())["method"] != "session/update":
+                pass
+            start = time.perf_counter()
+            abort = client.send("session/abort", {"sessionId": session["id"]})
+            answer: Any = await prompt
+            samples.append((time.perf_counter() - start) * 1000)
+            await abort
+            assert answer["result"]["stopReason"] == "aborted", answer
+            while not client._notifications.empty():
+                client._notifications.get_nowait()
+        await client.close()
+        result = summary(samples)
+        figure = Figure("session/abort during an echo turn", "abort sent to prompt answered, p99",
+                        result["p99"], "ms", target="<= 20 ms", p99=result["p99"])
+        figure.met = result["p99"] <= 20
+        self.figures.append(figure)
