@@ -1,0 +1,1 @@
+/* The declarations in include/plue_core.h are defined by PlueCoreCompat. */
