@@ -316,6 +316,14 @@ def reopen(tmp_path: Path) -> tuple[SessionStore, list[str], int, bool]:
     return store, ids, loaded.documents_read, loaded.catalogue_stale
 
 
+def opened_once(tmp_path: Path) -> SessionStore:
+    """A store whose data directory has been opened (and so marked migrated) before."""
+    store = SessionStore(tmp_path)
+    store.open()
+    store.close()
+    return store
+
+
 def write_catalogue(store: SessionStore, sessions: list[Session], taken_at_ns: int) -> None:
     entries = [
         Entry(session, stamp_of(os.stat(store.layout.document(session.id))))
@@ -327,7 +335,7 @@ def write_catalogue(store: SessionStore, sessions: list[Session], taken_at_ns: i
 def test_a_fresh_catalogue_vouches_for_quiet_directories_without_reading_files(
     tmp_path: Path,
 ) -> None:
-    store = SessionStore(tmp_path)
+    store = opened_once(tmp_path)
     sessions = [document(f"session_179500000000{i}") for i in range(5)]
     for session in sessions:
         store.save_session(session)
@@ -338,7 +346,7 @@ def test_a_fresh_catalogue_vouches_for_quiet_directories_without_reading_files(
 
 
 def test_a_changed_document_is_read_again_and_the_catalogue_marked_stale(tmp_path: Path) -> None:
-    store = SessionStore(tmp_path)
+    store = opened_once(tmp_path)
     sessions = [document(f"session_179500000000{i}") for i in range(5)]
     for session in sessions:
         store.save_session(session)
@@ -382,7 +390,7 @@ def test_a_missing_or_damaged_catalogue_is_rebuilt_from_the_documents(
 
 
 def test_sessions_deleted_behind_the_catalogues_back_are_gone(tmp_path: Path) -> None:
-    store = SessionStore(tmp_path)
+    store = opened_once(tmp_path)
     kept, gone = document("session_1795000000001"), document("session_1795000000002")
     store.save_session(kept)
     store.save_session(gone)
@@ -391,3 +399,37 @@ def test_sessions_deleted_behind_the_catalogues_back_are_gone(tmp_path: Path) ->
     _, ids, _, stale = reopen(tmp_path)
     assert ids == [kept.id]
     assert stale
+
+
+def test_concurrent_deletes_never_share_the_tombstone(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    first, second = document("session_1795000000001"), document("session_1795000000002")
+    for session in (first, second):
+        store.save_session(session)
+    removing = threading.Event()
+    release = threading.Event()
+    real_remove = store.files.remove
+
+    def slow_remove(paths: list[Path]) -> None:
+        if any(first.id in str(path) for path in paths):
+            removing.set()
+            release.wait(5)
+        real_remove(paths)
+
+    with mock.patch.object(store.files, "remove", side_effect=slow_remove):
+        deleting_first = threading.Thread(
+            target=store.delete_sessions, args=([first.id], 1795000000002))
+        deleting_first.start()
+        assert removing.wait(5)
+        deleting_second = threading.Thread(
+            target=store.delete_sessions, args=([second.id], 1795000000002))
+        deleting_second.start()
+        deleting_second.join(0.2)
+        # While the first delete removes its files, its tombstone is the one on disk.
+        assert orjson.loads(store.layout.tombstone_file.read_bytes())["sessionIds"] == [first.id]
+        release.set()
+        deleting_first.join(5)
+        deleting_second.join(5)
+    assert not store.layout.tombstone_file.exists()
+    assert not store.layout.document(first.id).exists()
+    assert not store.layout.document(second.id).exists()

@@ -4,9 +4,10 @@ It holds each session's document together with its file's stamp (inode, mtime,
 size), grouped by directory with the directory's mtime. At start a directory whose
 mtime is still the recorded one (and was recorded long enough before the snapshot
 that no later change can share its timestamp) is trusted whole without being
-listed; in any other directory each file's stamp is compared and only the files that
-differ are read. So the catalogue is never a source of truth: missing, stale or
-corrupt, it only makes the start slower. It is written atomically at clean shutdown,
+listed; in any other directory each file's stamp is compared, again only for files
+quiet long enough before the snapshot, and the other files are read. So the
+catalogue is never a source of truth: missing, stale or corrupt, it only makes the
+start slower. It is written atomically at clean shutdown,
 after a start that found it stale, and every few thousand changes.
 """
 
@@ -62,6 +63,12 @@ class Snapshot:
             and recorded.mtime_ns == mtime_ns
             and mtime_ns + RACY_NS < self.taken_at_ns
         )
+
+    def vouches_for(self, entry: Entry, stamp: Stamp) -> bool:
+        """The row still describes the file: same stamp, and the file had been quiet
+        long enough before the snapshot that a later rewrite (which may reuse the inode
+        and fall in the same timestamp tick) cannot look the same."""
+        return entry.stamp == stamp and stamp[1] + RACY_NS < self.taken_at_ns
 
     def entries(self, relative: str) -> list[Entry]:
         recorded = self.directories.get(relative)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from plue_sidecar.store.catalogue import (
     stamp_of,
 )
 from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles, PartialRemovalError
-from plue_sidecar.store.layout import Layout, id_number, session_id_of
+from plue_sidecar.store.layout import LOG_SUFFIX, Layout, id_number, session_id_of
 from plue_sidecar.store.lock import DataDirLock
 from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
 from plue_sidecar.store.migrations import migrate, version_of
@@ -62,6 +63,7 @@ class SessionStore:
         self.files = DurableFiles(data_dir)
         self.catalogue = Catalogue(self.layout.catalogue_file, self.files)
         self._lock = DataDirLock(self.layout.lock_file)
+        self._deleting = threading.Lock()
 
     # --- opening -------------------------------------------------------------
 
@@ -121,32 +123,52 @@ class SessionStore:
                         self._accept_newer(document, loaded)
             else:
                 loaded.catalogue_stale = True
-                self._load_directory(directory, snapshot.entries(relative), loaded)
+                self._load_directory(directory, snapshot, relative, loaded)
         if set(snapshot.directories) - seen:
             loaded.catalogue_stale = True
         return loaded
 
     def _load_directory(
-        self, directory: Path, recorded: Iterable[Entry], loaded: LoadedData
+        self, directory: Path, snapshot: Snapshot, relative: str, loaded: LoadedData
     ) -> None:
         """Trust a recorded row only where the file's stamp is unchanged; read the rest."""
-        rows = {entry.document.id: entry for entry in recorded}
+        rows = {entry.document.id: entry for entry in snapshot.entries(relative)}
+        present: set[str] = set()
+        logs: list[str] = []
         for file, stamp in files_with_stamps(directory):
             if file.name.startswith("."):
                 if file.name.endswith(".tmp"):
                     _remove_leftover(Path(file.path))
                 continue
+            if file.name.endswith(LOG_SUFFIX):
+                logs.append(file.name.removesuffix(LOG_SUFFIX))
+                continue
             session_id = session_id_of(file.name)
             if session_id is None:
                 continue
+            present.add(session_id)
             row = rows.get(session_id)
-            if row is not None and row.stamp == stamp:
+            if row is not None and snapshot.vouches_for(row, stamp):
                 self._accept(row.document, stamp, loaded)
                 continue
             loaded.documents_read += 1
             document = self._read_or_quarantine(Path(file.path), session_id, loaded)
             if document is not None:
                 self._accept(document, stamp, loaded)
+        self._remove_unacknowledged_logs(directory, [s for s in logs if s not in present])
+
+    def _remove_unacknowledged_logs(self, directory: Path, orphans: list[str]) -> None:
+        """A log without its document is left by a create or fork that never finished
+        (its document is written last); one whose document was quarantined is kept."""
+        quarantined = (
+            {name.split(".", 1)[0] for name in os.listdir(self.layout.quarantine_dir)}
+            if orphans and self.layout.quarantine_dir.is_dir() else set()
+        )
+        for session_id in orphans:
+            if session_id not in quarantined and session_id_of(f"{session_id}.json"):
+                log.warning("%s: removing the message log of a session never created",
+                            session_id)
+                _remove_leftover(directory / f"{session_id}{LOG_SUFFIX}")
 
     def _accept(self, document: Session, stamp: Stamp, loaded: LoadedData) -> None:
         loaded.stamps[document.id] = stamp
@@ -230,7 +252,15 @@ class SessionStore:
     # --- deletes and ids -----------------------------------------------------
 
     def delete_sessions(self, session_ids: list[str], high_water: int) -> None:
-        """Delete sessions all or nothing: the tombstone is the commit point."""
+        """Delete sessions all or nothing: the tombstone is the commit point.
+
+        There is one tombstone file, so deletes run one at a time: a second delete
+        must not overwrite (or clear) the tombstone of one still removing files.
+        """
+        with self._deleting:
+            self._delete_under_tombstone(session_ids, high_water)
+
+    def _delete_under_tombstone(self, session_ids: list[str], high_water: int) -> None:
         tombstone = orjson.dumps({"sessionIds": session_ids, "highWater": high_water})
         self.files.write_atomic(self.layout.tombstone_file, tombstone)
         paths = [path for sid in session_ids for path in self.layout.files_of(sid)]
@@ -266,7 +296,7 @@ class SessionStore:
             log.error("ignoring an unreadable tombstone")
             self.files.remove([path])
             return 0
-        log.warning("finishing an interrupted delete of %d sessions", len(session_ids))
+        log.warning("finishing an interrupted delete of %s", ", ".join(session_ids))
         self._remove_and_clear_tombstone(session_ids, high_water)
         return high_water
 
