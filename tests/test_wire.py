@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from plue_sidecar import errors
+from plue_sidecar.rpc.framing import Frame, FrameSplitter
 from tests.harness.raw import RawSidecar, frame, request
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -238,3 +241,26 @@ async def test_stdout_carries_only_frames_even_when_a_runner_prints(data_dir) ->
     finally:
         await raw.close()
     assert "noise" in await raw.stderr()
+
+
+def test_a_script_file_on_stdin_and_a_file_on_stdout_work_too(tmp_path: Path) -> None:
+    script = tmp_path / "script"
+    script.write_bytes(
+        request(1, "initialize", {"processId": None})
+        + request(2, "session/create", {"title": "from a file"})
+        + request(3, "shutdown")
+        + frame(b'{"jsonrpc":"2.0","method":"exit"}')
+    )
+    output = tmp_path / "output"
+    with script.open("rb") as stdin, output.open("wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "plue_sidecar", "--data-dir", str(tmp_path / "data")],
+            stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, timeout=60, check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    splitter = FrameSplitter(1 << 20)
+    messages = [json.loads(e.body) for e in splitter.feed(output.read_bytes())
+                if isinstance(e, Frame)]
+    answers = {m["id"]: m for m in messages if "id" in m}
+    assert answers[2]["result"]["title"] == "from a file"
+    assert answers[3]["result"] is None

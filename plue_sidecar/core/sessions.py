@@ -43,7 +43,6 @@ from plue_sidecar.models.wire import (
     Role,
     SessionChange,
     SessionInfo,
-    SessionPage,
     ShareInfo,
 )
 from plue_sidecar.settings import Settings
@@ -53,6 +52,7 @@ from plue_sidecar.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+JsonObject = dict[str, Any]
 FORK_SUFFIX = " (fork)"
 CATALOGUE_EVERY_CHANGES = 5000
 """After this many changes the catalogue is written again, so a crash costs a bounded rescan."""
@@ -98,6 +98,7 @@ class SessionService:
         self._histories: dict[str, History] = {}
         self._read_only: dict[str, str] = {}
         self._stamps: dict[str, Stamp] = {}
+        self._info_cache: dict[str, tuple[Session, JsonObject]] = {}
         self._changes_since_catalogue = 0
         self._io_in_flight = 0
         self._catalogue_saving: asyncio.Future[None] | None = None
@@ -174,12 +175,14 @@ class SessionService:
             raise errors.session_not_found(session_id)
         return document
 
-    def info(self, session_id: str) -> SessionInfo:
-        return self._info(self.document(session_id))
+    def info(self, session_id: str) -> JsonObject:
+        """`SessionInfo` of the session, as JSON."""
+        return self._info_json(self.document(session_id))
 
     def list_page(
         self, *, parent_id: str | None, roots_only: bool, limit: int, cursor: str | None
-    ) -> SessionPage:
+    ) -> JsonObject:
+        """A `SessionPage`, as JSON."""
         position = None
         if cursor is not None:
             position = decode_cursor(cursor)
@@ -188,10 +191,10 @@ class SessionService:
         if parent_id is not None:
             self.document(parent_id)
         sessions, last = self._index.page(parent_id, roots_only, limit, position)
-        return SessionPage(
-            sessions=[self._info(session) for session in sessions],
-            next_cursor=encode_cursor(last) if last is not None else None,
-        )
+        return {
+            "sessions": [self._info_json(session) for session in sessions],
+            "nextCursor": encode_cursor(last) if last is not None else None,
+        }
 
     def subtree(self, session_id: str) -> list[str]:
         """The session and its descendants, deepest first."""
@@ -479,6 +482,7 @@ class SessionService:
         self._histories.pop(session_id, None)
         self._read_only.pop(session_id, None)
         self._stamps.pop(session_id, None)
+        self._info_cache.pop(session_id, None)
 
     # --- wire shapes -----------------------------------------------------------
 
@@ -491,17 +495,37 @@ class SessionService:
         )
 
     def _info(self, document: Session) -> SessionInfo:
-        return SessionInfo.model_construct(
-            id=document.id,
-            parent_id=document.parent_id,
-            title=document.title,
-            created_at=document.created_at,
-            updated_at=document.updated_at,
-            message_count=document.message_count,
-            is_aborted=document.is_aborted,
-            aborted_at=document.aborted_at,
-            share=self._share_info(document.share) if document.share is not None else None,
-        )
+        return SessionInfo.model_validate(self._info_json(document))
+
+    def _info_json(self, session: Session) -> JsonObject:
+        """`SessionInfo` as JSON, made once per version of the session.
+
+        Reads dominate an editor's traffic, and building pydantic models per session
+        per page cost more than the rest of the request; sessions are immutable, so
+        the JSON of each version is kept until the next version replaces it.
+        """
+        cached = self._info_cache.get(session.id)
+        if cached is not None and cached[0] is session:
+            return cached[1]
+        share = session.share
+        wire: JsonObject = {
+            "id": session.id,
+            "parentId": session.parent_id,
+            "title": session.title,
+            "createdAt": session.created_at,
+            "updatedAt": session.updated_at,
+            "messageCount": session.message_count,
+            "isAborted": session.is_aborted,
+            "abortedAt": session.aborted_at,
+            "share": None if share is None else {
+                "url": self._settings.share_base_url + share.secret,
+                "secret": share.secret,
+                "createdAt": share.created_at,
+                "expiresAt": share.expires_at,
+            },
+        }
+        self._info_cache[session.id] = (session, wire)
+        return wire
 
 
 def _log_catalogue_failure(saving: asyncio.Future[None]) -> None:

@@ -47,5 +47,4 @@ def register(
 
     @rpc.request("shutdown", NoParams, bound_to_session=False)
     async def shutdown(params: NoParams) -> None:
-        """Refuse every later request; `exit` then ends the process with code 0."""
-        protocol.phase = Phase.SHUT_DOWN
+        """Acknowledge; the protocol already refuses every later request."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from plue_sidecar.core.app import SidecarCore
+from plue_sidecar.core.sessions import JsonObject
 from plue_sidecar.models.wire import (
     AbortResult,
     CloseResult,
@@ -10,7 +11,6 @@ from plue_sidecar.models.wire import (
     DeleteResult,
     ListSessionsParams,
     SessionInfo,
-    SessionPage,
     SessionRef,
     UpdateTitleParams,
 )
@@ -24,12 +24,12 @@ def register(rpc: Registrar, core: SidecarCore) -> None:
         return await core.create(params.parent_id, params.title, params.runner)
 
     @rpc.request("session/get", SessionRef)
-    async def get(params: SessionRef) -> SessionInfo:
+    async def get(params: SessionRef) -> JsonObject:
         """One session's info."""
         return core.sessions.info(params.session_id)
 
     @rpc.request("session/list", ListSessionsParams)
-    async def list_sessions(params: ListSessionsParams) -> SessionPage:
+    async def list_sessions(params: ListSessionsParams) -> JsonObject:
         """A page of sessions, newest updatedAt first."""
         return core.sessions.list_page(
             parent_id=params.parent_id,

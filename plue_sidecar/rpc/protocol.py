@@ -16,7 +16,6 @@ from typing import Any
 
 import cattrs
 import orjson
-from pygls.exceptions import JsonRpcException
 from pygls.protocol.json_rpc import (
     JsonRPCNotification,
     JsonRPCProtocol,
@@ -33,6 +32,10 @@ log = logging.getLogger(__name__)
 CANCEL_REQUEST = "$/cancelRequest"
 INITIALIZE = "initialize"
 EXIT = "exit"
+SHUTDOWN = "shutdown"
+
+
+_NO_INITIALIZE = object()
 
 
 class Phase(enum.Enum):
@@ -69,12 +72,20 @@ class SidecarProtocol(JsonRPCProtocol):
         super().__init__(server, converter)
         self.phase = Phase.STARTED
         self.exit_code: asyncio.Future[int] | None = None
-        self._initialize_id: MsgId | None = None
+        self._initialize_id: object = _NO_INITIALIZE
+        self._held: list[bytes] = []
 
     # --- inbound -------------------------------------------------------------
 
     def receive_body(self, body: bytes) -> None:
-        """Handle one frame's body: decode, check the envelope and the lifecycle, dispatch."""
+        """Handle one frame's body: decode, check the envelope and the lifecycle, dispatch.
+
+        Messages that arrive while `initialize` runs wait for it, in order, so that a
+        client may pipeline its first requests behind `initialize`.
+        """
+        if self.phase is Phase.INITIALIZING:
+            self._held.append(body)
+            return
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -98,6 +109,10 @@ class SidecarProtocol(JsonRPCProtocol):
         if method == INITIALIZE:
             self.phase = Phase.INITIALIZING
             self._initialize_id = data["id"]
+        elif method == SHUTDOWN:
+            # At once, not when the handler runs: an `exit` or request may follow in the
+            # same read, before any handler task has had a turn.
+            self.phase = Phase.SHUT_DOWN
         if method not in self.fm.features:
             self.send_error(data["id"], errors.method_not_found(method))
             return
@@ -135,9 +150,23 @@ class SidecarProtocol(JsonRPCProtocol):
 
     def _send_handler_result(self, future: Future[Any], *, msg_id: MsgId) -> None:
         self._request_futures.pop(msg_id, None)
-        if msg_id == self._initialize_id and self.phase is Phase.INITIALIZING:
+        if self._initialize_id is not _NO_INITIALIZE and msg_id == self._initialize_id:
+            self._initialize_ended(msg_id, future)
+            return
+        self._answer(msg_id, future)
+
+    def _initialize_ended(self, msg_id: MsgId, future: Future[Any]) -> None:
+        """Answer initialize, then let the messages that waited for it through."""
+        if self.phase is Phase.INITIALIZING:
             # initialize failed (bad params, locked data dir): the client may try again.
             self.phase = Phase.STARTED
+        self._answer(msg_id, future)
+        self._initialize_id = _NO_INITIALIZE
+        held, self._held = self._held, []
+        for body in held:
+            self.receive_body(body)
+
+    def _answer(self, msg_id: MsgId | None, future: Future[Any]) -> None:
         if future.cancelled():
             self.send_error(msg_id, errors.request_cancelled())
             return
@@ -148,7 +177,7 @@ class SidecarProtocol(JsonRPCProtocol):
             self.send_error(msg_id, exc)
         else:
             log.error("request %r failed", msg_id, exc_info=exc)
-            self.send_error(msg_id, _as_rpc_error(exc))
+            self.send_error(msg_id, errors.internal_error())
 
     def send_error(self, msg_id: MsgId | None, error: errors.RpcError) -> None:
         self._write({"jsonrpc": "2.0", "id": msg_id, "error": error.to_wire()})
@@ -156,14 +185,8 @@ class SidecarProtocol(JsonRPCProtocol):
     def notify(self, method: str, params: Any | None = None) -> None:
         self._write({"jsonrpc": "2.0", "method": method, "params": params})
 
-    def _send_data(self, data: Any) -> None:
-        # Reached only by pygls paths this class does not override (requests to the client).
-        self._write(self._converter.unstructure(data))
-
     def _write(self, message: dict[str, Any]) -> None:
-        if self.writer is None:
-            log.error("no transport to send %s", message.get("method") or message.get("id"))
-            return
+        assert self.writer is not None, "set_writer() comes before the first message"
         try:
             body = orjson.dumps(message)
         except TypeError:
@@ -197,9 +220,3 @@ def _id_of(data: Any) -> MsgId | None:
         if isinstance(candidate, int | str) and not isinstance(candidate, bool):
             return candidate
     return None
-
-
-def _as_rpc_error(exc: BaseException) -> errors.RpcError:
-    if isinstance(exc, JsonRpcException) and exc.code == errors.REQUEST_CANCELLED:
-        return errors.request_cancelled()
-    return errors.internal_error()

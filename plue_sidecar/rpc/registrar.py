@@ -19,7 +19,9 @@ from plue_sidecar.core.inflight import InflightRequests
 from plue_sidecar.rpc.protocol import SidecarProtocol
 
 P = TypeVar("P", bound=BaseModel)
-Handler = Callable[[P], Awaitable[BaseModel | None]]
+Result = BaseModel | dict[str, Any] | None
+"""A model, or JSON the core already shaped as that model (see SessionService.info)."""
+Handler = Callable[[P], Awaitable[Result]]
 
 
 class Registrar:
@@ -42,9 +44,9 @@ class Registrar:
                         result = await self._run(handler, params)
                 else:
                     result = await self._run(handler, params)
-                if result is None:
-                    return None
-                return result.model_dump(mode="json", by_alias=True)
+                if isinstance(result, BaseModel):
+                    return result.model_dump(mode="json", by_alias=True)
+                return result
 
             self._protocol.fm.feature(method)(dispatch)
             self.methods.append(method)
@@ -52,7 +54,7 @@ class Registrar:
 
         return decorator
 
-    async def _run(self, handler: Handler[P], params: P) -> BaseModel | None:
+    async def _run(self, handler: Handler[P], params: P) -> Result:
         try:
             return await handler(params)
         except asyncio.CancelledError:

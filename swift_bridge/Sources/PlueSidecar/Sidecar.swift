@@ -17,7 +17,9 @@ public final class Sidecar: @unchecked Sendable {
     private var ended: SidecarError?
     private var stderrTail: [String] = []
     private var changeSubscribers: [UUID: AsyncStream<SessionChange>.Continuation] = [:]
-    private var turns: [String: AsyncThrowingStream<TurnEvent, Error>.Continuation] = [:]
+    /// The running turn of each session, with a token so that a finished turn never
+    /// unregisters the next one.
+    private var turns: [String: (token: UUID, stream: AsyncThrowingStream<TurnEvent, Error>.Continuation)] = [:]
 
     private init(configuration: SidecarConfiguration, process: Process, input: FileHandle) {
         self.configuration = configuration
@@ -156,7 +158,8 @@ public final class Sidecar: @unchecked Sendable {
     /// Run a turn: the streamed updates, then `.finished` with the stop reason.
     public func prompt(sessionId: String, parts: [Part]) -> AsyncThrowingStream<TurnEvent, Error> {
         AsyncThrowingStream { continuation in
-            state.withLock { turns[sessionId] = continuation }
+            let token = UUID()
+            state.withLock { turns[sessionId] = (token, continuation) }
             Task {
                 do {
                     let result: PromptResult = try await self.call(
@@ -166,7 +169,11 @@ public final class Sidecar: @unchecked Sendable {
                 } catch {
                     continuation.finish(throwing: error)
                 }
-                self.state.withLock { _ = self.turns.removeValue(forKey: sessionId) }
+                self.state.withLock {
+                    if self.turns[sessionId]?.token == token {
+                        self.turns.removeValue(forKey: sessionId)
+                    }
+                }
             }
         }
     }
@@ -234,7 +241,7 @@ public final class Sidecar: @unchecked Sendable {
         case "session/update":
             guard let update = try? JSONDecoder().decode(NotificationBody<SessionUpdate>.self,
                                                          from: body).params else { return }
-            let turn = state.withLock { turns[update.sessionId] }
+            let turn = state.withLock { turns[update.sessionId]?.stream }
             turn?.yield(.update(update))
         default:
             break
@@ -254,7 +261,8 @@ public final class Sidecar: @unchecked Sendable {
                 changeSubscribers.removeAll()
                 turns.removeAll()
             }
-            return (Array(pending.values), Array(changeSubscribers.values), Array(turns.values), error)
+            return (Array(pending.values), Array(changeSubscribers.values),
+                    turns.values.map(\.stream), error)
         }
         for continuation in waiting { continuation.resume(throwing: error) }
         for subscriber in subscribers { subscriber.finish() }
