@@ -433,3 +433,18 @@ def test_concurrent_deletes_never_share_the_tombstone(tmp_path: Path) -> None:
     assert not store.layout.tombstone_file.exists()
     assert not store.layout.document(first.id).exists()
     assert not store.layout.document(second.id).exists()
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    (errno.ENOSPC, (-32014, "storage_full", None)),
+    (errno.EDQUOT, (-32014, "storage_full", None)),
+    (errno.EROFS, (-32015, "storage_unavailable", "read_only")),
+    (errno.EACCES, (-32015, "storage_unavailable", "permission")),
+    (errno.EPERM, (-32015, "storage_unavailable", "permission")),
+    (errno.EIO, (-32015, "storage_unavailable", "io")),
+])
+def test_disk_errors_map_to_the_two_storage_errors(code: int, expected: tuple[object, ...]) -> None:
+    from plue_sidecar.errors import storage_error
+
+    error = storage_error(OSError(code, os.strerror(code)))
+    assert (error.code, error.kind, error.data.get("reason")) == expected

@@ -75,15 +75,18 @@ public final class Sidecar: @unchecked Sendable {
 
     // MARK: calls
 
-    /// Send `method` with `params` and decode its result.
+    /// Send `method` with `params` and decode its result. `timeout` overrides the
+    /// configuration's `callTimeout` for this call.
     public func call<Result: Decodable>(
-        _ method: String, _ params: some Encodable & Sendable
+        _ method: String, _ params: some Encodable & Sendable, timeout: Duration? = nil
     ) async throws -> Result {
-        let body = try await send(method, params)
+        let body = try await send(method, params, timeout: timeout ?? configuration.callTimeout)
         return try Self.decodeResult(body)
     }
 
-    private func send(_ method: String, _ params: some Encodable & Sendable) async throws -> Data {
+    private func send(
+        _ method: String, _ params: some Encodable & Sendable, timeout: Duration
+    ) async throws -> Data {
         let id: Int = try state.withLock {
             if let ended { throw ended }
             defer { nextId += 1 }
@@ -92,7 +95,6 @@ public final class Sidecar: @unchecked Sendable {
         let frame = try FrameDecoder.frame(
             JSONEncoder().encode(Request(id: id, method: method, params: params))
         )
-        let timeout = configuration.callTimeout
         let timer = Task { [weak self] in
             try await Task.sleep(for: timeout)
             self?.finish(id, with: .failure(SidecarError.timedOut(method: method)))

@@ -186,3 +186,20 @@ final class SidecarTests: XCTestCase {
         await sidecar.shutdown()
     }
 }
+
+final class TimeoutTests: XCTestCase {
+    func testACallThatTakesTooLongFailsWithTimedOut() async throws {
+        let sidecar = try await launchSidecar(arguments: ["--echo-delay-ms", "500"])
+        let session = try await sidecar.createSession()
+        do {
+            let _: PromptResult = try await sidecar.call(
+                "session/prompt",
+                PromptParams(sessionId: session.id, parts: [.text("slow words here")]),
+                timeout: .milliseconds(100))
+            XCTFail("the call did not time out")
+        } catch SidecarError.timedOut(let method) {
+            XCTAssertEqual(method, "session/prompt")
+        }
+        await sidecar.shutdown()
+    }
+}
