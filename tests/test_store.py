@@ -14,6 +14,7 @@ from unittest import mock
 import orjson
 import pytest
 
+from plue_sidecar.errors import storage_error
 from plue_sidecar.models.parts import TextPart
 from plue_sidecar.models.records import MessageRecord, Session, SessionDocument
 from plue_sidecar.store import durable_io
@@ -443,8 +444,8 @@ def test_concurrent_deletes_never_share_the_tombstone(tmp_path: Path) -> None:
     (errno.EPERM, (-32015, "storage_unavailable", "permission")),
     (errno.EIO, (-32015, "storage_unavailable", "io")),
 ])
-def test_disk_errors_map_to_the_two_storage_errors(code: int, expected: tuple[object, ...]) -> None:
-    from plue_sidecar.errors import storage_error
-
+def test_disk_errors_map_to_the_two_storage_errors(
+    code: int, expected: tuple[object, ...]
+) -> None:
     error = storage_error(OSError(code, os.strerror(code)))
     assert (error.code, error.kind, error.data.get("reason")) == expected
