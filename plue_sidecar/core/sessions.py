@@ -166,9 +166,6 @@ class SessionService:
 
     # --- reading -------------------------------------------------------------
 
-    def exists(self, session_id: str) -> bool:
-        return session_id in self._index
-
     def document(self, session_id: str) -> Session:
         document = self._index.get(session_id)
         if document is None:

@@ -1,7 +1,7 @@
 """The process's standard streams as a byte pipe in and a byte pipe out.
 
 stdout is claimed at start: the protocol writes to a private duplicate of fd 1, and
-fd 1 itself is pointed at stderr, so a stray print() or a child's output can never
+fd 1 itself is pointed at stderr, so a stray print call or a child's output can never
 corrupt the frames the editor reads.
 """
 
