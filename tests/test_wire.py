@@ -264,3 +264,29 @@ def test_a_script_file_on_stdin_and_a_file_on_stdout_work_too(tmp_path: Path) ->
     answers = {m["id"]: m for m in messages if "id" in m}
     assert answers[2]["result"]["title"] == "from a file"
     assert answers[3]["result"] is None
+
+
+async def test_requests_in_flight_at_end_of_input_are_answered_and_kept(
+    raw_sidecar: RawSidecar, data_dir: Path
+) -> None:
+    await raw_sidecar.initialize()
+    session = (await raw_sidecar.ask("s", "session/create", {}))["result"]["id"]
+    append = {"sessionId": session, "role": "user", "parts": [{"type": "text", "text": "x"}]}
+    await raw_sidecar.write(b"".join(request(i, "message/append", append) for i in range(300)))
+    assert raw_sidecar.process.stdin is not None
+    raw_sidecar.process.stdin.close()
+    answers = []
+    while True:
+        try:
+            answers.append(await raw_sidecar.response(timeout=10))
+        except EOFError:
+            break
+    assert await raw_sidecar.close() == 0
+    assert sorted(a["id"] for a in answers if "result" in a) == list(range(300))
+    again = await RawSidecar.start(data_dir)
+    try:
+        await again.initialize()
+        listed = await again.ask(1, "message/list", {"sessionId": session, "limit": 1000})
+        assert len(listed["result"]["messages"]) == 300
+    finally:
+        await again.close()

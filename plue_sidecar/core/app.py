@@ -47,9 +47,12 @@ class SidecarCore:
     async def open(self) -> None:
         await self.sessions.open()
 
-    async def close(self) -> None:
-        """End running turns (their partial output is stored), then release the store."""
+    async def end_turns(self) -> None:
+        """End every running turn; each stores its partial output as aborted."""
         await asyncio.gather(*(self.turns.abort(sid) for sid in self.turns.running()))
+
+    def close(self) -> None:
+        """Write the catalogue and release the data directory (no request may be running)."""
         self.sessions.close()
 
     async def create(

@@ -104,9 +104,10 @@ class Sidecar:
         return code
 
     async def _finish(self, output: OutputPipe) -> None:
-        """Let running work end (turns are stored as aborted), then release the data dir."""
+        """End turns (stored as aborted), let requests in flight answer, then release the
+        data dir: requests still writing need the store until they are done."""
         if self._opened:
-            await self.core.close()
+            await self.core.end_turns()
         in_flight = self.protocol._request_futures.values()
         pending: list[asyncio.Future[Any]] = []
         for future in in_flight:
@@ -114,6 +115,8 @@ class Sidecar:
                 pending.append(future)
         if pending:
             await asyncio.wait(pending, timeout=PENDING_REQUESTS_SECONDS)
+        if self._opened:
+            self.core.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(output.drain(), DRAIN_SECONDS)
         output.close()
