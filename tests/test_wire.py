@@ -290,3 +290,19 @@ async def test_requests_in_flight_at_end_of_input_are_answered_and_kept(
         assert len(listed["result"]["messages"]) == 300
     finally:
         await again.close()
+
+
+async def test_sigterm_ends_the_sidecar_cleanly_and_keeps_what_was_acknowledged(
+    raw_sidecar: RawSidecar, data_dir: Path
+) -> None:
+    await raw_sidecar.initialize()
+    created = (await raw_sidecar.ask(1, "session/create", {"title": "kept"}))["result"]
+    raw_sidecar.process.terminate()
+    assert await asyncio.wait_for(raw_sidecar.process.wait(), 10) == 0
+    again = await RawSidecar.start(data_dir)
+    try:
+        await again.initialize()
+        got = await again.ask(2, "session/get", {"sessionId": created["id"]})
+        assert got["result"]["title"] == "kept"
+    finally:
+        await again.close()

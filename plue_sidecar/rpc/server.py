@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from concurrent.futures import Future
 from typing import Any
 
@@ -88,6 +89,10 @@ class Sidecar:
             else:
                 log.error("broken header, %d bytes skipped: %s", event.skipped, event.reason)
 
+    def terminated(self) -> None:
+        log.info("SIGTERM; finishing and exiting")
+        self.protocol.request_exit(0)
+
     def end_of_input(self) -> None:
         log.info("stdin closed; finishing and exiting")
         self.protocol.request_exit(0)
@@ -98,6 +103,8 @@ class Sidecar:
         output = OutputPipe(output_fd)
         await output.open()
         self.protocol.set_writer(output)
+        # SIGTERM (what an editor's terminate() sends) ends the sidecar the way EOF does.
+        loop.add_signal_handler(signal.SIGTERM, self.terminated)
         await read_input(input_fd, self.receive, self.end_of_input)
         code = await self.protocol.exit_code
         await self._finish(output)
