@@ -449,3 +449,19 @@ def test_disk_errors_map_to_the_two_storage_errors(
 ) -> None:
     error = storage_error(OSError(code, os.strerror(code)))
     assert (error.code, error.kind, error.data.get("reason")) == expected
+
+
+def test_a_symlink_planted_at_the_temp_path_is_refused_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"precious")
+    root = tmp_path / "data"
+    root.mkdir()
+    target = root / "doc.json"
+    target.write_bytes(b"old")
+    (root / ".doc.json.planted.tmp").symlink_to(outside)
+    with mock.patch.object(durable_io.secrets, "token_hex", return_value="planted"), \
+            pytest.raises(OSError) as raised:
+        DurableFiles(root).write_atomic(target, b"new")
+    assert raised.value.errno == errno.EEXIST
+    assert outside.read_bytes() == b"precious"
+    assert target.read_bytes() == b"old"
