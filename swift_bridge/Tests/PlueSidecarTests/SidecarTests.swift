@@ -203,3 +203,32 @@ final class TimeoutTests: XCTestCase {
         await sidecar.shutdown()
     }
 }
+
+final class SupervisorTests: XCTestCase {
+    func testASupervisorRelaunchesADeadSidecarAndKeepsItsSessions() async throws {
+        let supervisor = SidecarSupervisor(SidecarConfiguration(dataDirectory: temporaryDirectory()))
+        let first = try await supervisor.sidecar()
+        let kept = try await first.createSession(title: "survives")
+        first.kill()
+        while first.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let second = try await supervisor.sidecar()
+        XCTAssertFalse(first === second)
+        let title = try await second.session(kept.id).title
+        XCTAssertEqual(title, "survives")
+        let launches = await supervisor.launches
+        XCTAssertEqual(launches, 2)
+        await supervisor.shutdown()
+    }
+
+    func testASidecarThatCannotStartFailsAfterTheLastAttempt() async throws {
+        let supervisor = SidecarSupervisor(
+            SidecarConfiguration(command: ["/nonexistent/plue-sidecar"]),
+            firstDelay: .milliseconds(1), maximumAttempts: 3)
+        do {
+            _ = try await supervisor.sidecar()
+            XCTFail("a missing executable launched")
+        } catch {}
+        let launches = await supervisor.launches
+        XCTAssertEqual(launches, 0)
+    }
+}
