@@ -12,6 +12,7 @@ import platformdirs
 
 from plue_sidecar import __version__
 from plue_sidecar.settings import (
+    DEFAULT_CHECKPOINT_EVERY,
     DEFAULT_MAX_FRAME_BYTES,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_SHARE_BASE_URL,
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the echo runner's wait before each word")
     parser.add_argument("--abort-grace-ms", type=_non_negative, default=2000,
                         help="how long an aborted runner may take to stop")
+    parser.add_argument("--checkpoint-every", type=_positive, default=DEFAULT_CHECKPOINT_EVERY,
+                        help="write documents behind the journal after this many changes")
     return parser
 
 
@@ -97,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         runner=args.runner,
         echo_delay_ms=args.echo_delay_ms,
         abort_grace_ms=args.abort_grace_ms,
+        checkpoint_every=args.checkpoint_every,
     )
     # Imported late so that --help and --version answer at once, and so that the data
     # directory is being read while pygls imports.

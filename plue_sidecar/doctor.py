@@ -3,8 +3,9 @@
 It changes nothing and needs no lock, so it can run beside a live sidecar. It exits
 non-zero when it finds anything: quarantined files, documents that cannot be loaded,
 damaged message logs, logs without a session, leftovers of an interrupted write or
-delete, sessions whose parent is gone, and a catalogue that disagrees with the
-documents.
+delete, damaged journal records, sessions whose parent is gone, and a catalogue that
+disagrees with the documents. Changes the journal holds but no document yet are normal
+(a checkpoint writes them) and are read as the sidecar reads them: on top of the files.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from plue_sidecar.store.catalogue import (
     session_directories,
 )
 from plue_sidecar.store.durable_io import DurableFiles
+from plue_sidecar.store.journal import read_journal
 from plue_sidecar.store.layout import LOG_SUFFIX, Layout, session_id_of
 from plue_sidecar.store.message_log import parse_log
-from plue_sidecar.store.session_store import read_document
+from plue_sidecar.store.session_store import read_document, replay_journal
 
 
 @dataclass
@@ -48,12 +50,18 @@ def examine(data_dir: Path) -> Report:
     if layout.tombstone_file.exists():
         report.problems.append("an interrupted delete is pending (tombstone.json)")
     sessions, stamps, logs = _read_documents(layout, report)
+    on_disk = dict(sessions)
+    journal = read_journal(layout.sessions_dir)
+    report.problems.extend(journal.problems)
+    report.problems.extend(f"{torn} (an unacknowledged write, ignored at the next start)"
+                           for torn in journal.torn)
+    report.problems.extend(replay_journal(journal.records, sessions).problems)
     report.sessions = len(sessions)
     _check_logs(layout, sessions, logs, report)
     for session in sessions.values():
         if session.parent_id is not None and session.parent_id not in sessions:
             report.problems.append(f"{session.id}: its parent {session.parent_id} is missing")
-    _check_catalogue(layout, sessions, stamps, report)
+    _check_catalogue(layout, on_disk, stamps, report)
     return report
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 DEFAULT_SHARE_BASE_URL = "https://plue.app/share/"
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+DEFAULT_CHECKPOINT_EVERY = 5000
+"""Changes between checkpoints: a crash costs a replay of at most about this many."""
 
 
 @dataclass(frozen=True)
@@ -20,3 +22,4 @@ class Settings:
     echo_delay_ms: int = 0
     abort_grace_ms: int = 2000
     store_threads: int = 16
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.client import SidecarProcess
+from tests.harness.client import RpcError, SidecarProcess
 from tests.harness.raw import RawSidecar
 
 
@@ -42,7 +42,12 @@ async def start_sidecar(data_dir: Path) -> AsyncIterator[StartSidecar]:
         sidecar = await SidecarProcess.start(directory or data_dir, *extra, env=env)
         started.append(sidecar)
         if initialize:
-            await sidecar.initialize()
+            try:
+                await sidecar.initialize()
+            except RpcError as failure:
+                await asyncio.sleep(0.2)  # let its log arrive
+                log = sidecar.stderr.decode(errors="replace")[-4000:]
+                raise AssertionError(f"initialize failed: {failure}\n{log}") from None
         return sidecar
 
     yield start

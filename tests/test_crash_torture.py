@@ -22,6 +22,8 @@ from tests.harness.client import RpcError, SidecarProcess
 SEED = int(os.environ.get("PLUE_TORTURE_SEED", "20261124"))
 KILLS = int(os.environ.get("PLUE_TORTURE_KILLS", "50"))
 WORKERS = 3
+CHECKPOINT_EVERY = "7"
+"""Checkpoints this often, so kills land in them and in the journal cuts they make."""
 LOGS: list[str] = []
 TEXT = [{"type": "text", "text": "torture"}]
 
@@ -234,7 +236,7 @@ async def test_acknowledged_changes_survive_fifty_kills_and_nothing_half_done_re
     rng = random.Random(SEED)
     model = Model()
     for _ in range(KILLS):
-        sidecar = await start_sidecar()
+        sidecar = await start_sidecar("--checkpoint-every", CHECKPOINT_EVERY)
         await verify_and_adopt(sidecar, model, data_dir)
         workers = [
             asyncio.create_task(worker(sidecar, model, random.Random(rng.random())))

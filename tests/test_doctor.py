@@ -81,3 +81,37 @@ async def test_a_catalogue_that_disagrees_with_a_document_is_reported(
 def test_a_missing_data_directory_is_a_problem(tmp_path: Path) -> None:
     code, out = doctor(tmp_path / "nowhere")
     assert code == 1 and "is not a directory" in out
+
+
+async def test_changes_only_the_journal_holds_are_read_as_the_sidecar_reads_them(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    sidecar = await start_sidecar()
+    root = await sidecar.call("session/create", {})
+    await sidecar.call("message/append", {"sessionId": root["id"], "role": "user",
+                                          "parts": TEXT})
+    await sidecar.call("session/fork", {"sessionId": root["id"]})
+    gone = await sidecar.call("session/create", {})
+    await sidecar.call("session/delete", {"sessionId": gone["id"]})
+    await sidecar.kill()
+    assert list((data_dir / "sessions").glob("journal-*.log"))
+    code, out = doctor(data_dir)
+    assert (code, out.splitlines()) == (0, ["2 sessions, no problems"])
+
+
+async def test_a_damaged_or_torn_journal_record_is_reported(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    sidecar = await start_sidecar()
+    for _ in range(3):
+        await sidecar.call("session/create", {})
+    await sidecar.kill()
+    journal = next((data_dir / "sessions").glob("journal-*.log"))
+    lines = journal.read_bytes().split(b"\n")
+    lines[0] = lines[0].replace(b"New Session", b"New Sessiom")
+    journal.write_bytes(b"\n".join(lines) + b'0000 {"put":')
+    code, out = doctor(data_dir)
+    assert code == 1
+    assert f"{journal.name}: record 1 is damaged and was skipped" in out
+    assert f"{journal.name} ends in a record cut short" in out
+    assert out.splitlines()[0].startswith("2 sessions")

@@ -30,16 +30,17 @@ async def test_create_gives_a_new_root_session_with_defaults(sidecar: SidecarPro
     assert info["createdAt"] == info["updatedAt"]
 
 
-async def test_create_is_announced_after_it_is_durable(
-    sidecar: SidecarProcess, data_dir: Path
-) -> None:
+async def test_create_is_announced_after_it_is_durable(start_sidecar: StartSidecar) -> None:
+    sidecar = await start_sidecar()
     info = await sidecar.call("session/create", {"title": "  Fix the build  "})
     assert info["title"] == "Fix the build"
     change = await sidecar.wait_for_notification(
         lambda m, p: m == "session/didChange" and p["sessionId"] == info["id"]
     )
     assert change == {"change": "created", "sessionId": info["id"], "session": info}
-    assert session_files(data_dir, info["id"])
+    await sidecar.kill()
+    restarted = await start_sidecar()
+    assert await restarted.call("session/get", {"sessionId": info["id"]}) == info
 
 
 async def test_create_under_a_missing_parent_is_parent_not_found(sidecar: SidecarProcess) -> None:

@@ -21,7 +21,7 @@ from plue_sidecar.settings import Settings
 from plue_sidecar.store import durable_io
 from plue_sidecar.store.session_store import SessionStore
 from tests.conftest import StartSidecar
-from tests.harness.client import SidecarProcess
+from tests.harness.client import RpcError, SidecarProcess
 
 TEXT = [{"type": "text", "text": "hello"}]
 
@@ -90,12 +90,14 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
         kept = await sidecar.call("session/create", {"title": "kept"})
         await sidecar.call("message/append", {"sessionId": kept["id"], "role": "user",
                                               "parts": TEXT})
-        listing = await sidecar.call("session/list", {})
+        spare = [(await sidecar.call("session/create", {}))["id"] for _ in range(8)]
         filler = fill(disk)
+        await use_up_the_last_block(sidecar, spare)
+        listing = await sidecar.call("session/list", {"limit": 200})
         before = snapshot(disk)
         await every_write_fails(sidecar, kept["id"], errors.STORAGE_FULL)
         assert snapshot(disk) == before
-        assert await sidecar.call("session/list", {}) == listing
+        assert await sidecar.call("session/list", {"limit": 200}) == listing
         messages = await sidecar.call("message/list", {"sessionId": kept["id"]})
         assert len(messages["messages"]) == 1
         filler.unlink()
@@ -105,11 +107,32 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
         assert renamed["title"] == "after"
         await sidecar.call("message/append", {"sessionId": kept["id"], "role": "user",
                                               "parts": TEXT})
-        await sidecar.call("session/create", {})
+        created = await sidecar.call("session/create", {})
+        after = await sidecar.call("session/list", {"limit": 200})
+        assert after["sessions"][0] == created
         await sidecar.kill()
         restarted = await start_sidecar(directory=disk)
-        assert len((await restarted.call("session/list", {}))["sessions"]) == 2
+        assert await restarted.call("session/list", {"limit": 200}) == after
         await restarted.stop()
+
+
+async def use_up_the_last_block(sidecar: SidecarProcess, spare: list[str]) -> None:
+    """A full disk still has room in the last block of the journal, which is appended
+    to: changes succeed, truthfully, until that is used up. Creates use it up to less
+    than one document's record, then deletes of `spare` sessions to less than a delete's."""
+    for _ in range(100):
+        try:
+            spare.append((await sidecar.call("session/create", {}))["id"])
+        except RpcError as failure:
+            assert failure.code == errors.STORAGE_FULL
+            break
+    for session_id in spare:
+        try:
+            await sidecar.call("session/delete", {"sessionId": session_id})
+        except RpcError as failure:
+            assert failure.code == errors.STORAGE_FULL
+            return
+    raise AssertionError("a full disk kept accepting changes")
 
 
 async def injected_disk_full(tmp_path: Path) -> None:

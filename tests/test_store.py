@@ -402,40 +402,6 @@ def test_sessions_deleted_behind_the_catalogues_back_are_gone(tmp_path: Path) ->
     assert stale
 
 
-def test_concurrent_deletes_never_share_the_tombstone(tmp_path: Path) -> None:
-    store = SessionStore(tmp_path)
-    first, second = document("session_1795000000001"), document("session_1795000000002")
-    for session in (first, second):
-        store.save_session(session)
-    removing = threading.Event()
-    release = threading.Event()
-    real_remove = store.files.remove
-
-    def slow_remove(paths: list[Path]) -> None:
-        if any(first.id in str(path) for path in paths):
-            removing.set()
-            release.wait(5)
-        real_remove(paths)
-
-    with mock.patch.object(store.files, "remove", side_effect=slow_remove):
-        deleting_first = threading.Thread(
-            target=store.delete_sessions, args=([first.id], 1795000000002))
-        deleting_first.start()
-        assert removing.wait(5)
-        deleting_second = threading.Thread(
-            target=store.delete_sessions, args=([second.id], 1795000000002))
-        deleting_second.start()
-        deleting_second.join(0.2)
-        # While the first delete removes its files, its tombstone is the one on disk.
-        assert orjson.loads(store.layout.tombstone_file.read_bytes())["sessionIds"] == [first.id]
-        release.set()
-        deleting_first.join(5)
-        deleting_second.join(5)
-    assert not store.layout.tombstone_file.exists()
-    assert not store.layout.document(first.id).exists()
-    assert not store.layout.document(second.id).exists()
-
-
 @pytest.mark.parametrize(("code", "expected"), [
     (errno.ENOSPC, (-32014, "storage_full", None)),
     (errno.EDQUOT, (-32014, "storage_full", None)),
@@ -465,3 +431,88 @@ def test_a_symlink_planted_at_the_temp_path_is_refused_not_followed(tmp_path: Pa
     assert raised.value.errno == errno.EEXIST
     assert outside.read_bytes() == b"precious"
     assert target.read_bytes() == b"old"
+
+
+# --- the journal at open -------------------------------------------------------
+
+
+def test_the_journal_is_replayed_on_top_of_the_documents(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.open()
+    store.save_session(document(title="in the file"))
+    store.journal.append({"put": document(title="in the journal").to_json()}).result(5)
+    fresh = document("session_1795000000009", title="only in the journal")
+    store.journal.append({"put": fresh.to_json()}).result(5)
+    store.close()
+    reopened = SessionStore(tmp_path)
+    loaded = reopened.open()
+    assert sorted((s.id, s.title) for s in loaded.sessions) == [
+        (SID, "in the journal"), (fresh.id, "only in the journal"),
+    ]
+    assert loaded.replayed == {SID, fresh.id}
+    reopened.close()
+
+
+def test_a_delete_in_the_journal_is_finished_at_open_and_keeps_its_high_water(
+    tmp_path: Path,
+) -> None:
+    store = SessionStore(tmp_path)
+    store.open()
+    store.save_session(document())
+    store.append_message(record(1))
+    store.journal.append({"delete": [SID], "highWater": 1795000000042}).result(5)
+    store.close()
+    reopened = SessionStore(tmp_path)
+    loaded = reopened.open()
+    assert loaded.sessions == []
+    assert loaded.deleted == {SID}
+    assert loaded.high_water == 1795000000042
+    assert not [p for p in tmp_path.rglob(f"{SID}*")]
+    reopened.close()
+
+
+def test_the_message_log_of_a_session_only_the_journal_holds_is_kept(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.open()
+    store.write_messages(SID, [record(1)])
+    store.journal.append({"put": document(message_count=1).to_json()}).result(5)
+    store.write_messages("session_1795000000001", [record(1, "session_1795000000001")])
+    store.close()
+    reopened = SessionStore(tmp_path)
+    reopened.open()
+    assert reopened.layout.message_log(SID).exists()
+    assert not reopened.layout.message_log("session_1795000000001").exists()
+    assert [r.seq for r in reopened.read_messages(SID, 1).records] == [1]
+    reopened.close()
+
+
+def test_a_journal_record_that_is_not_a_document_is_skipped(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.open()
+    store.journal.append({"put": {"schemaVersion": 1, "id": SID}}).result(5)
+    store.journal.append({"put": document("session_1795000000001").to_json()}).result(5)
+    store.close()
+    reopened = SessionStore(tmp_path)
+    assert [s.id for s in reopened.open().sessions] == ["session_1795000000001"]
+    reopened.close()
+
+
+def test_a_checkpoint_writes_the_documents_and_cuts_the_journal(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.open()
+    kept, gone = document(title="kept"), document("session_1795000000001")
+    store.save_session(gone)
+    store.journal.append({"put": kept.to_json()}).result(5)
+    covered = store.journal.rotate()
+    written = store.checkpoint([kept], [gone.id], 1795000000077, covered)
+    assert [entry.document for entry in written.documents] == [kept]
+    assert written.documents[0].stamp == stamp_of(os.stat(store.layout.document(SID)))
+    assert not store.layout.document(gone.id).exists()
+    assert not list(tmp_path.rglob("journal-*.log"))
+    store.close()
+    reopened = SessionStore(tmp_path)
+    loaded = reopened.open()
+    assert [s.title for s in loaded.sessions] == ["kept"]
+    assert loaded.high_water == 1795000000077
+    assert loaded.replayed == set()
+    reopened.close()

@@ -47,15 +47,14 @@ from plue_sidecar.models.wire import (
 )
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.catalogue import Entry, Stamp
+from plue_sidecar.store.journal import Record
 from plue_sidecar.store.message_log import encode_record
-from plue_sidecar.store.session_store import SessionStore
+from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 JsonObject = dict[str, Any]
 FORK_SUFFIX = " (fork)"
-CATALOGUE_EVERY_CHANGES = 5000
-"""After this many changes the catalogue is written again, so a crash costs a bounded rescan."""
 MAX_TITLE = 200
 
 
@@ -98,8 +97,18 @@ class SessionService:
         self._histories: dict[str, History] = {}
         self._read_only: dict[str, str] = {}
         self._stamps: dict[str, Stamp] = {}
+        """Each session's document file, for the catalogue; valid unless it is dirty."""
+        self._dirty: set[str] = set()
+        """Sessions whose newest version is in the journal but not yet in their file."""
+        self._deleted: set[str] = set()
+        """Deleted sessions whose files the next checkpoint removes (again)."""
+        self._unsettled: dict[int, int] = {}
+        """Journal records per generation not yet applied to memory (or failed)."""
+        self._settled = asyncio.Event()
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._closed = False
         self._info_cache: dict[str, tuple[Session, JsonObject]] = {}
-        self._changes_since_catalogue = 0
+        self._changes_since_checkpoint = 0
         self._io_in_flight = 0
         self._catalogue_saving: asyncio.Future[None] | None = None
         self._ids = SessionIdAllocator(0)
@@ -125,21 +134,71 @@ class SessionService:
             log.warning("%s: its parent is gone; it is listed as a root", orphan)
         self._read_only.update(loaded.read_only)
         self._stamps = loaded.stamps
+        self._dirty = loaded.replayed
+        self._deleted = loaded.deleted
         self._ids = SessionIdAllocator(loaded.high_water)
-        log.info("loaded %d sessions (%d read from their files, %d quarantined)",
-                 len(self._index), loaded.documents_read, len(loaded.quarantined))
-        if loaded.catalogue_stale:
+        log.info("loaded %d sessions (%d read from their files, %d replayed from the journal, "
+                 "%d quarantined)", len(self._index), loaded.documents_read,
+                 len(loaded.journal.records), len(loaded.quarantined))
+        if loaded.journal.generations:
+            self._start_checkpoint()
+        elif loaded.catalogue_stale:
             self._save_catalogue_in_background()
 
     def close(self) -> None:
-        """Wait for writes in flight, write the catalogue, release the data directory."""
+        """Wait for writes in flight, write every document behind the journal, write the
+        catalogue, release the data directory."""
+        self._closed = True
         self._executor.shutdown(wait=True)
         try:
+            covered = self._store.journal.rotate()
+            self._checkpoint_written(self._store.checkpoint(*self._checkpoint_snapshot(covered)))
             self._store.save_catalogue(*self._catalogue_snapshot())
         except OSError as exc:
-            log.warning("could not write the catalogue at exit (%s); the next start rebuilds it",
-                        exc)
+            log.warning("could not write the documents or the catalogue at exit (%s); "
+                        "the next start replays the journal", exc)
         self._store.close()
+
+    # --- checkpoints -----------------------------------------------------------
+
+    def _start_checkpoint(self) -> None:
+        if self._checkpointing is None or self._checkpointing.done():
+            self._changes_since_checkpoint = 0
+            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        """Write the documents the journal holds newer versions of, then cut the journal.
+
+        New records go to a new generation from here on; once every record of the older
+        ones is in memory, the dirty documents (at least as new as those records) are
+        written to their files, and the older generations are removed.
+        """
+        covered = self._store.journal.rotate()
+        while any(generation <= covered for generation in self._unsettled):
+            self._settled.clear()
+            await self._settled.wait()
+        try:
+            written = await self._io(self._store.checkpoint, *self._checkpoint_snapshot(covered))
+        except errors.RpcError as exc:
+            log.warning("checkpoint failed (%s); the journal keeps every change", exc.message)
+            return
+        if self._closed:
+            return  # `close` has made its own checkpoint, covering this one
+        self._checkpoint_written(written)
+        self._save_catalogue_in_background()
+
+    def _checkpoint_snapshot(
+        self, covered: int
+    ) -> tuple[list[Session], list[str], int, int]:
+        documents = [doc for sid in self._dirty if (doc := self._index.get(sid)) is not None]
+        return documents, sorted(self._deleted), self._ids.high_water, covered
+
+    def _checkpoint_written(self, written: CheckpointWritten) -> None:
+        for document, stamp in written.documents:
+            if self._index.get(document.id) is document:
+                self._stamps[document.id] = stamp
+                self._dirty.discard(document.id)
+        self._deleted.difference_update(written.removed)
 
     def _catalogue_snapshot(self) -> tuple[list[Entry], dict[str, int], int]:
         """Documents and stamps as they are now; directory mtimes only when no write is
@@ -149,7 +208,7 @@ class SessionService:
         entries = [
             Entry(document, self._stamps[session_id])
             for session_id, document in self._index.items()
-            if session_id in self._stamps
+            if session_id in self._stamps and session_id not in self._dirty
         ]
         return entries, mtimes, taken_at_ns
 
@@ -157,7 +216,6 @@ class SessionService:
         """Snapshot documents and stamps together, here on the loop, and write them aside."""
         if self._catalogue_saving is not None and not self._catalogue_saving.done():
             return
-        self._changes_since_catalogue = 0
         saving = asyncio.get_running_loop().run_in_executor(
             self._executor, self._store.save_catalogue, *self._catalogue_snapshot()
         )
@@ -256,12 +314,16 @@ class SessionService:
                     locked.add(member)
                 if session_id not in self._index:
                     raise errors.session_not_found(session_id)
-            await self._io(self._store.delete_sessions, doomed, self._ids.high_water)
+            async with self._journaled({"delete": doomed, "highWater": self._ids.high_water}):
+                for member in doomed:
+                    self._unindex(member)
+                self._deleted.update(doomed)
+                self._note_change()
             for member in doomed:
-                self._unindex(member)
                 self._sink.session_changed(SessionChange(change="deleted", session_id=member))
         for member in doomed:
             self._locks.pop(member, None)
+        await self._remove_files_quietly(doomed)
         return doomed
 
     def release(self, session_id: str) -> None:
@@ -369,22 +431,23 @@ class SessionService:
         if records:
             await self._io(self._store.write_messages, session_id, records)
         try:
-            self._stamps[session_id] = await self._io(self._store.save_session, document)
+            async with self._journaled({"put": document.to_json()}):
+                self._index.add(document)
+                self._dirty.add(session_id)
+                self._note_change()
         except errors.RpcError:
             if records:
-                await self._remove_files_quietly(session_id)
+                await self._remove_files_quietly([session_id])
             raise
-        self._index.add(document)
-        self._note_change()
         if records:
             history = History()
             for record in records:
                 history.add(record, len(encode_record(record)))
             self._histories[session_id] = history
-        self._sink.session_changed(
-            SessionChange(change="created", session_id=session_id, session=self._info(document))
-        )
-        return self._info(document)
+        info = self._info(document)
+        self._sink.session_changed(SessionChange(change="created", session_id=session_id,
+                                                 session=info))
+        return info
 
     async def _update(
         self,
@@ -402,13 +465,38 @@ class SessionService:
         self._ensure_writable(document.id)
         updated_at = max(now_ms(), document.updated_at)
         updated = dataclasses.replace(document, **changes, updated_at=updated_at)
-        self._stamps[updated.id] = await self._io(self._store.save_session, updated)
-        self._index.replace(document, updated)
-        self._note_change()
+        async with self._journaled({"put": updated.to_json()}):
+            self._index.replace(document, updated)
+            self._dirty.add(updated.id)
+            self._note_change()
         self._sink.session_changed(
             SessionChange(change=change, session_id=updated.id, session=self._info(updated))
         )
         return updated
+
+    @asynccontextmanager
+    async def _journaled(self, record: Record) -> AsyncIterator[None]:
+        """Make `record` durable in the journal; the body applies it to memory.
+
+        A checkpoint waits until every record of the generations it covers has been
+        applied (or has failed), so none is cut from the journal before its document
+        is written.
+        """
+        journal = self._store.journal
+        generation = journal.generation
+        self._unsettled[generation] = self._unsettled.get(generation, 0) + 1
+        try:
+            try:
+                await finish_even_if_cancelled(asyncio.wrap_future(journal.append(record)))
+            except OSError as exc:
+                log.error("storage failure: %s", exc)
+                raise errors.storage_error(exc) from exc
+            yield
+        finally:
+            self._unsettled[generation] -= 1
+            if not self._unsettled[generation]:
+                del self._unsettled[generation]
+                self._settled.set()
 
     async def _io(self, function: Callable[..., T], *args: Any) -> T:
         future = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
@@ -428,12 +516,12 @@ class SessionService:
         except errors.RpcError:
             log.warning("%s: could not cut an unacknowledged message off its log", session_id)
 
-    async def _remove_files_quietly(self, session_id: str) -> None:
+    async def _remove_files_quietly(self, session_ids: list[str]) -> None:
+        """Remove files of sessions that are gone; what is left, a checkpoint removes."""
         try:
-            await self._io(self._store.files.remove, self._store.layout.files_of(session_id))
+            await self._io(self._store.remove_session_files, session_ids)
         except errors.RpcError:
-            log.warning("%s: could not remove files of a session that failed to be created",
-                        session_id)
+            log.warning("could not remove the files of %s yet", ", ".join(session_ids))
 
     async def _history_locked(self, document: Session) -> History:
         session_id = document.id
@@ -451,9 +539,9 @@ class SessionService:
         return history
 
     def _note_change(self) -> None:
-        self._changes_since_catalogue += 1
-        if self._changes_since_catalogue >= CATALOGUE_EVERY_CHANGES:
-            self._save_catalogue_in_background()
+        self._changes_since_checkpoint += 1
+        if self._changes_since_checkpoint >= self._settings.checkpoint_every:
+            self._start_checkpoint()
 
     def _ensure_writable(self, session_id: str) -> None:
         reason = self._read_only.get(session_id)
@@ -479,6 +567,7 @@ class SessionService:
         self._histories.pop(session_id, None)
         self._read_only.pop(session_id, None)
         self._stamps.pop(session_id, None)
+        self._dirty.discard(session_id)
         self._info_cache.pop(session_id, None)
 
     # --- wire shapes -----------------------------------------------------------

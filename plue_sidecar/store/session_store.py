@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,7 +32,8 @@ from plue_sidecar.store.catalogue import (
     session_directories,
     stamp_of,
 )
-from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles, PartialRemovalError
+from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles
+from plue_sidecar.store.journal import Journal, JournalContents, Record, read_journal
 from plue_sidecar.store.layout import LOG_SUFFIX, Layout, id_number, session_id_of
 from plue_sidecar.store.lock import DataDirLock
 from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
@@ -55,6 +55,11 @@ class LoadedData:
     """The catalogue did not vouch for every session: it should be written again."""
     migrated: list[Session] = field(default_factory=list)
     """Sessions read from an older format: written back by `open` before it returns."""
+    replayed: set[str] = field(default_factory=set)
+    """Sessions the journal holds a newer version of than their document file."""
+    deleted: set[str] = field(default_factory=set)
+    """Sessions the journal deleted: their files must be gone before it is cut."""
+    journal: JournalContents = field(default_factory=JournalContents)
 
 
 class SessionStore:
@@ -63,30 +68,64 @@ class SessionStore:
         self.files = DurableFiles(data_dir)
         self.catalogue = Catalogue(self.layout.catalogue_file, self.files)
         self._lock = DataDirLock(self.layout.lock_file)
-        self._deleting = threading.Lock()
+        self.journal = Journal(self.files, self.layout.sessions_dir, 1)
 
     # --- opening -------------------------------------------------------------
 
     def open(self) -> LoadedData:
-        """Take the data directory's lock, finish an interrupted delete, load every session."""
+        """Take the data directory's lock, finish an interrupted delete, load every
+        session and replay the journal on top."""
         data_dir = self.layout.data_dir
         data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         self._lock.acquire()
         try:
             high_water = self._finish_interrupted_delete()
+            journal = read_journal(self.layout.sessions_dir)
             migrations_done = self._completed_migration() >= SESSION_SCHEMA_VERSION
-            loaded = self._load_documents(trust_catalogue=migrations_done)
+            loaded = self._load_documents(migrations_done, _journaled_ids(journal.records))
             if not migrations_done or not self.layout.migration_marker.exists():
                 self._write_back_migrated(loaded)
+            loaded.journal = journal
+            high_water = max(high_water, self._replay(journal.records, loaded))
         except BaseException:
             self._lock.release()
             raise
+        self.journal = Journal(self.files, self.layout.sessions_dir, journal.next_generation)
         newest = max((id_number(s.id) for s in loaded.sessions), default=0)
         loaded.high_water = max(high_water, self._read_high_water(), newest)
         return loaded
 
     def close(self) -> None:
+        self.journal.close()
         self._lock.release()
+
+    def _replay(self, records: list[Record], loaded: LoadedData) -> int:
+        """Apply the journal's records in order; the highest id a delete recorded."""
+        if not records:
+            return 0
+        sessions = {session.id: session for session in loaded.sessions}
+        replay = replay_journal(records, sessions)
+        loaded.sessions = list(sessions.values())
+        loaded.replayed = replay.put
+        loaded.deleted = replay.deleted
+        for session_id in replay.deleted:
+            loaded.stamps.pop(session_id, None)
+            loaded.read_only.pop(session_id, None)
+        for session_id in replay.put:
+            document = sessions[session_id]
+            if document.schema_version > SESSION_SCHEMA_VERSION:
+                self._accept_newer(document, loaded)
+        self._finish_deletes(sorted(replay.deleted))
+        return replay.high_water
+
+    def _finish_deletes(self, session_ids: list[str]) -> None:
+        """Remove what is left of sessions the journal deleted (a crash may come between
+        the delete's record and its files' removal)."""
+        try:
+            self.remove_session_files(session_ids)
+        except OSError as exc:
+            log.warning("could not remove the files of deleted sessions (%s); "
+                        "they stay hidden and are removed later", exc)
 
     def _completed_migration(self) -> int:
         try:
@@ -108,7 +147,9 @@ class SessionStore:
         marker = orjson.dumps({"completed": SESSION_SCHEMA_VERSION})
         self.files.write_atomic(self.layout.migration_marker, marker)
 
-    def _load_documents(self, trust_catalogue: bool = True) -> LoadedData:
+    def _load_documents(
+        self, trust_catalogue: bool = True, journaled: frozenset[str] = frozenset()
+    ) -> LoadedData:
         loaded = LoadedData()
         snapshot = self.catalogue.load() if trust_catalogue else Snapshot()
         seen: set[str] = set()
@@ -123,13 +164,14 @@ class SessionStore:
                         self._accept_newer(document, loaded)
             else:
                 loaded.catalogue_stale = True
-                self._load_directory(directory, snapshot, relative, loaded)
+                self._load_directory(directory, snapshot, relative, loaded, journaled)
         if set(snapshot.directories) - seen:
             loaded.catalogue_stale = True
         return loaded
 
     def _load_directory(
-        self, directory: Path, snapshot: Snapshot, relative: str, loaded: LoadedData
+        self, directory: Path, snapshot: Snapshot, relative: str, loaded: LoadedData,
+        journaled: frozenset[str],
     ) -> None:
         """Trust a recorded row only where the file's stamp is unchanged; read the rest."""
         rows = {entry.document.id: entry for entry in snapshot.entries(relative)}
@@ -155,11 +197,14 @@ class SessionStore:
             document = self._read_or_quarantine(Path(file.path), session_id, loaded)
             if document is not None:
                 self._accept(document, stamp, loaded)
-        self._remove_unacknowledged_logs(directory, [s for s in logs if s not in present])
+        self._remove_unacknowledged_logs(
+            directory, [s for s in logs if s not in present and s not in journaled]
+        )
 
     def _remove_unacknowledged_logs(self, directory: Path, orphans: list[str]) -> None:
-        """A log without its document is left by a create or fork that never finished
-        (its document is written last); one whose document was quarantined is kept."""
+        """A log without its document (in a file or in the journal) is left by a fork that
+        never finished (its document is written last); one whose document was
+        quarantined is kept."""
         quarantined = (
             {name.split(".", 1)[0] for name in os.listdir(self.layout.quarantine_dir)}
             if orphans and self.layout.quarantine_dir.is_dir() else set()
@@ -212,6 +257,21 @@ class SessionStore:
         self.files.write_atomic(path, data)
         return stamp_of(os.stat(path))
 
+    def checkpoint(
+        self, documents: list[Session], deleted: list[str], high_water: int, covered: int
+    ) -> CheckpointWritten:
+        """Write `documents`, remove the files of `deleted` sessions and record the id
+        high-water mark (a delete in the journal may hold the only record of it); then
+        the journal generations up to `covered` hold nothing the files do not, and go."""
+        written = CheckpointWritten()
+        for document in documents:
+            written.documents.append(Entry(document, self.save_session(document)))
+        self.remove_session_files(deleted)
+        written.removed = deleted
+        self.save_high_water(high_water)
+        self.journal.remove_through(covered)
+        return written
+
     def save_catalogue(
         self, entries: list[Entry], directory_mtimes: dict[str, int], taken_at_ns: int
     ) -> None:
@@ -251,34 +311,13 @@ class SessionStore:
 
     # --- deletes and ids -----------------------------------------------------
 
-    def delete_sessions(self, session_ids: list[str], high_water: int) -> None:
-        """Delete sessions all or nothing: the tombstone is the commit point.
-
-        There is one tombstone file, so deletes run one at a time: a second delete
-        must not overwrite (or clear) the tombstone of one still removing files.
-        """
-        with self._deleting:
-            self._delete_under_tombstone(session_ids, high_water)
-
-    def _delete_under_tombstone(self, session_ids: list[str], high_water: int) -> None:
-        tombstone = orjson.dumps({"sessionIds": session_ids, "highWater": high_water})
-        self.files.write_atomic(self.layout.tombstone_file, tombstone)
-        paths = [path for sid in session_ids for path in self.layout.files_of(sid)]
-        try:
-            self.files.remove(paths)
-        except PartialRemovalError as exc:
-            if exc.removed:
-                # Committed: the tombstone hides what is left and the next start removes it.
-                log.warning("delete finished only in part (%s); the next start completes it",
-                            exc.cause)
-                return
-            self.files.remove([self.layout.tombstone_file])
-            raise exc.cause from None
-        self.save_high_water(high_water)
-        self.files.remove([self.layout.tombstone_file])
+    def remove_session_files(self, session_ids: list[str]) -> None:
+        """Remove the files of deleted sessions (whose delete the journal already holds)."""
+        self.files.remove([path for sid in session_ids for path in self.layout.files_of(sid)])
 
     def _remove_and_clear_tombstone(self, session_ids: list[str], high_water: int) -> None:
-        self.files.remove([path for sid in session_ids for path in self.layout.files_of(sid)])
+        """Tombstones are how deletes were committed before the journal: finished, never made."""
+        self.remove_session_files(session_ids)
         self.save_high_water(high_water)
         self.files.remove([self.layout.tombstone_file])
 
@@ -314,6 +353,13 @@ class SessionStore:
 
 
 @dataclass
+class CheckpointWritten:
+    documents: list[Entry] = field(default_factory=list)
+    """Each document written, with its file's new stamp."""
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass
 class DocumentRead:
     session: Session | None
     problem: str = ""
@@ -332,6 +378,11 @@ def read_document(path: Path, session_id: str) -> DocumentRead:
         fields = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return DocumentRead(None, f"invalid JSON: {exc}")
+    return document_from_fields(fields, session_id)
+
+
+def document_from_fields(fields: object, session_id: str | None) -> DocumentRead:
+    """Validate (and migrate) a stored document; `session_id` is the id it must have."""
     if not isinstance(fields, dict):
         return DocumentRead(None, "not a JSON object")
     version = version_of(fields)
@@ -341,9 +392,53 @@ def read_document(path: Path, session_id: str) -> DocumentRead:
         return DocumentRead(None, f"invalid document: {exc.error_count()} problems", version)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return DocumentRead(None, f"cannot migrate from version {version}: {exc}", version)
-    if document.id != session_id:
+    if session_id is not None and document.id != session_id:
         return DocumentRead(None, f"its id {document.id!r} does not match its file name")
     return DocumentRead(Session.from_document(document), version=version)
+
+
+@dataclass
+class JournalReplay:
+    put: set[str] = field(default_factory=set)
+    """Sessions whose newest version came from the journal."""
+    deleted: set[str] = field(default_factory=set)
+    high_water: int = 0
+    """The highest id a delete recorded."""
+    problems: list[str] = field(default_factory=list)
+
+
+def replay_journal(records: list[Record], sessions: dict[str, Session]) -> JournalReplay:
+    """Apply journal records, oldest first, to `sessions` (documents as their files hold them)."""
+    replay = JournalReplay()
+    for record in records:
+        if "put" in record:
+            read = document_from_fields(record["put"], None)
+            if read.session is None:
+                log.error("journal: skipping a record that is not a document (%s)", read.problem)
+                replay.problems.append(f"a journal record is not a document: {read.problem}")
+                continue
+            sessions[read.session.id] = read.session
+            replay.put.add(read.session.id)
+            replay.deleted.discard(read.session.id)
+        elif "delete" in record:
+            for session_id in record["delete"]:
+                sessions.pop(session_id, None)
+                replay.put.discard(session_id)
+                replay.deleted.add(session_id)
+            replay.high_water = max(replay.high_water, int(record.get("highWater", 0)))
+    return replay
+
+
+def _journaled_ids(records: list[Record]) -> frozenset[str]:
+    """Sessions the journal leaves alive: their message logs are not orphans."""
+    alive: set[str] = set()
+    for record in records:
+        put = record.get("put")
+        if isinstance(put, dict) and isinstance(put.get("id"), str):
+            alive.add(put["id"])
+        for session_id in record.get("delete", ()):
+            alive.discard(session_id)
+    return frozenset(alive)
 
 
 def _remove_leftover(path: Path) -> None:

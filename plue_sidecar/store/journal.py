@@ -1,0 +1,201 @@
+"""The journal: the append-only log that makes each session change durable.
+
+A change is acknowledged once its record is in the journal and synced to disk. The
+documents under `sessions/<yyyy>/<mm>/` are written behind it by a checkpoint, after
+which the journal generations the checkpoint covers are removed; at start, whatever
+the journal still holds is replayed on top of the documents.
+
+Concurrent changes share one sync (group commit): one flusher thread takes every record
+queued so far, appends them with one write, syncs once and then releases each waiter.
+A record queued while a sync runs goes out with the next one, so no waiter is released
+by a sync that started before its record was written.
+
+Each generation is a file `sessions/journal-<generation>.log` holding one record a
+line: the CRC-32 of the JSON as 8 hex digits, a space, the JSON. A line that is cut
+short or fails its check is a write that was never acknowledged when it is the last
+one; anywhere else it is damage, reported and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from plue_sidecar.store.durable_io import DurableFiles
+
+log = logging.getLogger(__name__)
+_FILE_NAME = re.compile(r"journal-(\d{6,})\.log")
+Record = dict[str, Any]
+
+
+def journal_path(directory: Path, generation: int) -> Path:
+    return directory / f"journal-{generation:06d}.log"
+
+
+def encode(record: Record) -> bytes:
+    payload = orjson.dumps(record)
+    return b"%08x %s\n" % (zlib.crc32(payload), payload)
+
+
+@dataclass
+class JournalContents:
+    """What the journal generations on disk hold, oldest first."""
+
+    generations: list[int] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    """Damage: records skipped in the middle of a generation."""
+    torn: list[str] = field(default_factory=list)
+    """Generations ending in a record that was never acknowledged."""
+
+    @property
+    def next_generation(self) -> int:
+        return self.generations[-1] + 1 if self.generations else 1
+
+
+def read_journal(directory: Path) -> JournalContents:
+    """Read every generation in `directory`; it changes nothing."""
+    contents = JournalContents()
+    for generation, path in _generations(directory):
+        contents.generations.append(generation)
+        _parse_generation(path.read_bytes(), path.name, contents)
+    return contents
+
+
+def _generations(directory: Path) -> list[tuple[int, Path]]:
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    found = [(int(m.group(1)), directory / name)
+             for name in names if (m := _FILE_NAME.fullmatch(name))]
+    return sorted(found)
+
+
+def _parse_generation(data: bytes, name: str, contents: JournalContents) -> None:
+    lines = data.split(b"\n")
+    complete, last = lines[:-1], lines[-1]
+    bad: list[int] = []
+    for number, line in enumerate(complete, start=1):
+        record = _decode(line)
+        if record is None:
+            bad.append(number)
+        else:
+            contents.records.append(record)
+    if last:
+        contents.torn.append(f"{name} ends in a record cut short")
+    elif bad and bad[-1] == len(complete):
+        bad.pop()
+        contents.torn.append(f"{name} ends in a record that fails its check")
+    for number in bad:
+        problem = f"{name}: record {number} is damaged and was skipped"
+        log.error("journal %s", problem)
+        contents.problems.append(problem)
+
+
+def _decode(line: bytes) -> Record | None:
+    checksum, _, payload = line.partition(b" ")
+    try:
+        if int(checksum, 16) != zlib.crc32(payload) or len(checksum) != 8:
+            return None
+        record = orjson.loads(payload)
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+class Journal:
+    """Appends records to the current generation, durably and in batches."""
+
+    def __init__(self, files: DurableFiles, directory: Path, generation: int) -> None:
+        self._files = files
+        self._directory = directory
+        self._generation = generation
+        self._lock = threading.Lock()
+        self._queued = threading.Condition(self._lock)
+        self._pending: list[tuple[int, bytes, Future[int]]] = []
+        self._flusher: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def append(self, record: Record) -> Future[int]:
+        """Queue `record`; the future ends when it is durable, with its generation."""
+        data = encode(record)
+        done: Future[int] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the journal is closed")
+            self._pending.append((self._generation, data, done))
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_forever, name="plue-journal", daemon=True
+                )
+                self._flusher.start()
+            self._queued.notify()
+        return done
+
+    def rotate(self) -> int:
+        """Start a new generation for records queued from now on; the old one's number."""
+        with self._lock:
+            self._generation += 1
+            return self._generation - 1
+
+    def remove_through(self, generation: int) -> None:
+        """Remove the files of every generation up to `generation` (a checkpoint covers them)."""
+        covered = [path for number, path in _generations(self._directory) if number <= generation]
+        self._files.remove(covered)
+
+    def close(self) -> None:
+        """Finish what is queued and stop the flusher."""
+        with self._lock:
+            self._closed = True
+            self._queued.notify()
+            flusher = self._flusher
+        if flusher is not None:
+            flusher.join()
+
+    def _flush_forever(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._closed:
+                    self._queued.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            for generation, group in _by_generation(batch):
+                self._flush(generation, group)
+
+    def _flush(self, generation: int, group: list[tuple[bytes, Future[int]]]) -> None:
+        try:
+            self._files.append_durable(
+                journal_path(self._directory, generation), b"".join(data for data, _ in group)
+            )
+        except OSError as exc:
+            log.error("journal write failed: %s", exc)
+            for _, done in group:
+                done.set_exception(OSError(exc.errno, exc.strerror))
+            return
+        for _, done in group:
+            done.set_result(generation)
+
+
+def _by_generation(
+    batch: list[tuple[int, bytes, Future[int]]],
+) -> Iterator[tuple[int, list[tuple[bytes, Future[int]]]]]:
+    groups: dict[int, list[tuple[bytes, Future[int]]]] = {}
+    for generation, data, done in batch:
+        groups.setdefault(generation, []).append((data, done))
+    yield from groups.items()
