@@ -58,7 +58,7 @@ class Layer:
         self.protocol.set_writer(self.output)
         self.protocol.phase = Phase.RUNNING
         self.inflight = InflightRequests()
-        self.rpc = Registrar(self.protocol, self.inflight)
+        self.rpc = Registrar(self.protocol, self.inflight, loaded=lambda: asyncio.sleep(0))
         self.release = asyncio.Event()
         self.calls: list[str] = []
 

@@ -219,7 +219,9 @@ async def test_a_session_from_a_newer_sidecar_is_readable_but_not_writable(
     await sidecar.stop()
     path = next(data_dir.rglob(f"{info['id']}.json"))
     future = {**orjson.loads(path.read_bytes()), "schemaVersion": 99}
-    path.write_bytes(orjson.dumps(future))
+    # Replaced, not edited in place, as protocol.md asks of tools that edit documents.
+    path.with_name("replacement").write_bytes(orjson.dumps(future))
+    path.with_name("replacement").replace(path)
     restarted = await start_sidecar()
     assert (await restarted.call("session/get", {"sessionId": info["id"]}))["title"] == "future"
     failure = await restarted.failure(

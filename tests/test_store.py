@@ -18,7 +18,7 @@ from plue_sidecar.errors import storage_error
 from plue_sidecar.models.parts import TextPart
 from plue_sidecar.models.records import MessageRecord, Session, SessionDocument
 from plue_sidecar.store import durable_io
-from plue_sidecar.store.catalogue import Entry, stamp_of
+from plue_sidecar.store.catalogue import Entry, Head, quiet_before, stamp_of
 from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
 from plue_sidecar.store.layout import Layout
 from plue_sidecar.store.lock import DataDirLock, DataDirLockedError
@@ -378,7 +378,9 @@ def test_a_directory_changed_near_the_snapshot_is_checked_file_by_file(tmp_path:
 
 @pytest.mark.parametrize("damage", [b"", b"{half", b'{"version": 99}', b'{"version": 2}',
                                     b'{"version":2,"takenAt":1,"directories":{"2026/11":'
-                                    b'{"mtime":1,"rows":[[1,2]]}}}'])
+                                    b'{"mtime":1,"rows":[[1,2]]}}}',
+                                    b'{"version":3,"takenAt":1,"mtimes":{},"complete":false}\n{',
+                                    b'{"version":3,"takenAt":1,"mtimes":{}}\n{"directories":{}}'])
 def test_a_missing_or_damaged_catalogue_is_rebuilt_from_the_documents(
     tmp_path: Path, damage: bytes
 ) -> None:
@@ -516,3 +518,48 @@ def test_a_checkpoint_writes_the_documents_and_cuts_the_journal(tmp_path: Path) 
     assert loaded.high_water == 1795000000077
     assert loaded.replayed == set()
     reopened.close()
+
+
+def preview(data_dir: Path) -> Head | None:
+    store = SessionStore(data_dir)
+    try:
+        return store.open_preview()
+    finally:
+        store.close()
+
+
+def test_the_racy_window_follows_the_filesystems_timestamp_precision() -> None:
+    whole_seconds, fine = 1795000000_000000000, 1795000000_123456789
+    assert not quiet_before(whole_seconds, whole_seconds + 1_999_000_000)
+    assert quiet_before(whole_seconds, whole_seconds + 2_001_000_000)
+    assert not quiet_before(fine, fine + 49_000_000)
+    assert quiet_before(fine, fine + 51_000_000)
+
+
+def test_a_complete_catalogue_head_previews_the_newest_sessions(tmp_path: Path) -> None:
+    store = opened_once(tmp_path)
+    sessions = [document(f"session_179500000000{i}", updated_at=10 - i) for i in range(5)]
+    child = document("session_1795000000009", parent_id=sessions[0].id, updated_at=20)
+    for session in [*sessions, child]:
+        store.save_session(session)
+    entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id))))
+               for s in [*sessions, child]]
+    store.save_catalogue(entries, store.directory_mtimes(), time.time_ns() + 10**10, True)
+    head = preview(tmp_path)
+    assert head is not None
+    assert [s.id for s in head.newest] == [child.id, *(s.id for s in sessions)]
+    assert [s.id for s in head.newest_roots] == [s.id for s in sessions]
+    assert (head.total, head.roots_total) == (6, 5)
+
+
+def test_an_incomplete_or_untrusted_catalogue_gives_no_preview(tmp_path: Path) -> None:
+    store = opened_once(tmp_path)
+    session = document()
+    store.save_session(session)
+    entry = [Entry(session, stamp_of(os.stat(store.layout.document(session.id))))]
+    store.save_catalogue(entry, store.directory_mtimes(), time.time_ns() + 10**10, False)
+    assert preview(tmp_path) is None
+    store.save_catalogue(entry, store.directory_mtimes(), time.time_ns(), True)
+    assert preview(tmp_path) is None
+    store.save_catalogue(entry, {}, time.time_ns() + 10**10, True)
+    assert preview(tmp_path) is None

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Future
 
 from plue_sidecar.core.inflight import InflightRequests
-from plue_sidecar.core.opening import OpenedStore
+from plue_sidecar.core.opening import Opening
 from plue_sidecar.core.sessions import ChangeSink, SessionService
 from plue_sidecar.core.turns import TurnManager, UpdateSink
 from plue_sidecar.models.wire import AbortResult, SessionInfo
@@ -29,7 +28,7 @@ class SidecarCore:
         settings: Settings,
         sink: Sink,
         store: SessionStore | None = None,
-        opening: Future[OpenedStore] | None = None,
+        opening: Opening | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = SessionService(
@@ -45,7 +44,12 @@ class SidecarCore:
         self.inflight = InflightRequests()
 
     async def open(self) -> None:
-        await self.sessions.open()
+        """Open the data directory; the newest sessions may be listed before the rest
+        is loaded (see `core.opening`): `ready` waits for everything."""
+        await self.sessions.open(answer_early=True)
+
+    async def ready(self) -> None:
+        await self.sessions.ready()
 
     async def end_turns(self) -> None:
         """End every running turn; each stores its partial output as aborted."""

@@ -1,7 +1,11 @@
 """Opening the data directory on a thread at process start, while the rest imports.
 
 Importing pygls and pydantic takes about as long as loading and indexing a large data
-directory; doing both at once shortens the time to the first answer.
+directory. The thread first takes the lock and reads the catalogue's head: after a
+clean exit that is enough to answer `initialize` and the first `session/list` pages.
+It then waits until the process is ready for requests (competing with the imports for
+the interpreter would only slow both) and loads everything; other requests wait for
+that. Without a usable head it loads everything at once, and `initialize` waits.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from plue_sidecar.core.index import SessionIndex
+from plue_sidecar.store.catalogue import Head
 from plue_sidecar.store.session_store import LoadedData, SessionStore
+
+HEAD_WAIT_SECONDS = 30.0
+"""The longest the full load waits for the process to be ready before going ahead."""
 
 
 @dataclass
@@ -27,19 +35,45 @@ def open_store(store: SessionStore) -> OpenedStore:
     return OpenedStore(loaded, SessionIndex(loaded.sessions))
 
 
-def start_opening(store: SessionStore) -> Future[OpenedStore]:
-    """Open `store` on a thread; the future holds the result, or why it failed."""
-    opened: Future[OpenedStore] = Future()
+class Opening:
+    """The two results of opening: the head (or None), then everything."""
+
+    def __init__(self) -> None:
+        self.head: Future[Head | None] = Future()
+        self.full: Future[OpenedStore] = Future()
+        self._go_on = threading.Event()
+
+    def go_on(self) -> None:
+        """The process answers requests now: the full load may use the interpreter."""
+        self._go_on.set()
+
+    def run(self, store: SessionStore) -> None:
+        try:
+            head = store.open_preview()
+        except BaseException as exc:
+            self.head.set_exception(exc)
+            self.full.set_exception(exc)
+            return
+        self.head.set_result(head)
+        if head is not None:
+            self._go_on.wait(HEAD_WAIT_SECONDS)
+        try:
+            self.full.set_result(open_store(store))
+        except BaseException as exc:
+            self.full.set_exception(exc)
+
+
+def start_opening(store: SessionStore) -> Opening:
+    """Open `store` on a thread; see `Opening`."""
+    opening = Opening()
 
     def run() -> None:
         try:
-            opened.set_result(open_store(store))
-        except BaseException as exc:
-            opened.set_exception(exc)
+            opening.run(store)
         finally:
             gc.enable()
 
     # Loading creates only objects that live on: collecting meanwhile is wasted work.
     gc.disable()
     threading.Thread(target=run, name="plue-open", daemon=True).start()
-    return opened
+    return opening

@@ -23,8 +23,8 @@ from typing import Any, Protocol, TypeVar
 from plue_sidecar import errors
 from plue_sidecar.core.clock import now_ms
 from plue_sidecar.core.ids import SessionIdAllocator
-from plue_sidecar.core.index import SessionIndex
-from plue_sidecar.core.opening import OpenedStore, open_store
+from plue_sidecar.core.index import SessionIndex, sort_key
+from plue_sidecar.core.opening import Opening
 from plue_sidecar.core.ordering import decode_cursor, encode_cursor
 from plue_sidecar.core.shares import new_secret
 from plue_sidecar.core.uninterrupted import finish_even_if_cancelled
@@ -46,7 +46,7 @@ from plue_sidecar.models.wire import (
     ShareInfo,
 )
 from plue_sidecar.settings import Settings
-from plue_sidecar.store.catalogue import Entry, Stamp
+from plue_sidecar.store.catalogue import Entry, Head, Stamp
 from plue_sidecar.store.journal import Record
 from plue_sidecar.store.message_log import encode_record
 from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
@@ -85,7 +85,7 @@ class SessionService:
         store: SessionStore,
         settings: Settings,
         sink: ChangeSink,
-        opening: concurrent.futures.Future[OpenedStore] | None = None,
+        opening: Opening | None = None,
     ) -> None:
         self._store = store
         self._opening = opening
@@ -107,6 +107,12 @@ class SessionService:
         self._settled = asyncio.Event()
         self._checkpointing: asyncio.Task[None] | None = None
         self._closed = False
+        self._loading: Opening | None = None
+        self._loading_task: asyncio.Task[None] | None = None
+        self._head: Head | None = None
+        """Until every session is loaded: the newest ones, from the catalogue's head."""
+        self._ready = asyncio.Event()
+        self._load_failure: Exception | None = None
         self._info_cache: dict[str, tuple[Session, JsonObject]] = {}
         self._changes_since_checkpoint = 0
         self._io_in_flight = 0
@@ -117,18 +123,51 @@ class SessionService:
 
     # --- opening -------------------------------------------------------------
 
-    async def open(self) -> None:
-        # Loading makes several objects per session and none is garbage: the cyclic
-        # collector would only rescan them again and again, and later on every pass.
+    async def open(self, answer_early: bool = False) -> None:
+        """Load every session. With `answer_early`, return as soon as the catalogue's head
+        can answer the first list pages (see `core.opening`) and load the rest behind;
+        `ready` waits for that."""
         opening, self._opening = self._opening, None
         if opening is None:
+            # Loading makes several objects per session and none is garbage: the cyclic
+            # collector would only rescan them again and again, and later on every pass.
             gc.disable()
-            opening = self._executor.submit(open_store, self._store)
+            opening = Opening()
+            self._executor.submit(opening.run, self._store)
+        self._loading = opening
+        head = await asyncio.wrap_future(opening.head)
+        opening.go_on()
+        if head is None or not answer_early:
+            await self._install(opening)
+            return
+        self._head = head
+        log.info("the catalogue's head answers the first list pages while %d sessions load",
+                 head.total)
+        self._loading_task = asyncio.get_running_loop().create_task(self._load_behind(opening))
+
+    async def ready(self) -> None:
+        """Wait until every session is loaded."""
+        if not self._ready.is_set():
+            await self._ready.wait()
+        failure = self._load_failure
+        if failure is not None:
+            raise errors.storage_error(failure) if isinstance(failure, OSError) else failure
+
+    async def _load_behind(self, opening: Opening) -> None:
         try:
-            opened = await asyncio.wrap_future(opening)
+            await self._install(opening)
+        except Exception as exc:
+            log.error("loading the data directory failed: %s", exc)
+            self._load_failure = exc
+            self._ready.set()
+
+    async def _install(self, opening: Opening) -> None:
+        try:
+            opened = await asyncio.wrap_future(opening.full)
         finally:
             gc.enable()
         gc.freeze()
+        self._head = None
         loaded, self._index = opened.loaded, opened.index
         for orphan in self._index.orphans:
             log.warning("%s: its parent is gone; it is listed as a root", orphan)
@@ -140,6 +179,7 @@ class SessionService:
         log.info("loaded %d sessions (%d read from their files, %d replayed from the journal, "
                  "%d quarantined)", len(self._index), loaded.documents_read,
                  len(loaded.journal.records), len(loaded.quarantined))
+        self._ready.set()
         if loaded.journal.generations:
             self._start_checkpoint()
         elif loaded.catalogue_stale:
@@ -149,10 +189,18 @@ class SessionService:
         """Wait for writes in flight, write every document behind the journal, write the
         catalogue, release the data directory."""
         self._closed = True
+        if not self._ready.is_set() or self._load_failure is not None:
+            # Nothing was written (writes wait for the load): only let the loading end.
+            if self._loading is not None:
+                concurrent.futures.wait([self._loading.full])
+            self._executor.shutdown(wait=True)
+            self._store.close()
+            return
         self._executor.shutdown(wait=True)
         try:
             covered = self._store.journal.rotate()
             self._checkpoint_written(self._store.checkpoint(*self._checkpoint_snapshot(covered)))
+            self._store.wait_until_directories_are_quiet()
             self._store.save_catalogue(*self._catalogue_snapshot())
         except OSError as exc:
             log.warning("could not write the documents or the catalogue at exit (%s); "
@@ -200,17 +248,19 @@ class SessionService:
                 self._dirty.discard(document.id)
         self._deleted.difference_update(written.removed)
 
-    def _catalogue_snapshot(self) -> tuple[list[Entry], dict[str, int], int]:
+    def _catalogue_snapshot(self) -> tuple[list[Entry], dict[str, int], int, bool]:
         """Documents and stamps as they are now; directory mtimes only when no write is
-        in flight, since only then does every directory agree with memory."""
+        in flight, since only then does every directory agree with memory. Complete when
+        that is so and every session's file holds its newest version."""
         taken_at_ns = time.time_ns()
-        mtimes = self._store.directory_mtimes() if self._io_in_flight == 0 else {}
+        quiet = self._io_in_flight == 0
+        mtimes = self._store.directory_mtimes() if quiet else {}
         entries = [
             Entry(document, self._stamps[session_id])
             for session_id, document in self._index.items()
             if session_id in self._stamps and session_id not in self._dirty
         ]
-        return entries, mtimes, taken_at_ns
+        return entries, mtimes, taken_at_ns, quiet and len(entries) == len(self._index)
 
     def _save_catalogue_in_background(self) -> None:
         """Snapshot documents and stamps together, here on the loop, and write them aside."""
@@ -234,10 +284,16 @@ class SessionService:
         """`SessionInfo` of the session, as JSON."""
         return self._info_json(self.document(session_id))
 
-    def list_page(
+    async def list_page(
         self, *, parent_id: str | None, roots_only: bool, limit: int, cursor: str | None
     ) -> JsonObject:
-        """A `SessionPage`, as JSON."""
+        """A `SessionPage`, as JSON; the first pages are answered before everything is
+        loaded when the catalogue's head holds them."""
+        if not self._ready.is_set():
+            page = self._head_page(parent_id, roots_only, limit, cursor)
+            if page is not None:
+                return page
+            await self.ready()
         position = None
         if cursor is not None:
             position = decode_cursor(cursor)
@@ -249,6 +305,22 @@ class SessionService:
         return {
             "sessions": [self._info_json(session) for session in sessions],
             "nextCursor": encode_cursor(last) if last is not None else None,
+        }
+
+    def _head_page(
+        self, parent_id: str | None, roots_only: bool, limit: int, cursor: str | None
+    ) -> JsonObject | None:
+        head = self._head
+        if head is None or parent_id is not None or cursor is not None:
+            return None
+        newest, total = (head.newest_roots, head.roots_total) if roots_only else (
+            head.newest, head.total)
+        if limit > len(newest) and total > len(newest):
+            return None
+        page = newest[:limit]
+        return {
+            "sessions": [self._info_json(session) for session in page],
+            "nextCursor": encode_cursor(sort_key(page[-1])) if total > limit else None,
         }
 
     def subtree(self, session_id: str) -> list[str]:

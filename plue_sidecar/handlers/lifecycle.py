@@ -26,7 +26,7 @@ def register(
     watch_client: Callable[[int], None],
     data_dir: str,
 ) -> None:
-    @rpc.request("initialize", InitializeParams, bound_to_session=False)
+    @rpc.request("initialize", InitializeParams, bound_to_session=False, waits_for_load=False)
     async def initialize(params: InitializeParams) -> InitializeResult:
         """Open the data directory and say what this sidecar can do."""
         try:
@@ -45,6 +45,6 @@ def register(
             capabilities=Capabilities(methods=sorted(rpc.methods), notifications=NOTIFICATIONS),
         )
 
-    @rpc.request("shutdown", NoParams, bound_to_session=False)
+    @rpc.request("shutdown", NoParams, bound_to_session=False, waits_for_load=False)
     async def shutdown(params: NoParams) -> None:
         """Acknowledge; the protocol already refuses every later request."""

@@ -28,10 +28,10 @@ def register(rpc: Registrar, core: SidecarCore) -> None:
         """One session's info."""
         return core.sessions.info(params.session_id)
 
-    @rpc.request("session/list", ListSessionsParams)
+    @rpc.request("session/list", ListSessionsParams, waits_for_load=False)
     async def list_sessions(params: ListSessionsParams) -> JsonObject:
         """A page of sessions, newest updatedAt first."""
-        return core.sessions.list_page(
+        return await core.sessions.list_page(
             parent_id=params.parent_id,
             roots_only=params.roots_only,
             limit=params.limit,

@@ -1,7 +1,8 @@
 """One place that does the boring parts of every method once.
 
 A handler is `async (params_model) -> result_model`. The registrar validates params
-with pydantic (-32602 naming the field), binds the request to its session so that
+with pydantic (-32602 naming the field), waits until every session is loaded (unless
+the method can answer earlier), binds the request to its session so that
 `session/abort` can end it, maps a cancellation to -32800, and serialises the result
 by alias. Domain errors pass through as they are; anything else becomes -32603.
 """
@@ -25,13 +26,24 @@ Handler = Callable[[P], Awaitable[Result]]
 
 
 class Registrar:
-    def __init__(self, protocol: SidecarProtocol, inflight: InflightRequests) -> None:
+    def __init__(
+        self,
+        protocol: SidecarProtocol,
+        inflight: InflightRequests,
+        loaded: Callable[[], Awaitable[None]],
+    ) -> None:
         self._protocol = protocol
         self._inflight = inflight
+        self._loaded = loaded
         self.methods: list[str] = []
 
     def request(
-        self, method: str, params_model: type[P], *, bound_to_session: bool = True
+        self,
+        method: str,
+        params_model: type[P],
+        *,
+        bound_to_session: bool = True,
+        waits_for_load: bool = True,
     ) -> Callable[[Handler[P]], Handler[P]]:
         """Register `handler` for `method`; bound requests end when their session aborts."""
 
@@ -41,9 +53,9 @@ class Registrar:
                 session_id = getattr(params, "session_id", None)
                 if bound_to_session and isinstance(session_id, str):
                     with self._inflight.bound(session_id):
-                        result = await self._run(handler, params)
+                        result = await self._run(handler, params, waits_for_load)
                 else:
-                    result = await self._run(handler, params)
+                    result = await self._run(handler, params, waits_for_load)
                 if isinstance(result, BaseModel):
                     return result.model_dump(mode="json", by_alias=True)
                 return result
@@ -54,8 +66,10 @@ class Registrar:
 
         return decorator
 
-    async def _run(self, handler: Handler[P], params: P) -> Result:
+    async def _run(self, handler: Handler[P], params: P, waits_for_load: bool) -> Result:
         try:
+            if waits_for_load:
+                await self._loaded()
             return await handler(params)
         except asyncio.CancelledError:
             task = asyncio.current_task()

@@ -7,14 +7,13 @@ import contextlib
 import logging
 import os
 import signal
-from concurrent.futures import Future
 from typing import Any
 
 from pygls.server import JsonRPCServer
 
 from plue_sidecar import errors
 from plue_sidecar.core.app import SidecarCore, Sink
-from plue_sidecar.core.opening import OpenedStore
+from plue_sidecar.core.opening import Opening
 from plue_sidecar.handlers import lifecycle, messages, sessions, shares
 from plue_sidecar.models.wire import SessionChange, SessionUpdate
 from plue_sidecar.rpc import framing
@@ -50,7 +49,7 @@ class Sidecar:
 
     def __init__(
         self, settings: Settings, store: SessionStore | None = None,
-        opening: Future[OpenedStore] | None = None,
+        opening: Opening | None = None,
     ) -> None:
         self.settings = settings
         self.server = JsonRPCServer(SidecarProtocol, converter_factory)
@@ -58,7 +57,7 @@ class Sidecar:
         self.core = SidecarCore(settings, ClientNotifier(self.protocol), store, opening)
         self._opened = False
         self._splitter = framing.FrameSplitter(settings.max_frame_bytes)
-        rpc = Registrar(self.protocol, self.core.inflight)
+        rpc = Registrar(self.protocol, self.core.inflight, self.core.ready)
         lifecycle.register(rpc, self.protocol, self._open_core, self._watch_client,
                            str(settings.data_dir))
         sessions.register(rpc, self.core)
@@ -131,7 +130,7 @@ class Sidecar:
 
 def serve(
     settings: Settings, store: SessionStore | None = None,
-    opening: Future[OpenedStore] | None = None,
+    opening: Opening | None = None,
 ) -> int:
     output_fd = claim_stdout()
     sidecar = Sidecar(settings, store, opening)

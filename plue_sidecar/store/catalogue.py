@@ -8,14 +8,20 @@ listed; in any other directory each file's stamp is compared, again only for fil
 quiet long enough before the snapshot, and the other files are read. So the
 catalogue is never a source of truth: missing, stale or corrupt, it only makes the
 start slower. It is written atomically at clean shutdown,
-after a start that found it stale, and every few thousand changes.
+after a start that found it stale, and after every checkpoint.
+
+The file is two JSON lines. The head holds the directories' mtimes and, when the
+snapshot held every session, the newest sessions (all, and roots only) in list order:
+a start whose every directory is trusted can answer the first `session/list` pages
+from the head alone, while the body (every row, by directory) loads behind it.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,9 +32,25 @@ from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.store.durable_io import DurableFiles
 
 log = logging.getLogger(__name__)
-CATALOGUE_VERSION = 2
+CATALOGUE_VERSION = 3
 RACY_NS = 2_000_000_000
-"""A directory changed this close to the snapshot may change again with the same mtime."""
+"""A directory changed this close to the snapshot may change again with the same mtime
+(filesystems that keep whole seconds, or two: FAT)."""
+FINE_RACY_NS = 50_000_000
+"""The same for a filesystem that keeps sub-second mtimes: its clock ticks every few
+milliseconds at worst, and this is several ticks."""
+
+
+def racy_window(mtime_ns: int) -> int:
+    """How long after `mtime_ns` a later change may still carry the same mtime."""
+    return FINE_RACY_NS if mtime_ns % 1_000_000_000 else RACY_NS
+
+
+def quiet_before(mtime_ns: int, taken_at_ns: int) -> bool:
+    """A change after `taken_at_ns` cannot carry `mtime_ns` again."""
+    return mtime_ns + racy_window(mtime_ns) < taken_at_ns
+HEAD_ROWS = 1000
+"""Newest sessions kept in the head: the largest page a client may ask for."""
 _ROW_FIELDS = 10
 """Leading fields of a row, in `Session` field order; then share and the stamp."""
 
@@ -52,6 +74,27 @@ class RecordedDirectory:
 
 
 @dataclass
+class Head:
+    """The first line of the catalogue: enough to answer the first list pages."""
+
+    taken_at_ns: int
+    mtimes: dict[str, int | None]
+    complete: bool
+    """Every session was in the snapshot (none waited in the journal alone)."""
+    total: int = 0
+    roots_total: int = 0
+    newest: list[Session] = field(default_factory=list)
+    newest_roots: list[Session] = field(default_factory=list)
+
+    def trusts_all(self, on_disk: dict[str, int]) -> bool:
+        """The directories are exactly the recorded ones, each trusted whole."""
+        return self.complete and on_disk.keys() == self.mtimes.keys() and all(
+            self.mtimes[name] == mtime and quiet_before(mtime, self.taken_at_ns)
+            for name, mtime in on_disk.items()
+        )
+
+
+@dataclass
 class Snapshot:
     taken_at_ns: int = 0
     directories: dict[str, RecordedDirectory] = field(default_factory=dict)
@@ -61,14 +104,14 @@ class Snapshot:
         return (
             recorded is not None
             and recorded.mtime_ns == mtime_ns
-            and mtime_ns + RACY_NS < self.taken_at_ns
+            and quiet_before(mtime_ns, self.taken_at_ns)
         )
 
     def vouches_for(self, entry: Entry, stamp: Stamp) -> bool:
         """The row still describes the file: same stamp, and the file had been quiet
         long enough before the snapshot that a later rewrite (which may reuse the inode
         and fall in the same timestamp tick) cannot look the same."""
-        return entry.stamp == stamp and stamp[1] + RACY_NS < self.taken_at_ns
+        return entry.stamp == stamp and quiet_before(stamp[1], self.taken_at_ns)
 
     def entries(self, relative: str) -> list[Entry]:
         recorded = self.directories.get(relative)
@@ -83,45 +126,86 @@ class Catalogue:
     def load(self) -> Snapshot:
         """The recorded snapshot, or an empty one when it is missing, foreign or damaged."""
         try:
-            raw = orjson.loads(self.path.read_bytes())
-            if raw.get("version") != CATALOGUE_VERSION:
-                log.warning("catalogue has version %r; rebuilding it", raw.get("version"))
-                return Snapshot()
-            return Snapshot(
-                int(raw["takenAt"]),
-                {
-                    name: RecordedDirectory(
-                        recorded["mtime"], [entry_of(row) for row in recorded["rows"]]
-                    )
-                    for name, recorded in raw["directories"].items()
-                },
-            )
+            with open(self.path, "rb") as file:
+                head = _parse_head(file.readline())
+                if head is None:
+                    return Snapshot()
+                rows_by_directory = orjson.loads(file.read())["directories"]
+            return Snapshot(head.taken_at_ns, {
+                name: RecordedDirectory(
+                    head.mtimes.get(name),
+                    [entry_of(row) for row in rows_by_directory.get(name, ())],
+                )
+                for name in head.mtimes.keys() | rows_by_directory.keys()
+            })
         except FileNotFoundError:
             return Snapshot()
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             log.warning("catalogue is unreadable (%s); rebuilding it", exc)
             return Snapshot()
 
+    def load_head(self) -> Head | None:
+        """Only the head: the newest sessions and what is needed to trust them."""
+        try:
+            with open(self.path, "rb") as file:
+                return _parse_head(file.readline(), with_sessions=True)
+        except FileNotFoundError:
+            return None
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("catalogue head is unreadable (%s)", exc)
+            return None
+
     def save(
         self,
-        entries: Iterable[Entry],
+        entries: list[Entry],
         directory_of: Callable[[str], str],
         directory_mtimes: dict[str, int],
         taken_at_ns: int,
+        complete: bool,
     ) -> None:
-        """Write a snapshot; directories without a known mtime are checked file by file."""
-        directories: dict[str, dict[str, Any]] = {}
+        """Write a snapshot; directories without a known mtime are checked file by file.
+        `complete`: `entries` are every session there is, and every directory's mtime
+        is known (so the head's newest sessions are the newest of all)."""
+        directories: dict[str, list[list[Any]]] = {}
         for entry in entries:
-            relative = directory_of(entry.document.id)
-            recorded = directories.get(relative)
-            if recorded is None:
-                recorded = directories[relative] = {
-                    "mtime": directory_mtimes.get(relative), "rows": [],
-                }
-            recorded["rows"].append(row_of(entry))
-        document = {"version": CATALOGUE_VERSION, "takenAt": taken_at_ns,
-                    "directories": directories}
-        self._files.write_atomic(self.path, orjson.dumps(document))
+            directories.setdefault(directory_of(entry.document.id), []).append(row_of(entry))
+        head: dict[str, Any] = {
+            "version": CATALOGUE_VERSION, "takenAt": taken_at_ns,
+            "mtimes": {name: directory_mtimes.get(name) for name in directories},
+            "complete": complete and directory_mtimes.keys() >= directories.keys(),
+        }
+        if head["complete"]:
+            head["mtimes"] = dict(directory_mtimes)
+            ids = {entry.document.id for entry in entries}
+            roots = [e for e in entries if e.document.parent_id is None
+                     or e.document.parent_id not in ids]
+            head.update(
+                total=len(entries), rootsTotal=len(roots),
+                newest=[row_of(e) for e in heapq.nlargest(HEAD_ROWS, entries, key=_recency)],
+                newestRoots=[row_of(e) for e in heapq.nlargest(HEAD_ROWS, roots, key=_recency)],
+            )
+        data = orjson.dumps(head) + b"\n" + orjson.dumps({"directories": directories})
+        self._files.write_atomic(self.path, data)
+
+
+def _recency(entry: Entry) -> tuple[int, int]:
+    """The list order's key (see core.index.sort_key)."""
+    return entry.document.updated_at, int(entry.document.id[8:])
+
+
+def _parse_head(line: bytes, with_sessions: bool = False) -> Head | None:
+    if not line:
+        return None
+    raw = orjson.loads(line)
+    if raw.get("version") != CATALOGUE_VERSION:
+        log.warning("catalogue has version %r; rebuilding it", raw.get("version"))
+        return None
+    head = Head(int(raw["takenAt"]), dict(raw["mtimes"]), bool(raw["complete"]))
+    if with_sessions and head.complete:
+        head.total, head.roots_total = int(raw["total"]), int(raw["rootsTotal"])
+        head.newest = [entry_of(row).document for row in raw["newest"]]
+        head.newest_roots = [entry_of(row).document for row in raw["newestRoots"]]
+    return head
 
 
 def row_of(entry: Entry) -> list[Any]:

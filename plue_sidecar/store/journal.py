@@ -66,13 +66,13 @@ class JournalContents:
 def read_journal(directory: Path) -> JournalContents:
     """Read every generation in `directory`; it changes nothing."""
     contents = JournalContents()
-    for generation, path in _generations(directory):
+    for generation, path in generations_in(directory):
         contents.generations.append(generation)
         _parse_generation(path.read_bytes(), path.name, contents)
     return contents
 
 
-def _generations(directory: Path) -> list[tuple[int, Path]]:
+def generations_in(directory: Path) -> list[tuple[int, Path]]:
     try:
         names = os.listdir(directory)
     except FileNotFoundError:
@@ -155,7 +155,7 @@ class Journal:
 
     def remove_through(self, generation: int) -> None:
         """Remove the files of every generation up to `generation` (a checkpoint covers them)."""
-        covered = [path for number, path in _generations(self._directory) if number <= generation]
+        covered = [path for number, path in generations_in(self._directory) if number <= generation]
         self._files.remove(covered)
 
     def close(self) -> None:

@@ -24,16 +24,25 @@ from plue_sidecar.models.records import (
     SessionDocument,
 )
 from plue_sidecar.store.catalogue import (
+    FINE_RACY_NS,
     Catalogue,
     Entry,
+    Head,
     Snapshot,
     Stamp,
     files_with_stamps,
+    racy_window,
     session_directories,
     stamp_of,
 )
 from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles
-from plue_sidecar.store.journal import Journal, JournalContents, Record, read_journal
+from plue_sidecar.store.journal import (
+    Journal,
+    JournalContents,
+    Record,
+    generations_in,
+    read_journal,
+)
 from plue_sidecar.store.layout import LOG_SUFFIX, Layout, id_number, session_id_of
 from plue_sidecar.store.lock import DataDirLock
 from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
@@ -94,6 +103,24 @@ class SessionStore:
         newest = max((id_number(s.id) for s in loaded.sessions), default=0)
         loaded.high_water = max(high_water, self._read_high_water(), newest)
         return loaded
+
+    def open_preview(self) -> Head | None:
+        """Take the lock; the catalogue's head when it alone describes the newest sessions
+        (a clean last exit: nothing in the journal, every directory trusted), else None.
+        `open` must follow either way."""
+        self.layout.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        self._lock.acquire()
+        if (
+            self.layout.tombstone_file.exists()
+            or generations_in(self.layout.sessions_dir)
+            or self._completed_migration() < SESSION_SCHEMA_VERSION
+            or not self.layout.migration_marker.exists()
+        ):
+            return None
+        head = self.catalogue.load_head()
+        if head is None or not head.trusts_all(self.directory_mtimes()):
+            return None
+        return head
 
     def close(self) -> None:
         self.journal.close()
@@ -273,10 +300,22 @@ class SessionStore:
         return written
 
     def save_catalogue(
-        self, entries: list[Entry], directory_mtimes: dict[str, int], taken_at_ns: int
+        self, entries: list[Entry], directory_mtimes: dict[str, int], taken_at_ns: int,
+        complete: bool = False,
     ) -> None:
         """Write the catalogue; `directory_mtimes` only when no write was in flight."""
-        self.catalogue.save(entries, self._relative_directory, directory_mtimes, taken_at_ns)
+        self.catalogue.save(
+            entries, self._relative_directory, directory_mtimes, taken_at_ns, complete
+        )
+
+    def wait_until_directories_are_quiet(self) -> None:
+        """Sleep the few milliseconds until no directory changed within its racy window,
+        so a catalogue written now can vouch for every directory (see `catalogue`)."""
+        now = time.time_ns()
+        due = max((mtime + racy_window(mtime) for mtime in self.directory_mtimes().values()
+                   if racy_window(mtime) == FINE_RACY_NS), default=now)
+        if due >= now:
+            time.sleep((due - now) / 1e9 + 0.001)
 
     def directory_mtimes(self) -> dict[str, int]:
         return {

@@ -1,0 +1,130 @@
+"""A start after a clean exit answers the first list pages from the catalogue's head
+while the rest loads; everything else waits for the load. Pages must be the same
+either way."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from plue_sidecar.core.opening import Opening, open_store
+from plue_sidecar.core.sessions import SessionService
+from plue_sidecar.models.wire import SessionChange
+from plue_sidecar.settings import Settings
+from plue_sidecar.store.session_store import SessionStore
+from tests.conftest import StartSidecar
+from tests.harness.client import SidecarProcess
+
+HEAD_USED = "the catalogue's head answers the first list pages"
+
+
+class Quiet:
+    def session_changed(self, change: SessionChange) -> None:
+        pass
+
+
+async def populate(sidecar: SidecarProcess, roots: int) -> None:
+    for number in range(roots):
+        root = await sidecar.call("session/create", {"title": f"root {number}"})
+        child = await sidecar.call("session/create", {"parentId": root["id"]})
+        if number % 3 == 0:
+            await sidecar.call("session/updateTitle", {"sessionId": child["id"], "title": "x"})
+
+
+async def pages(sidecar: SidecarProcess, **params: Any) -> list[dict[str, Any]]:
+    """Every page of a listing, following the cursors."""
+    found = [await sidecar.call("session/list", params)]
+    while found[-1]["nextCursor"] is not None:
+        found.append(await sidecar.call(
+            "session/list", {**params, "cursor": found[-1]["nextCursor"]}))
+    return found
+
+
+async def test_after_a_clean_exit_the_first_pages_come_from_the_head_and_agree(
+    start_sidecar: StartSidecar,
+) -> None:
+    first = await start_sidecar()
+    await populate(first, 12)
+    expected = {
+        "all": await pages(first, limit=5),
+        "roots": await pages(first, limit=4, rootsOnly=True),
+        "big": await first.call("session/list", {"limit": 1000}),
+    }
+    assert await first.stop() == 0
+    restarted = await start_sidecar("--log-level", "INFO")
+    answered = await asyncio.gather(
+        restarted.call("session/list", {"limit": 5}),
+        restarted.call("session/list", {"limit": 4, "rootsOnly": True}),
+        restarted.call("session/list", {"limit": 1000}),
+    )
+    assert list(answered) == [expected["all"][0], expected["roots"][0], expected["big"]]
+    assert await pages(restarted, limit=5) == expected["all"]
+    assert await pages(restarted, limit=4, rootsOnly=True) == expected["roots"]
+    created = await restarted.call("session/create", {})
+    assert (await restarted.call("session/list", {"limit": 1}))["sessions"] == [created]
+    assert await restarted.stop() == 0
+    assert HEAD_USED in await restarted.stderr_text()
+
+
+async def test_after_a_kill_the_journal_is_replayed_and_the_head_is_not_used(
+    start_sidecar: StartSidecar,
+) -> None:
+    first = await start_sidecar()
+    await populate(first, 2)
+    await first.stop()
+    second = await start_sidecar()
+    renamed = await second.call("session/updateTitle", {
+        "sessionId": (await second.call("session/list", {"limit": 1}))["sessions"][0]["id"],
+        "title": "after the catalogue",
+    })
+    await second.kill()
+    third = await start_sidecar("--log-level", "INFO")
+    assert (await third.call("session/list", {"limit": 1}))["sessions"] == [renamed]
+    await third.stop()
+    assert HEAD_USED not in await third.stderr_text()
+
+
+async def test_requests_that_need_every_session_wait_for_the_load(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = SessionStore(data)
+    service = SessionService(store, Settings(data), Quiet())
+    await service.open()
+    made = [await service.create(parent_id=None, title=f"s{n}", runner=None) for n in range(3)]
+    service.close()
+
+    opening = Opening()
+    reopened = SessionService(SessionStore(data), Settings(data), Quiet(), opening)
+    opening.head.set_result(reopened._store.open_preview())
+    await reopened.open(answer_early=True)
+    page = await reopened.list_page(parent_id=None, roots_only=False, limit=2, cursor=None)
+    assert [s["id"] for s in page["sessions"]] == [made[2].id, made[1].id]
+    waiting = asyncio.ensure_future(reopened.ready())
+    following = asyncio.ensure_future(reopened.list_page(
+        parent_id=None, roots_only=False, limit=2, cursor=page["nextCursor"]))
+    await asyncio.sleep(0.05)
+    assert not waiting.done() and not following.done()
+    opening.full.set_result(open_store(reopened._store))
+    await waiting
+    assert [s["id"] for s in (await following)["sessions"]] == [made[0].id]
+    assert reopened.info(made[0].id)["title"] == "s0"
+    reopened.close()
+
+
+async def test_a_failed_load_behind_the_head_answers_storage_errors(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    service = SessionService(SessionStore(data), Settings(data), Quiet())
+    await service.open()
+    await service.create(parent_id=None, title="kept", runner=None)
+    service.close()
+    opening = Opening()
+    reopened = SessionService(SessionStore(data), Settings(data), Quiet(), opening)
+    opening.head.set_result(reopened._store.open_preview())
+    await reopened.open(answer_early=True)
+    opening.full.set_exception(PermissionError(13, "denied"))
+    try:
+        await reopened.ready()
+    except Exception as exc:
+        failure = exc
+    assert getattr(failure, "kind", None) == "storage_unavailable"
+    reopened.close()
