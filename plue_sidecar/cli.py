@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
 from pathlib import Path
-
-import platformdirs
 
 from plue_sidecar import __version__
 from plue_sidecar.settings import (
@@ -71,6 +70,8 @@ def resolve_data_dir(given: Path | None) -> Path:
     from_env = os.environ.get("PLUE_DATA_DIR")
     if from_env:
         return Path(from_env)
+    import platformdirs  # noqa: PLC0415 - only this fallback needs it
+
     return Path(platformdirs.user_data_dir("Plue", appauthor=False))
 
 
@@ -103,10 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_every=args.checkpoint_every,
     )
     # Imported late so that --help and --version answer at once, and so that the data
-    # directory is being read while pygls imports.
+    # directory is being read while pygls imports. These imports (pydantic, the models,
+    # the store) leave almost no garbage, only objects that live as long as the process:
+    # the cyclic collector would scan them again and again for nothing, so it is off
+    # while they run and they are frozen out of its reach afterwards. pygls's import does
+    # leave megabytes of garbage (attrs rebuilds each lsprotocol class), so it runs with
+    # the collector on.
+    gc.disable()
     from plue_sidecar.core.opening import start_opening  # noqa: PLC0415
     from plue_sidecar.store.session_store import SessionStore  # noqa: PLC0415
 
+    gc.freeze()
+    gc.enable()
     store = SessionStore(settings.data_dir)
     opening = start_opening(store)
     from plue_sidecar.rpc.server import serve  # noqa: PLC0415
