@@ -16,7 +16,7 @@ import pytest
 
 from plue_sidecar.errors import storage_error
 from plue_sidecar.models.parts import TextPart
-from plue_sidecar.models.records import MessageRecord, Session, SessionDocument
+from plue_sidecar.models.records import MessageRecord, Session, SessionDocument, ShareRecord
 from plue_sidecar.store import durable_io
 from plue_sidecar.store.catalogue import Entry, Head, quiet_before, stamp_of
 from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
@@ -563,3 +563,15 @@ def test_an_incomplete_or_untrusted_catalogue_gives_no_preview(tmp_path: Path) -
     assert preview(tmp_path) is None
     store.save_catalogue(entry, {}, time.time_ns() + 10**10, True)
     assert preview(tmp_path) is None
+
+
+@pytest.mark.parametrize("share", [None, ShareRecord(secret="s", created_at=5, expires_at=None),
+                                   ShareRecord(secret="t", created_at=5, expires_at=9)])
+def test_a_documents_json_is_what_the_stored_model_writes_and_reads(
+    share: ShareRecord | None,
+) -> None:
+    session = dataclasses.replace(document(parent_id="session_1", runner="echo"), share=share)
+    written = session.to_json()
+    assert written == SessionDocument.model_validate(written).model_dump(mode="json",
+                                                                          by_alias=True)
+    assert Session.from_document(SessionDocument.model_validate(written)) == session

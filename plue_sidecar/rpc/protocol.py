@@ -9,6 +9,7 @@ fast byte-exact encoder.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import logging
 from concurrent.futures import Future
@@ -116,7 +117,11 @@ class SidecarProtocol(JsonRPCProtocol):
         if method not in self.fm.features:
             self.send_error(data["id"], errors.method_not_found(method))
             return
-        self.handle_message(self._converter.structure(data, JsonRPCRequestMessage))
+        # The envelope is checked above, so pygls's own dispatch (which re-checks the
+        # message's shape against runtime-checkable protocols) is entered one step in.
+        contextvars.copy_context().run(
+            self._handle_request, data["id"], method, data.get("params")
+        )
 
     def _receive_notification(self, method: str, params: Any) -> None:
         if method == EXIT:
