@@ -77,6 +77,45 @@ def test_a_failed_atomic_write_leaves_the_old_file_and_no_temp(
     assert no_temp_files(tmp_path)
 
 
+def test_a_batched_write_replaces_every_file_durably(tmp_path: Path) -> None:
+    files = DurableFiles(tmp_path)
+    targets = [tmp_path / f"d{n % 3}" / f"{n}.json" for n in range(450)]
+    files.write_many_atomic([(path, b"old") for path in targets])
+    files.write_many_atomic([(path, path.name.encode()) for path in targets])
+    assert all(path.read_bytes() == path.name.encode() for path in targets)
+    assert {stat.S_IMODE(path.stat().st_mode) for path in targets} == {0o600}
+    assert no_temp_files(tmp_path)
+
+
+@pytest.mark.parametrize(("function", "fail_on"), [
+    ("write", 3), ("fsync", 2), ("replace", 3),
+])
+def test_a_failed_batched_write_leaves_no_temp_and_no_torn_file(
+    tmp_path: Path, function: str, fail_on: int
+) -> None:
+    files = DurableFiles(tmp_path)
+    targets = [tmp_path / f"{n}.json" for n in range(5)]
+    files.write_many_atomic([(path, b"old") for path in targets])
+    real = getattr(durable_io.os, function)
+    calls = 0
+
+    def failing(*args: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == fail_on:
+            raise OSError(errno.ENOSPC, "full")
+        return real(*args)
+
+    with mock.patch.object(durable_io.os, function, side_effect=failing), \
+            pytest.raises(OSError):
+        files.write_many_atomic([(path, b"new") for path in targets])
+    contents = [path.read_bytes() for path in targets]
+    assert set(contents) <= {b"old", b"new"}
+    if function != "replace":
+        assert contents == [b"old"] * 5
+    assert no_temp_files(tmp_path)
+
+
 def test_a_failed_append_cuts_the_file_back(tmp_path: Path) -> None:
     files = DurableFiles(tmp_path)
     log = tmp_path / "log"

@@ -291,8 +291,13 @@ class SessionStore:
         high-water mark (a delete in the journal may hold the only record of it); then
         the journal generations up to `covered` hold nothing the files do not, and go."""
         written = CheckpointWritten()
-        for document in documents:
-            written.documents.append(Entry(document, self.save_session(document)))
+        paths = [self.layout.document(document.id) for document in documents]
+        self.files.write_many_atomic([
+            (path, orjson.dumps(document.to_json()))
+            for path, document in zip(paths, documents, strict=True)
+        ])
+        for path, document in zip(paths, documents, strict=True):
+            written.documents.append(Entry(document, stamp_of(os.stat(path))))
         self.remove_session_files(deleted)
         written.removed = deleted
         self.save_high_water(high_water)
