@@ -104,18 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_every=args.checkpoint_every,
     )
     # Imported late so that --help and --version answer at once, and so that the data
-    # directory is being read while pygls imports. These imports (pydantic, the models,
-    # the store) leave almost no garbage, only objects that live as long as the process:
-    # the cyclic collector would scan them again and again for nothing, so it is off
-    # while they run and they are frozen out of its reach afterwards. pygls's import does
-    # leave megabytes of garbage (attrs rebuilds each lsprotocol class), so it runs with
-    # the collector on.
+    # directory is being read while pygls imports. The cyclic collector is off meanwhile
+    # (see core.collector), and the server turns it back on.
     gc.disable()
     from plue_sidecar.core.opening import start_opening  # noqa: PLC0415
     from plue_sidecar.store.session_store import SessionStore  # noqa: PLC0415
 
-    gc.freeze()
-    gc.enable()
     store = SessionStore(settings.data_dir)
     opening = start_opening(store)
     from plue_sidecar.rpc.server import serve  # noqa: PLC0415

@@ -10,7 +10,6 @@ that. Without a usable head it loads everything at once, and `initialize` waits.
 
 from __future__ import annotations
 
-import gc
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -66,14 +65,5 @@ class Opening:
 def start_opening(store: SessionStore) -> Opening:
     """Open `store` on a thread; see `Opening`."""
     opening = Opening()
-
-    def run() -> None:
-        try:
-            opening.run(store)
-        finally:
-            gc.enable()
-
-    # Loading creates only objects that live on: collecting meanwhile is wasted work.
-    gc.disable()
-    threading.Thread(target=run, name="plue-open", daemon=True).start()
+    threading.Thread(target=opening.run, args=(store,), name="plue-open", daemon=True).start()
     return opening

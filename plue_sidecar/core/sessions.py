@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import gc
 import logging
 import secrets
 import time
@@ -129,9 +128,6 @@ class SessionService:
         `ready` waits for that."""
         opening, self._opening = self._opening, None
         if opening is None:
-            # Loading makes several objects per session and none is garbage: the cyclic
-            # collector would only rescan them again and again, and later on every pass.
-            gc.disable()
             opening = Opening()
             self._executor.submit(opening.run, self._store)
         self._loading = opening
@@ -162,11 +158,7 @@ class SessionService:
             self._ready.set()
 
     async def _install(self, opening: Opening) -> None:
-        try:
-            opened = await asyncio.wrap_future(opening.full)
-        finally:
-            gc.enable()
-        gc.freeze()
+        opened = await asyncio.wrap_future(opening.full)
         self._head = None
         loaded, self._index = opened.loaded, opened.index
         for orphan in self._index.orphans:

@@ -12,6 +12,7 @@ from typing import Any
 from pygls.server import JsonRPCServer
 
 from plue_sidecar import errors
+from plue_sidecar.core import collector
 from plue_sidecar.core.app import SidecarCore, Sink
 from plue_sidecar.core.opening import Opening
 from plue_sidecar.handlers import lifecycle, messages, sessions, shares
@@ -56,6 +57,7 @@ class Sidecar:
         self.protocol: SidecarProtocol = self.server.protocol  # type: ignore[assignment]
         self.core = SidecarCore(settings, ClientNotifier(self.protocol), store, opening)
         self._opened = False
+        self._collector: asyncio.Task[None] | None = None
         self._splitter = framing.FrameSplitter(settings.max_frame_bytes)
         rpc = Registrar(self.protocol, self.core.inflight, self.core.ready)
         lifecycle.register(rpc, self.protocol, self._open_core, self._watch_client,
@@ -66,7 +68,11 @@ class Sidecar:
         self.methods = sorted(rpc.methods)
 
     async def _open_core(self) -> None:
-        await self.core.open()
+        try:
+            await self.core.open()
+        finally:
+            if self._collector is None:
+                self._collector = asyncio.create_task(collector.resume_when(self.core.ready))
         self._opened = True
 
     def _watch_client(self, pid: int) -> None:
