@@ -12,6 +12,7 @@ import os
 import random
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,10 @@ class Model:
     deleted: set[str] = field(default_factory=set)
     pending_creates: dict[str, str | None] = field(default_factory=dict)
     """Title of a create or fork in flight -> its parent."""
-    pending_deletes: set[str] = field(default_factory=set)
+    pending_deletes: Counter[str] = field(default_factory=Counter)
+    """Deletes in flight, counted: two workers may delete one session at once, and the
+    one answered session_not_found must not clear the other, whose answer a kill may
+    swallow after its delete is durable."""
     counter: int = 0
 
     def live(self) -> list[str]:
@@ -143,13 +147,13 @@ async def append(sidecar: SidecarProcess, model: Model, session_id: str) -> None
 
 
 async def delete(sidecar: SidecarProcess, model: Model, session_id: str) -> None:
-    model.pending_deletes.add(session_id)
+    model.pending_deletes[session_id] += 1
     try:
         result = await sidecar.call("session/delete", {"sessionId": session_id})
     except RpcError:
-        model.pending_deletes.discard(session_id)
+        model.pending_deletes -= Counter([session_id])
         raise
-    model.pending_deletes.discard(session_id)
+    model.pending_deletes -= Counter([session_id])
     for gone in result["deleted"]:
         model.sessions.pop(gone, None)
         model.deleted.add(gone)
@@ -181,7 +185,9 @@ async def verify_and_adopt(sidecar: SidecarProcess, model: Model, data_dir: Path
     for session_id, known in list(model.sessions.items()):
         info = present.get(session_id)
         if info is None:
-            assert session_id in maybe_deleted, f"acknowledged {session_id} is missing"
+            assert session_id in maybe_deleted, (
+                f"acknowledged {session_id} is missing\n{on_disk(sidecar, session_id)}"
+            )
             model.sessions.pop(session_id)
             model.deleted.add(session_id)
             continue
@@ -224,10 +230,15 @@ async def verify_messages(
 def on_disk(sidecar: SidecarProcess, session_id: str) -> str:
     """What the data directory holds of a session, for a failure message."""
     data_dir = Path(sidecar.process_args[sidecar.process_args.index("--data-dir") + 1])
+    journals = "\n".join(
+        f"{path.name}: {path.read_bytes()[-3000:]!r}"
+        for path in sorted(data_dir.rglob("journal-*.log"))
+    )
     return "\n".join(
         f"{path.name}: {path.read_bytes()[:2000]!r}"
         for path in sorted(data_dir.rglob(f"{session_id}*"))
-    ) + "\n" + "".join(LOGS)[-6000:] + sidecar.stderr.decode(errors="replace")[-3000:]
+    ) + "\n" + journals + "\n" + "".join(LOGS)[-30000:] + sidecar.stderr.decode(
+        errors="replace")[-3000:]
 
 
 async def test_acknowledged_changes_survive_fifty_kills_and_nothing_half_done_remains(
@@ -236,7 +247,8 @@ async def test_acknowledged_changes_survive_fifty_kills_and_nothing_half_done_re
     rng = random.Random(SEED)
     model = Model()
     for _ in range(KILLS):
-        sidecar = await start_sidecar("--checkpoint-every", CHECKPOINT_EVERY)
+        sidecar = await start_sidecar("--checkpoint-every", CHECKPOINT_EVERY,
+                                      "--log-level", "INFO")
         await verify_and_adopt(sidecar, model, data_dir)
         workers = [
             asyncio.create_task(worker(sidecar, model, random.Random(rng.random())))

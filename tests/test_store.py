@@ -614,3 +614,22 @@ def test_a_documents_json_is_what_the_stored_model_writes_and_reads(
     assert written == SessionDocument.model_validate(written).model_dump(mode="json",
                                                                           by_alias=True)
     assert Session.from_document(SessionDocument.model_validate(written)) == session
+
+
+def test_a_document_deleted_while_its_checkpoint_runs_does_not_fail_it(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.open()
+    kept, gone = document(title="kept"), document("session_1795000000001")
+    store.journal.append({"put": kept.to_json()}).result(5)
+    covered = store.journal.rotate()
+    real_write = store.files.write_many_atomic
+
+    def write_then_lose_one(files: list[tuple[Path, bytes]]) -> None:
+        real_write(files)
+        store.layout.document(gone.id).unlink()  # as a concurrent delete would
+
+    with mock.patch.object(store.files, "write_many_atomic", side_effect=write_then_lose_one):
+        written = store.checkpoint([kept, gone], [], 1795000000001, covered)
+    assert [entry.document.id for entry in written.documents] == [kept.id]
+    assert not list(tmp_path.rglob("journal-*.log"))
+    store.close()

@@ -224,6 +224,9 @@ class SessionService:
             return
         if self._closed:
             return  # `close` has made its own checkpoint, covering this one
+        log.info("checkpoint: %d documents written, %d deleted sessions' files removed, "
+                 "journal cut through generation %d", len(written.documents),
+                 len(written.removed), covered)
         self._checkpoint_written(written)
         self._save_catalogue_in_background()
 

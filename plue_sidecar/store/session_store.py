@@ -297,7 +297,11 @@ class SessionStore:
             for path, document in zip(paths, documents, strict=True)
         ])
         for path, document in zip(paths, documents, strict=True):
-            written.documents.append(Entry(document, stamp_of(os.stat(path))))
+            try:
+                stamp = stamp_of(os.stat(path))
+            except FileNotFoundError:
+                continue  # deleted meanwhile: its delete is in a later generation
+            written.documents.append(Entry(document, stamp))
         self.remove_session_files(deleted)
         written.removed = deleted
         self.save_high_water(high_water)
