@@ -50,15 +50,6 @@ class _DirState:
         self.in_progress = False
 
 
-class PartialRemovalError(OSError):
-    """Removing a set of files failed; `removed` says whether any was already gone."""
-
-    def __init__(self, cause: OSError, removed: bool) -> None:
-        super().__init__(cause.errno, cause.strerror)
-        self.cause = cause
-        self.removed = removed
-
-
 class DirectorySyncer:
     """Makes directory entries durable, sharing one fsync among concurrent callers."""
 
@@ -202,8 +193,6 @@ class DurableFiles:
                 os.unlink(path)
             except FileNotFoundError:
                 continue
-            except OSError as exc:
-                raise PartialRemovalError(exc, removed=bool(parents)) from exc
             parents.add(path.parent)
         for parent in parents:
             self._syncer.sync(parent)
