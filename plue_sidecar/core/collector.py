@@ -19,10 +19,6 @@ SETTLE_SECONDS = 0.2
 """How long after the data directory opens the one full pass waits: past the first answers."""
 
 
-def pause() -> None:
-    gc.disable()
-
-
 async def resume_when(loaded: Callable[[], Awaitable[None]]) -> None:
     await asyncio.sleep(SETTLE_SECONDS)
     with contextlib.suppress(Exception):  # a failed load is answered elsewhere

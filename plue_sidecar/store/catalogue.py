@@ -33,6 +33,10 @@ from plue_sidecar.store.durable_io import DurableFiles
 
 log = logging.getLogger(__name__)
 CATALOGUE_VERSION = 3
+HEAD_ROWS = 1000
+"""Newest sessions kept in the head: the largest page a client may ask for."""
+_ROW_FIELDS = 10
+"""Leading fields of a row, in `Session` field order; then share and the stamp."""
 RACY_NS = 2_000_000_000
 """A directory changed this close to the snapshot may change again with the same mtime
 (filesystems that keep whole seconds, or two: FAT)."""
@@ -49,10 +53,7 @@ def racy_window(mtime_ns: int) -> int:
 def quiet_before(mtime_ns: int, taken_at_ns: int) -> bool:
     """A change after `taken_at_ns` cannot carry `mtime_ns` again."""
     return mtime_ns + racy_window(mtime_ns) < taken_at_ns
-HEAD_ROWS = 1000
-"""Newest sessions kept in the head: the largest page a client may ask for."""
-_ROW_FIELDS = 10
-"""Leading fields of a row, in `Session` field order; then share and the stamp."""
+
 
 Stamp = tuple[int, int, int]
 """A file's (inode, mtime in ns, size): a replaced or edited file gets a new one."""

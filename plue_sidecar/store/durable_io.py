@@ -109,7 +109,7 @@ class DurableFiles:
     def write_atomic(self, path: Path, data: bytes) -> None:
         """Replace `path` with `data`: temp file, fsync, rename, directory fsync."""
         self.ensure_directory(path.parent)
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        temp = _temp_path(path)
         fd = os.open(temp, _CREATE_FLAGS, FILE_MODE)
         try:
             try:
@@ -128,10 +128,13 @@ class DurableFiles:
         batched (every temp file written, then synced by a few threads at once, then
         renamed; one fsync per directory). On failure, what was renamed is whole and
         the rest is as it was."""
-        for start in range(0, len(files), BATCH_FILES):
-            self._write_batch(files[start : start + BATCH_FILES])
+        with ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="plue-sync") as syncers:
+            for start in range(0, len(files), BATCH_FILES):
+                self._write_batch(files[start : start + BATCH_FILES], syncers)
 
-    def _write_batch(self, files: list[tuple[Path, bytes]]) -> None:
+    def _write_batch(
+        self, files: list[tuple[Path, bytes]], syncers: ThreadPoolExecutor
+    ) -> None:
         temps: list[tuple[Path, Path]] = []
         fds: list[int] = []
         renamed = 0
@@ -139,12 +142,11 @@ class DurableFiles:
             try:
                 for path, data in files:
                     self.ensure_directory(path.parent)
-                    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+                    temp = _temp_path(path)
                     fds.append(os.open(temp, _CREATE_FLAGS, FILE_MODE))
                     temps.append((temp, path))
                     _write_all(fds[-1], data)
-                with ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="plue-sync") as pool:
-                    list(pool.map(fsync_fd, fds))
+                list(syncers.map(fsync_fd, fds))
             finally:
                 for fd in fds:
                     with contextlib.suppress(OSError):
@@ -196,6 +198,11 @@ class DurableFiles:
             parents.add(path.parent)
         for parent in parents:
             self._syncer.sync(parent)
+
+
+def _temp_path(path: Path) -> Path:
+    """A fresh hidden name beside `path`: loading skips and removes dot files."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -84,9 +84,7 @@ class SessionStore:
     def open(self) -> LoadedData:
         """Take the data directory's lock, finish an interrupted delete, load every
         session and replay the journal on top."""
-        data_dir = self.layout.data_dir
-        data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        self._lock.acquire()
+        self._take_lock()
         try:
             high_water = self._finish_interrupted_delete()
             journal = read_journal(self.layout.sessions_dir)
@@ -108,8 +106,7 @@ class SessionStore:
         """Take the lock; the catalogue's head when it alone describes the newest sessions
         (a clean last exit: nothing in the journal, every directory trusted), else None.
         `open` must follow either way."""
-        self.layout.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        self._lock.acquire()
+        self._take_lock()
         if (
             self.layout.tombstone_file.exists()
             or generations_in(self.layout.sessions_dir)
@@ -121,6 +118,11 @@ class SessionStore:
         if head is None or not head.trusts_all(self.directory_mtimes()):
             return None
         return head
+
+    def _take_lock(self) -> None:
+        """Create the data directory if need be and hold its lock (once per store)."""
+        self.layout.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        self._lock.acquire()
 
     def close(self) -> None:
         self.journal.close()
@@ -321,7 +323,7 @@ class SessionStore:
         """Sleep the few milliseconds until no directory changed within its racy window,
         so a catalogue written now can vouch for every directory (see `catalogue`)."""
         now = time.time_ns()
-        due = max((mtime + racy_window(mtime) for mtime in self.directory_mtimes().values()
+        due = max((mtime + FINE_RACY_NS for mtime in self.directory_mtimes().values()
                    if racy_window(mtime) == FINE_RACY_NS), default=now)
         if due >= now:
             time.sleep((due - now) / 1e9 + 0.001)
