@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     store = SessionStore(settings.data_dir)
     opening = start_opening(store)
-    from plue_sidecar.rpc.server import serve  # noqa: PLC0415
+    from plue_sidecar.app import serve  # noqa: PLC0415
 
     return serve(settings, store, opening)
 

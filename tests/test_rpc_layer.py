@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 import pytest
-from pygls.server import JsonRPCServer
 
 from plue_sidecar import errors
 from plue_sidecar.core.inflight import InflightRequests
 from plue_sidecar.models.base import WireModel
 from plue_sidecar.models.wire import SessionRef
+from plue_sidecar.routes import Routes
 from plue_sidecar.rpc.framing import Frame, FrameSplitter
-from plue_sidecar.rpc.protocol import Phase, SidecarProtocol, converter_factory
+from plue_sidecar.rpc.protocol import Phase, SidecarProtocol
 from plue_sidecar.rpc.registrar import Registrar
 
 
@@ -51,14 +51,15 @@ class NoParams(WireModel):
 
 class Layer:
     def __init__(self) -> None:
-        self.protocol: SidecarProtocol = JsonRPCServer(
-            SidecarProtocol, converter_factory
-        ).protocol  # type: ignore[assignment]
+        self.protocol = SidecarProtocol()
         self.output = Captured()
         self.protocol.set_writer(self.output)
         self.protocol.phase = Phase.RUNNING
         self.inflight = InflightRequests()
-        self.rpc = Registrar(self.protocol, self.inflight, loaded=lambda: asyncio.sleep(0))
+        self.registrar = Registrar(
+            self.protocol, self.inflight, wait_until_loaded=lambda: asyncio.sleep(0)
+        )
+        self.rpc = Routes()
         self.release = asyncio.Event()
         self.calls: list[str] = []
 
@@ -83,6 +84,8 @@ async def layer() -> AsyncIterator[Layer]:
     async def unencodable(params: NoParams) -> dict[str, Any]:
         return {"value": {1, 2}}
 
+    for route in layer.rpc.routes:
+        layer.registrar.add(route)
     yield layer
     layer.release.set()
 

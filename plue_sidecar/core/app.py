@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from plue_sidecar import errors
 from plue_sidecar.core.inflight import InflightRequests
 from plue_sidecar.core.opening import Opening
 from plue_sidecar.core.sessions import ChangeSink, SessionService
@@ -13,6 +14,7 @@ from plue_sidecar.models.wire import AbortResult, SessionInfo
 from plue_sidecar.runners.base import RunnerSettings
 from plue_sidecar.runners.registry import RunnerRegistry
 from plue_sidecar.settings import Settings
+from plue_sidecar.store.lock import DataDirLockedError
 from plue_sidecar.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,12 @@ class SidecarCore:
     async def open(self) -> None:
         """Open the data directory; the newest sessions may be listed before the rest
         is loaded (see `core.opening`): `ready` waits for everything."""
-        await self.sessions.open(answer_early=True)
+        try:
+            await self.sessions.open(answer_early=True)
+        except DataDirLockedError as exc:
+            raise errors.data_dir_locked(exc.holder_pid) from None
+        except OSError as exc:
+            raise errors.storage_error(exc) from None
 
     async def ready(self) -> None:
         await self.sessions.ready()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from plue_sidecar.core.app import SidecarCore
 from plue_sidecar.models.wire import (
     AppendMessageParams,
@@ -14,10 +16,12 @@ from plue_sidecar.models.wire import (
     PromptResult,
     SessionInfo,
 )
-from plue_sidecar.rpc.registrar import Registrar
+from plue_sidecar.routes import Route, Routes
 
 
-def register(rpc: Registrar, core: SidecarCore) -> None:
+def routes(core: SidecarCore) -> list[Route[Any]]:
+    rpc = Routes()
+
     @rpc.request("message/append", AppendMessageParams)
     async def append(params: AppendMessageParams) -> Message:
         """Store a message written elsewhere; durable before the answer."""
@@ -42,3 +46,5 @@ def register(rpc: Registrar, core: SidecarCore) -> None:
     async def prompt(params: PromptParams) -> PromptResult:
         """Run a turn: store the prompt, stream the answer, store it."""
         return await core.turns.prompt(params.session_id, list(params.parts))
+
+    return rpc.routes

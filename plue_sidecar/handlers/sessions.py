@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from plue_sidecar.core.app import SidecarCore
 from plue_sidecar.core.sessions import JsonObject
 from plue_sidecar.models.wire import (
@@ -14,10 +16,12 @@ from plue_sidecar.models.wire import (
     SessionRef,
     UpdateTitleParams,
 )
-from plue_sidecar.rpc.registrar import Registrar
+from plue_sidecar.routes import Route, Routes
 
 
-def register(rpc: Registrar, core: SidecarCore) -> None:
+def routes(core: SidecarCore) -> list[Route[Any]]:
+    rpc = Routes()
+
     @rpc.request("session/create", CreateSessionParams)
     async def create(params: CreateSessionParams) -> SessionInfo:
         """A new session, a child of `parentId` when given."""
@@ -58,3 +62,5 @@ def register(rpc: Registrar, core: SidecarCore) -> None:
         """Release what is loaded for the session; deletes nothing."""
         core.sessions.release(params.session_id)
         return CloseResult(closed=True)
+
+    return rpc.routes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from plue_sidecar.core.app import SidecarCore
 from plue_sidecar.models.wire import (
     ResolvedShare,
@@ -11,10 +13,12 @@ from plue_sidecar.models.wire import (
     ShareInfo,
     ShareParams,
 )
-from plue_sidecar.rpc.registrar import Registrar
+from plue_sidecar.routes import Route, Routes
 
 
-def register(rpc: Registrar, core: SidecarCore) -> None:
+def routes(core: SidecarCore) -> list[Route[Any]]:
+    rpc = Routes()
+
     @rpc.request("session/share", ShareParams)
     async def share(params: ShareParams) -> ShareInfo:
         """Share a session, or return its live share."""
@@ -29,3 +33,5 @@ def register(rpc: Registrar, core: SidecarCore) -> None:
     async def resolve(params: ResolveShareParams) -> ResolvedShare:
         """The session a live secret names, without the secret."""
         return ResolvedShare(session=core.sessions.resolve_share(params.secret))
+
+    return rpc.routes

@@ -1,32 +1,23 @@
-"""pygls's JSON-RPC protocol with the sidecar's wire rules.
+"""The sidecar's wire rules over the pygls dispatcher.
 
-pygls dispatches requests to handlers and keeps in-flight futures (so it cancels
-them); this subclass adds what pygls lacks: -32700/-32600 answers, the lifecycle
-(`initialize` first, `shutdown`, `exit`), error objects without tracebacks, and a
-fast byte-exact encoder.
+pygls (behind `rpc.pygls_dispatch`) runs handlers and cancels them; this layer adds
+what it lacks: -32700/-32600 answers, the lifecycle (`initialize` first, `shutdown`,
+`exit`), error objects without tracebacks, and a fast byte-exact encoder.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import enum
 import logging
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Protocol
 
-import cattrs
 import orjson
-from pygls.protocol.json_rpc import (
-    JsonRPCNotification,
-    JsonRPCProtocol,
-    JsonRPCRequestMessage,
-    JsonRPCResponseMessage,
-    MsgId,
-)
 
 from plue_sidecar import errors
 from plue_sidecar.rpc.framing import encode_frame
+from plue_sidecar.rpc.pygls_dispatch import MsgId, PyglsDispatcher, RequestHandler
 
 log = logging.getLogger(__name__)
 
@@ -46,35 +37,36 @@ class Phase(enum.Enum):
     SHUT_DOWN = "shut_down"
 
 
-def converter_factory() -> cattrs.Converter:
-    """Keep params as the raw JSON value (validated later by pydantic), absent as None."""
-    converter = cattrs.Converter()
-    converter.register_structure_hook(
-        JsonRPCRequestMessage,
-        lambda obj, cls: cls(
-            id=obj["id"], method=obj["method"], jsonrpc=obj["jsonrpc"], params=obj.get("params")
-        ),
-    )
-    converter.register_structure_hook(
-        JsonRPCNotification,
-        lambda obj, cls: cls(
-            method=obj["method"], jsonrpc=obj["jsonrpc"], params=obj.get("params")
-        ),
-    )
-    converter.register_structure_hook(
-        JsonRPCResponseMessage,
-        lambda obj, cls: cls(id=obj["id"], jsonrpc=obj["jsonrpc"], result=obj.get("result")),
-    )
-    return converter
+class Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
 
 
-class SidecarProtocol(JsonRPCProtocol):
-    def __init__(self, server: Any, converter: cattrs.Converter) -> None:
-        super().__init__(server, converter)
+class SidecarProtocol:
+    """One client connection: decodes bodies, enforces the lifecycle, dispatches
+    requests to registered handlers and answers each exactly once.
+
+    The phase moves here alone: to INITIALIZING when `initialize` arrives, to RUNNING
+    when its handler succeeds (back to STARTED when it fails, so the client may try
+    again) and to SHUT_DOWN when `shutdown` arrives.
+    """
+
+    def __init__(self) -> None:
         self.phase = Phase.STARTED
         self.exit_code: asyncio.Future[int] | None = None
+        self._dispatcher = PyglsDispatcher(self._request_finished)
+        self._writer: Writer | None = None
         self._initialize_id: object = _NO_INITIALIZE
         self._held: list[bytes] = []
+
+    def set_writer(self, writer: Writer) -> None:
+        self._writer = writer
+
+    def register(self, method: str, handler: RequestHandler) -> None:
+        self._dispatcher.register(method, handler)
+
+    def in_flight(self) -> list[asyncio.Future[Any]]:
+        """Requests not answered yet."""
+        return self._dispatcher.in_flight()
 
     # --- inbound -------------------------------------------------------------
 
@@ -97,7 +89,9 @@ class SidecarProtocol(JsonRPCProtocol):
             self.send_error(_id_of(data), errors.invalid_request(problem))
             return
         if "method" not in data:
-            self.handle_message(self._converter.structure(data, JsonRPCResponseMessage))
+            # The sidecar sends no requests, so no response from the client answers one.
+            log.warning("ignoring a response to request %r, which the sidecar never sent",
+                        data.get("id"))
             return
         method: str = data["method"]
         if "id" not in data:
@@ -114,25 +108,19 @@ class SidecarProtocol(JsonRPCProtocol):
             # At once, not when the handler runs: an `exit` or request may follow in the
             # same read, before any handler task has had a turn.
             self.phase = Phase.SHUT_DOWN
-        if method not in self.fm.features:
+        if not self._dispatcher.handles(method):
             self.send_error(data["id"], errors.method_not_found(method))
             return
-        # The envelope is checked above, so pygls's own dispatch (which re-checks the
-        # message's shape against runtime-checkable protocols) is entered one step in.
-        contextvars.copy_context().run(
-            self._handle_request, data["id"], method, data.get("params")
-        )
+        self._dispatcher.request(data["id"], method, data.get("params"))
 
     def _receive_notification(self, method: str, params: Any) -> None:
         if method == EXIT:
             self.request_exit(0 if self.phase is Phase.SHUT_DOWN else 1)
         elif method == CANCEL_REQUEST:
             if isinstance(params, dict) and isinstance(params.get("id"), int | str):
-                self._handle_cancel_notification(params["id"])
-        elif self.phase is Phase.RUNNING and method in self.fm.features:
-            self.handle_message(
-                JsonRPCNotification(method=method, jsonrpc="2.0", params=params)
-            )
+                self._dispatcher.cancel(params["id"])
+        elif self.phase is Phase.RUNNING and self._dispatcher.handles(method):
+            self._dispatcher.notification(method, params)
         else:
             log.debug("ignoring notification %r", method)
 
@@ -153,8 +141,7 @@ class SidecarProtocol(JsonRPCProtocol):
 
     # --- outbound ------------------------------------------------------------
 
-    def _send_handler_result(self, future: Future[Any], *, msg_id: MsgId) -> None:
-        self._request_futures.pop(msg_id, None)
+    def _request_finished(self, msg_id: MsgId, future: Future[Any]) -> None:
         if self._initialize_id is not _NO_INITIALIZE and msg_id == self._initialize_id:
             self._initialize_ended(msg_id, future)
             return
@@ -162,9 +149,10 @@ class SidecarProtocol(JsonRPCProtocol):
 
     def _initialize_ended(self, msg_id: MsgId, future: Future[Any]) -> None:
         """Answer initialize, then let the messages that waited for it through."""
+        succeeded = not future.cancelled() and future.exception() is None
         if self.phase is Phase.INITIALIZING:
-            # initialize failed (bad params, locked data dir): the client may try again.
-            self.phase = Phase.STARTED
+            # A failed initialize (bad params, locked data dir) may be sent again.
+            self.phase = Phase.RUNNING if succeeded else Phase.STARTED
         self._answer(msg_id, future)
         self._initialize_id = _NO_INITIALIZE
         held, self._held = self._held, []
@@ -191,14 +179,14 @@ class SidecarProtocol(JsonRPCProtocol):
         self._write({"jsonrpc": "2.0", "method": method, "params": params})
 
     def _write(self, message: dict[str, Any]) -> None:
-        assert self.writer is not None, "set_writer() comes before the first message"
+        assert self._writer is not None, "set_writer() comes before the first message"
         try:
             body = orjson.dumps(message)
         except TypeError:
             log.exception("cannot encode a message to the client")
             failure = errors.internal_error().to_wire()
             body = orjson.dumps({"jsonrpc": "2.0", "id": message.get("id"), "error": failure})
-        self.writer.write(encode_frame(body))
+        self._writer.write(encode_frame(body))
 
 
 def _envelope_problem(data: Any) -> str | None:

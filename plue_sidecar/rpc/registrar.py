@@ -17,59 +17,53 @@ from pydantic import BaseModel, ValidationError
 
 from plue_sidecar import errors
 from plue_sidecar.core.inflight import InflightRequests
+from plue_sidecar.routes import Handler, Result, Route
 from plue_sidecar.rpc.protocol import SidecarProtocol
 
 P = TypeVar("P", bound=BaseModel)
-Result = BaseModel | dict[str, Any] | None
-"""A model, or JSON the core already shaped as that model (see SessionService.info)."""
-Handler = Callable[[P], Awaitable[Result]]
 
 
 class Registrar:
+    """Turns routes into protocol handlers: validation, load gate, binding, errors.
+
+    `wait_until_loaded` is awaited before every route that waits for the load.
+    """
+
     def __init__(
         self,
         protocol: SidecarProtocol,
         inflight: InflightRequests,
-        loaded: Callable[[], Awaitable[None]],
+        wait_until_loaded: Callable[[], Awaitable[None]],
     ) -> None:
         self._protocol = protocol
         self._inflight = inflight
-        self._loaded = loaded
+        self._wait_until_loaded = wait_until_loaded
         self.methods: list[str] = []
 
-    def request(
-        self,
-        method: str,
-        params_model: type[P],
-        *,
-        bound_to_session: bool = True,
-        waits_for_load: bool = True,
-    ) -> Callable[[Handler[P]], Handler[P]]:
-        """Register `handler` for `method`; bound requests end when their session aborts."""
+    def add(self, route: Route[Any]) -> None:
+        """Serve `route.method`; bound requests end when their session aborts."""
+        handler, model = route.handler, route.params_model
+        waits, bound = route.waits_for_load, route.bound_to_session
 
-        def decorator(handler: Handler[P]) -> Handler[P]:
-            async def dispatch(raw_params: Any) -> Any:
-                params = validate(params_model, raw_params)
-                session_id = getattr(params, "session_id", None)
-                if bound_to_session and isinstance(session_id, str):
-                    with self._inflight.bound(session_id):
-                        result = await self._run(handler, params, waits_for_load)
-                else:
-                    result = await self._run(handler, params, waits_for_load)
-                if isinstance(result, BaseModel):
-                    return result.model_dump(mode="json", by_alias=True)
-                return result
+        async def dispatch(raw_params: Any) -> Any:
+            params = validate(model, raw_params)
+            session_id = getattr(params, "session_id", None)
+            if bound and isinstance(session_id, str):
+                with self._inflight.bound(session_id):
+                    result = await self._run(handler, params, waits)
+            else:
+                result = await self._run(handler, params, waits)
+            if isinstance(result, BaseModel):
+                return result.model_dump(mode="json", by_alias=True)
+            return result
 
-            self._protocol.fm.feature(method)(dispatch)
-            self.methods.append(method)
-            return handler
-
-        return decorator
+        self._protocol.register(route.method, dispatch)
+        self.methods.append(route.method)
 
     async def _run(self, handler: Handler[P], params: P, waits_for_load: bool) -> Result:
         try:
             if waits_for_load:
-                await self._loaded()
+                await self._wait_until_loaded()
             return await handler(params)
         except asyncio.CancelledError:
             task = asyncio.current_task()

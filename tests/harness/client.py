@@ -27,7 +27,7 @@ from pygls.protocol import (
 )
 from pytest_lsp import ClientServerConfig
 
-from plue_sidecar.rpc.protocol import converter_factory as sidecar_converter_factory
+from plue_sidecar.rpc.pygls_dispatch import converter_factory as sidecar_converter_factory
 
 WAIT_SECONDS = 10.0
 

@@ -1,4 +1,8 @@
-"""The sidecar process: stdio in, frames, pygls dispatch, the session core, stdio out."""
+"""The composition root: builds the store, the core and the protocol, registers the
+handlers, and runs the process: stdio in, frames, dispatch, the session core, stdio out.
+
+The one module that knows every layer; each layer below knows only the ones beneath it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ import os
 import signal
 from typing import Any
 
-from pygls.server import JsonRPCServer
-
 from plue_sidecar import errors
 from plue_sidecar.core import collector
 from plue_sidecar.core.app import SidecarCore, Sink
@@ -19,7 +21,7 @@ from plue_sidecar.handlers import lifecycle, messages, sessions, shares
 from plue_sidecar.models.wire import SessionChange, SessionUpdate
 from plue_sidecar.rpc import framing
 from plue_sidecar.rpc.client_watch import watch_process
-from plue_sidecar.rpc.protocol import SidecarProtocol, converter_factory
+from plue_sidecar.rpc.protocol import SidecarProtocol
 from plue_sidecar.rpc.registrar import Registrar
 from plue_sidecar.rpc.stdio import OutputPipe, claim_stdout, read_input
 from plue_sidecar.settings import Settings
@@ -53,19 +55,21 @@ class Sidecar:
         opening: Opening | None = None,
     ) -> None:
         self.settings = settings
-        self.server = JsonRPCServer(SidecarProtocol, converter_factory)
-        self.protocol: SidecarProtocol = self.server.protocol  # type: ignore[assignment]
+        self.protocol = SidecarProtocol()
         self.core = SidecarCore(settings, ClientNotifier(self.protocol), store, opening)
         self._opened = False
         self._collector: asyncio.Task[None] | None = None
         self._splitter = framing.FrameSplitter(settings.max_frame_bytes)
-        rpc = Registrar(self.protocol, self.core.inflight, self.core.ready)
-        lifecycle.register(rpc, self.protocol, self._open_core, self._watch_client,
-                           str(settings.data_dir))
-        sessions.register(rpc, self.core)
-        shares.register(rpc, self.core)
-        messages.register(rpc, self.core)
-        self.methods = sorted(rpc.methods)
+        registrar = Registrar(self.protocol, self.core.inflight, self.core.ready)
+        for route in [
+            *lifecycle.routes(self._open_core, self._watch_client, str(settings.data_dir),
+                              lambda: registrar.methods),
+            *sessions.routes(self.core),
+            *shares.routes(self.core),
+            *messages.routes(self.core),
+        ]:
+            registrar.add(route)
+        self.methods = sorted(registrar.methods)
 
     async def _open_core(self) -> None:
         try:
@@ -120,11 +124,7 @@ class Sidecar:
         data dir: requests still writing need the store until they are done."""
         if self._opened:
             await self.core.end_turns()
-        in_flight = self.protocol._request_futures.values()
-        pending: list[asyncio.Future[Any]] = []
-        for future in in_flight:
-            if isinstance(future, asyncio.Future):  # pygls types them as thread futures
-                pending.append(future)
+        pending = self.protocol.in_flight()
         if pending:
             await asyncio.wait(pending, timeout=PENDING_REQUESTS_SECONDS)
         if self._opened:
