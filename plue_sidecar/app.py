@@ -15,8 +15,8 @@ from typing import Any
 
 from plue_sidecar import errors
 from plue_sidecar.core import collector
-from plue_sidecar.core.app import SidecarCore, Sink
 from plue_sidecar.core.opening import Opening
+from plue_sidecar.core.sidecar_core import SidecarCore, Sink
 from plue_sidecar.handlers import lifecycle, messages, sessions, shares
 from plue_sidecar.models.wire import SessionChange, SessionUpdate
 from plue_sidecar.rpc import framing
@@ -26,6 +26,7 @@ from plue_sidecar.rpc.registrar import Registrar
 from plue_sidecar.rpc.stdio import OutputPipe, claim_stdout, read_input
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.session_store import SessionStore
+from plue_sidecar.store.storage import SessionStorage
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 5.0
@@ -51,12 +52,13 @@ class Sidecar:
     """One running sidecar: wires the pieces together and runs until told to exit."""
 
     def __init__(
-        self, settings: Settings, store: SessionStore | None = None,
+        self, settings: Settings, storage: SessionStorage | None = None,
         opening: Opening | None = None,
     ) -> None:
         self.settings = settings
         self.protocol = SidecarProtocol()
-        self.core = SidecarCore(settings, ClientNotifier(self.protocol), store, opening)
+        storage = storage or open_storage(settings)
+        self.core = SidecarCore(settings, ClientNotifier(self.protocol), storage, opening)
         self._opened = False
         self._collector: asyncio.Task[None] | None = None
         self._splitter = framing.FrameSplitter(settings.max_frame_bytes)
@@ -134,12 +136,17 @@ class Sidecar:
         output.close()
 
 
+def open_storage(settings: Settings) -> SessionStorage:
+    """The data directory's storage (not opened yet: see `core.opening`)."""
+    return SessionStorage(SessionStore(settings.data_dir), settings.checkpoint_every)
+
+
 def serve(
-    settings: Settings, store: SessionStore | None = None,
+    settings: Settings, storage: SessionStorage | None = None,
     opening: Opening | None = None,
 ) -> int:
     output_fd = claim_stdout()
-    sidecar = Sidecar(settings, store, opening)
+    sidecar = Sidecar(settings, storage, opening)
     try:
         return asyncio.run(sidecar.run(0, output_fd))
     finally:

@@ -109,12 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()
     from plue_sidecar.core.opening import start_opening  # noqa: PLC0415
     from plue_sidecar.store.session_store import SessionStore  # noqa: PLC0415
+    from plue_sidecar.store.storage import SessionStorage  # noqa: PLC0415
 
-    store = SessionStore(settings.data_dir)
-    opening = start_opening(store)
+    storage = SessionStorage(SessionStore(settings.data_dir), settings.checkpoint_every)
+    opening = start_opening(storage)
     from plue_sidecar.app import serve  # noqa: PLC0415
 
-    return serve(settings, store, opening)
+    return serve(settings, storage, opening)
 
 
 def run_doctor(data_dir: Path) -> int:

@@ -21,11 +21,11 @@ from plue_sidecar.store.catalogue import (
     files_with_stamps,
     session_directories,
 )
+from plue_sidecar.store.documents import read_document, replay_journal
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.journal import read_journal
 from plue_sidecar.store.layout import LOG_SUFFIX, Layout, session_id_of
 from plue_sidecar.store.message_log import parse_log
-from plue_sidecar.store.session_store import read_document, replay_journal
 
 
 @dataclass

@@ -21,5 +21,4 @@ class Settings:
     runner: str = "echo"
     echo_delay_ms: int = 0
     abort_grace_ms: int = 2000
-    store_threads: int = 16
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY

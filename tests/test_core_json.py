@@ -1,29 +1,38 @@
-"""The core's hand-shaped JSON is exactly what the pydantic wire models produce."""
+"""The hand-shaped JSON is exactly what the pydantic wire models produce."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from plue_sidecar.core.sessions import SessionService
+from plue_sidecar.models.fast_json import session_info_json, share_info_json
 from plue_sidecar.models.records import Session, ShareRecord
-from plue_sidecar.models.wire import SessionInfo
-from plue_sidecar.settings import Settings
-from plue_sidecar.store.session_store import SessionStore
+from plue_sidecar.models.wire import SessionInfo, ShareInfo
+from tests.harness.in_process import core_at
+
+BASE = "https://example.test/s/"
+SHARE = ShareRecord(secret="s3cret", created_at=5, expires_at=None)
+SESSIONS = (
+    Session(1, "session_1795000000000", None, "plain", 1, 2, 0, False, None, None, None),
+    Session(1, "session_1795000000001", "session_1795000000000", "ü", 3, 4, 7, True, 9,
+            "echo", SHARE),
+)
 
 
-class Quiet:
-    def session_changed(self, change: object) -> None:
-        pass
-
-
-def test_session_info_json_matches_the_model(tmp_path: Path) -> None:
-    service = SessionService(SessionStore(tmp_path), Settings(tmp_path), Quiet())
-    share = ShareRecord(secret="s3cret", created_at=5, expires_at=None)
-    for session in (
-        Session(1, "session_1795000000000", None, "plain", 1, 2, 0, False, None, None, None),
-        Session(1, "session_1795000000001", "session_1795000000000", "ü", 3, 4, 7, True, 9,
-                "echo", share),
-    ):
-        wire = service._info_json(session)
+def test_session_info_json_matches_the_model() -> None:
+    for session in SESSIONS:
+        wire = session_info_json(session, BASE)
         assert SessionInfo.model_validate(wire).model_dump(mode="json", by_alias=True) == wire
-        assert service._info_json(session) is wire
+
+
+def test_share_info_json_matches_the_model() -> None:
+    for expires_at in (None, 99):
+        share = SHARE.model_copy(update={"expires_at": expires_at})
+        wire = share_info_json(share, BASE)
+        assert ShareInfo.model_validate(wire).model_dump(mode="json", by_alias=True) == wire
+        assert wire["url"] == BASE + "s3cret"
+
+
+def test_the_core_makes_each_version_s_json_once(tmp_path: Path) -> None:
+    sessions = core_at(tmp_path).sessions
+    first = sessions._info_json(SESSIONS[1])
+    assert sessions._info_json(SESSIONS[1]) is first

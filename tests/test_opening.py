@@ -8,20 +8,15 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from plue_sidecar import errors
 from plue_sidecar.core.opening import Opening, open_store
-from plue_sidecar.core.sessions import SessionService
-from plue_sidecar.models.wire import SessionChange
-from plue_sidecar.settings import Settings
-from plue_sidecar.store.session_store import SessionStore
 from tests.conftest import StartSidecar
 from tests.harness.client import SidecarProcess
+from tests.harness.in_process import core_at, storage_at
 
 HEAD_USED = "the catalogue's head answers the first list pages"
-
-
-class Quiet:
-    def session_changed(self, change: SessionChange) -> None:
-        pass
 
 
 async def populate(sidecar: SidecarProcess, roots: int) -> None:
@@ -87,24 +82,25 @@ async def test_after_a_kill_the_journal_is_replayed_and_the_head_is_not_used(
 
 async def test_requests_that_need_every_session_wait_for_the_load(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    store = SessionStore(data)
-    service = SessionService(store, Settings(data), Quiet())
+    service = core_at(data).sessions
     await service.open()
     made = [await service.create(parent_id=None, title=f"s{n}", runner=None) for n in range(3)]
     service.close()
 
     opening = Opening()
-    reopened = SessionService(SessionStore(data), Settings(data), Quiet(), opening)
-    opening.head.set_result(reopened._store.open_preview())
+    storage = storage_at(data)
+    reopened = core_at(data, storage, opening).sessions
+    opening.head.set_result(storage.preview())
     await reopened.open(answer_early=True)
     page = await reopened.list_page(parent_id=None, roots_only=False, limit=2, cursor=None)
     assert [s["id"] for s in page["sessions"]] == [made[2].id, made[1].id]
     waiting = asyncio.ensure_future(reopened.ready())
     following = asyncio.ensure_future(reopened.list_page(
         parent_id=None, roots_only=False, limit=2, cursor=page["nextCursor"]))
-    await asyncio.sleep(0.05)
+    for _ in range(20):  # turns of the loop: nothing but the full load can end them
+        await asyncio.sleep(0)
     assert not waiting.done() and not following.done()
-    opening.full.set_result(open_store(reopened._store))
+    opening.full.set_result(open_store(storage))
     await waiting
     assert [s["id"] for s in (await following)["sessions"]] == [made[0].id]
     assert reopened.info(made[0].id)["title"] == "s0"
@@ -113,18 +109,18 @@ async def test_requests_that_need_every_session_wait_for_the_load(tmp_path: Path
 
 async def test_a_failed_load_behind_the_head_answers_storage_errors(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    service = SessionService(SessionStore(data), Settings(data), Quiet())
+    service = core_at(data).sessions
     await service.open()
     await service.create(parent_id=None, title="kept", runner=None)
     service.close()
     opening = Opening()
-    reopened = SessionService(SessionStore(data), Settings(data), Quiet(), opening)
-    opening.head.set_result(reopened._store.open_preview())
+    storage = storage_at(data)
+    reopened = core_at(data, storage, opening).sessions
+    opening.head.set_result(storage.preview())
     await reopened.open(answer_early=True)
     opening.full.set_exception(PermissionError(13, "denied"))
-    try:
+    with pytest.raises(errors.RpcError) as raised:
         await reopened.ready()
-    except Exception as exc:
-        failure = exc
-    assert getattr(failure, "kind", None) == "storage_unavailable"
+    assert raised.value.kind == "storage_unavailable"
+    assert raised.value.data["reason"] == "permission"
     reopened.close()

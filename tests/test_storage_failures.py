@@ -16,12 +16,10 @@ import orjson
 import pytest
 
 from plue_sidecar import errors
-from plue_sidecar.core.sessions import SessionService
-from plue_sidecar.settings import Settings
 from plue_sidecar.store import durable_io
-from plue_sidecar.store.session_store import SessionStore
 from tests.conftest import StartSidecar
 from tests.harness.client import RpcError, SidecarProcess
+from tests.harness.in_process import core_at
 
 TEXT = [{"type": "text", "text": "hello"}]
 
@@ -79,9 +77,7 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
     start_sidecar: StartSidecar, tmp_path: Path, record_property: Any
 ) -> None:
     if not can_mount():
-        record_property("disk_full_mode", "injected ENOSPC (not root: no tmpfs)")
-        await injected_disk_full(tmp_path)
-        return
+        pytest.fail("needs root for a real tmpfs; test_an_injected_enospc_* covers the rest")
     record_property("disk_full_mode", "real tmpfs")
     disk = tmp_path / "small-disk"
     disk.mkdir()
@@ -135,38 +131,50 @@ async def use_up_the_last_block(sidecar: SidecarProcess, spare: list[str]) -> No
     raise AssertionError("a full disk kept accepting changes")
 
 
-async def injected_disk_full(tmp_path: Path) -> None:
-    class Quiet:
-        def session_changed(self, change: object) -> None:
-            pass
-
-    service = SessionService(SessionStore(tmp_path / "data"), Settings(tmp_path / "data"), Quiet())
-    await service.open()
-    kept = await service.create(parent_id=None, title="kept", runner=None)
+async def every_write_fails_in_process(tmp_path: Path, failure: OSError, code: int) -> None:
+    """With every write raising `failure`, each kind of write answers `code`, and memory
+    and disk stay as they were; once writes work again, so does the core."""
+    core = core_at(tmp_path / "data")
+    await core.open()
+    kept = await core.sessions.create(parent_id=None, title="kept", runner=None)
     before = snapshot(tmp_path / "data")
-    with mock.patch.object(durable_io.os, "write", side_effect=OSError(errno.ENOSPC, "full")):
+    with mock.patch.object(durable_io.os, "write", side_effect=failure):
         for attempt in (
-            service.create(parent_id=None, title=None, runner=None),
-            service.update_title(kept.id, "changed"),
-            service.append_message(kept.id, "user", []),
+            core.sessions.create(parent_id=None, title=None, runner=None),
+            core.sessions.update_title(kept.id, "changed"),
+            core.append_message(kept.id, "user", []),
         ):
             with pytest.raises(errors.RpcError) as raised:
                 await attempt
-            assert raised.value.code == errors.STORAGE_FULL
+            assert raised.value.code == code
     assert snapshot(tmp_path / "data") == before
-    assert service.info(kept.id) == kept
-    assert (await service.update_title(kept.id, "after")).title == "after"
-    service.close()
+    assert core.sessions.info(kept.id) == kept.model_dump(mode="json", by_alias=True)
+    assert (await core.sessions.update_title(kept.id, "after")).title == "after"
+    core.close()
+
+
+async def test_an_injected_enospc_answers_storage_full_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    await every_write_fails_in_process(
+        tmp_path, OSError(errno.ENOSPC, "full"), errors.STORAGE_FULL
+    )
+
+
+async def test_an_injected_erofs_answers_storage_unavailable_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    await every_write_fails_in_process(
+        tmp_path, OSError(errno.EROFS, "read-only"), errors.STORAGE_UNAVAILABLE
+    )
 
 
 async def test_a_read_only_disk_answers_storage_unavailable_and_recovers(
     start_sidecar: StartSidecar, tmp_path: Path, record_property: Any
 ) -> None:
     if not can_mount():
-        record_property("read_only_mode", "injected EROFS (not root: no bind mount)")
-        with mock.patch.object(durable_io.os, "open", side_effect=OSError(errno.EROFS, "ro")):
-            assert errors.storage_error(OSError(errno.EROFS, "ro")).data["reason"] == "read_only"
-        return
+        pytest.fail("needs root for a read-only bind mount; test_an_injected_erofs_* covers "
+                    "the rest")
     record_property("read_only_mode", "real read-only bind mount")
     disk = tmp_path / "disk"
     sessions = disk / "sessions"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from plue_sidecar import errors
 from plue_sidecar.core.clock import now_ms
-from plue_sidecar.core.sessions import SessionService, new_message_id
+from plue_sidecar.core.histories import MessageHistories
+from plue_sidecar.core.running import RunningTurns, Turn
+from plue_sidecar.core.sessions import SessionService
 from plue_sidecar.models.parts import Part, merge_delta
 from plue_sidecar.models.wire import MessageStatus, PromptResult, SessionUpdate, StopReason
 from plue_sidecar.runners.base import Runner, TurnInput
@@ -23,30 +24,32 @@ class UpdateSink(Protocol):
     def turn_update(self, update: SessionUpdate) -> None: ...
 
 
-@dataclass
-class Turn:
-    session_id: str
-    assistant_message_id: str = field(default_factory=new_message_id)
-    abort_requested: asyncio.Event = field(default_factory=asyncio.Event)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    discard_output: bool = False
-
-
 class TurnManager:
+    """Runs turns: stores the prompt, streams the runner's answer as `session/update`
+    notifications, stores the answer (complete, aborted or failed).
+
+    The only writer of `RunningTurns`: a session is busy from the moment its prompt is
+    accepted until its answer is stored.
+    """
+
     def __init__(
         self,
         sessions: SessionService,
+        histories: MessageHistories,
+        running: RunningTurns,
+        *,
         runners: RunnerRegistry,
         sink: UpdateSink,
         default_runner: str,
         abort_grace_seconds: float,
     ) -> None:
         self._sessions = sessions
+        self._histories = histories
+        self._running = running
         self._runners = runners
         self._sink = sink
         self._default_runner = default_runner
         self._grace = abort_grace_seconds
-        self._active: dict[str, Turn] = {}
 
     def runner_for(self, name: str) -> Runner:
         try:
@@ -56,16 +59,13 @@ class TurnManager:
 
     async def prompt(self, session_id: str, parts: list[Part]) -> PromptResult:
         document = self._sessions.document(session_id)
-        if session_id in self._active:
+        if session_id in self._running:
             raise errors.session_busy(session_id)
         runner = self.runner_for(document.runner or self._default_runner)
         turn = Turn(session_id)
-        self._active[session_id] = turn
-        self._sessions.busy.add(session_id)
+        self._running.begin(turn)
         try:
-            user = await self._sessions.append_message(
-                session_id, "user", parts, from_turn=True, starts_turn=True
-            )
+            user = await self._histories.append_for_turn(session_id, "user", parts)
             stop_reason = await self._run(turn, runner)
             return PromptResult(
                 user_message_id=user.id,
@@ -73,13 +73,11 @@ class TurnManager:
                 stop_reason=stop_reason,
             )
         finally:
-            self._active.pop(session_id, None)
-            self._sessions.busy.discard(session_id)
-            turn.ended.set()
+            self._running.end(turn)
 
     async def abort(self, session_id: str) -> bool:
         """End the session's running turn, if any; returns once its message is stored."""
-        turn = self._active.get(session_id)
+        turn = self._running.get(session_id)
         if turn is None:
             return False
         turn.abort_requested.set()
@@ -87,10 +85,10 @@ class TurnManager:
         return True
 
     def running(self) -> list[str]:
-        return list(self._active)
+        return self._running.sessions()
 
     async def _run(self, turn: Turn, runner: Runner) -> StopReason:
-        history = (await self._sessions.history(turn.session_id)).records
+        history = (await self._histories.history(turn.session_id)).records
         seq = len(history) + 1
         started_at = now_ms()
         produced: list[Part] = []
@@ -108,9 +106,9 @@ class TurnManager:
 
         producer = asyncio.create_task(consume())
         status, error = await self._await_end(turn, producer)
-        await self._sessions.append_message(
-            turn.session_id, "assistant", list(produced), from_turn=True, status=status,
-            error=error, message_id=turn.assistant_message_id, created_at=started_at,
+        await self._histories.append_for_turn(
+            turn.session_id, "assistant", produced, status=status, error=error,
+            message_id=turn.assistant_message_id, created_at=started_at,
         )
         return {"complete": "end_turn", "aborted": "aborted", "error": "error"}[status]  # type: ignore[return-value]
 

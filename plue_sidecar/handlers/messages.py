@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plue_sidecar.core.app import SidecarCore
+from plue_sidecar.core.sidecar_core import SidecarCore
 from plue_sidecar.models.wire import (
     AppendMessageParams,
     ForkParams,
@@ -25,22 +25,22 @@ def routes(core: SidecarCore) -> list[Route[Any]]:
     @rpc.request("message/append", AppendMessageParams)
     async def append(params: AppendMessageParams) -> Message:
         """Store a message written elsewhere; durable before the answer."""
-        return await core.sessions.append_message(params.session_id, params.role, params.parts)
+        return await core.append_message(params.session_id, params.role, list(params.parts))
 
     @rpc.request("message/list", ListMessagesParams)
     async def list_messages(params: ListMessagesParams) -> MessagePage:
         """A page of a session's messages in seq order."""
-        return await core.sessions.list_messages(params.session_id, params.after_seq, params.limit)
+        return await core.histories.list_messages(params.session_id, params.after_seq, params.limit)
 
     @rpc.request("message/get", MessageRef)
     async def get(params: MessageRef) -> Message:
         """One message."""
-        return await core.sessions.get_message(params.session_id, params.message_id)
+        return await core.histories.get_message(params.session_id, params.message_id)
 
     @rpc.request("session/fork", ForkParams)
     async def fork(params: ForkParams) -> SessionInfo:
         """A child session holding a copy of the history up to a message."""
-        return await core.sessions.fork(params.session_id, params.message_id, params.title)
+        return await core.histories.fork(params.session_id, params.message_id, params.title)
 
     @rpc.request("session/prompt", PromptParams, bound_to_session=False)
     async def prompt(params: PromptParams) -> PromptResult:

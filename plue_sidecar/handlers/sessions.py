@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plue_sidecar.core.app import SidecarCore
-from plue_sidecar.core.sessions import JsonObject
+from plue_sidecar.core.sidecar_core import SidecarCore
+from plue_sidecar.models.fast_json import JsonObject
 from plue_sidecar.models.wire import (
     AbortResult,
     CloseResult,
@@ -60,7 +60,7 @@ def routes(core: SidecarCore) -> list[Route[Any]]:
     @rpc.request("session/close", SessionRef)
     async def close(params: SessionRef) -> CloseResult:
         """Release what is loaded for the session; deletes nothing."""
-        core.sessions.release(params.session_id)
+        core.release(params.session_id)
         return CloseResult(closed=True)
 
     return rpc.routes

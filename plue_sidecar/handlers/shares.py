@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plue_sidecar.core.app import SidecarCore
+from plue_sidecar.core.sidecar_core import SidecarCore
 from plue_sidecar.models.wire import (
     ResolvedShare,
     ResolveShareParams,

@@ -162,7 +162,8 @@ class DurableFiles:
             self._syncer.sync(parent)
 
     def append_durable(self, path: Path, data: bytes) -> None:
-        """Append `data` to `path` and fsync; on failure the file is cut back as it was."""
+        """Append `data` to `path` and fsync; on failure the file is as it was (cut back, or
+        gone again if this append created it)."""
         self.ensure_directory(path.parent)
         created = not path.exists()
         fd = os.open(path, _APPEND_FLAGS, FILE_MODE)
@@ -172,7 +173,10 @@ class DurableFiles:
                 _write_all(fd, data)
                 fsync_fd(fd)
             except BaseException:
-                _truncate_quietly(fd, size_before)
+                if created:
+                    _unlink_quietly(path)
+                else:
+                    _truncate_quietly(fd, size_before)
                 raise
         finally:
             os.close(fd)

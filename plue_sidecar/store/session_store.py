@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from pydantic import ValidationError
 
 from plue_sidecar.models.records import (
     SESSION_SCHEMA_VERSION,
     MessageRecord,
     Session,
-    SessionDocument,
 )
 from plue_sidecar.store.catalogue import (
     FINE_RACY_NS,
@@ -35,6 +33,11 @@ from plue_sidecar.store.catalogue import (
     session_directories,
     stamp_of,
 )
+from plue_sidecar.store.documents import (
+    journaled_ids,
+    read_document,
+    replay_journal,
+)
 from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles
 from plue_sidecar.store.journal import (
     Journal,
@@ -46,7 +49,6 @@ from plue_sidecar.store.journal import (
 from plue_sidecar.store.layout import LOG_SUFFIX, Layout, id_number, session_id_of
 from plue_sidecar.store.lock import DataDirLock
 from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
-from plue_sidecar.store.migrations import migrate, version_of
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ class SessionStore:
             high_water = self._finish_interrupted_delete()
             journal = read_journal(self.layout.sessions_dir)
             migrations_done = self._completed_migration() >= SESSION_SCHEMA_VERSION
-            loaded = self._load_documents(migrations_done, _journaled_ids(journal.records))
+            loaded = self._load_documents(migrations_done, journaled_ids(journal.records))
             if not migrations_done or not self.layout.migration_marker.exists():
                 self._write_back_migrated(loaded)
             loaded.journal = journal
@@ -355,6 +357,9 @@ class SessionStore:
     def append_message(self, record: MessageRecord) -> None:
         self.files.append_durable(self.layout.message_log(record.session_id), encode_record(record))
 
+    def cut_message_log(self, session_id: str, size: int) -> None:
+        self.files.truncate(self.layout.message_log(session_id), size)
+
     def write_messages(self, session_id: str, records: Iterable[MessageRecord]) -> None:
         data = b"".join(encode_record(record) for record in records)
         self.files.write_atomic(self.layout.message_log(session_id), data)
@@ -407,88 +412,6 @@ class CheckpointWritten:
     documents: list[Entry] = field(default_factory=list)
     """Each document written, with its file's new stamp."""
     removed: list[str] = field(default_factory=list)
-
-
-@dataclass
-class DocumentRead:
-    session: Session | None
-    problem: str = ""
-    version: int = SESSION_SCHEMA_VERSION
-    """The version the file was written in (the session is always the current one)."""
-
-
-def read_document(path: Path, session_id: str) -> DocumentRead:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return DocumentRead(None, f"unreadable: {exc.strerror}")
-    if not raw.strip(b"\x00 \n\t\r"):
-        return DocumentRead(None, "empty or NUL-filled")
-    try:
-        fields = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return DocumentRead(None, f"invalid JSON: {exc}")
-    return document_from_fields(fields, session_id)
-
-
-def document_from_fields(fields: object, session_id: str | None) -> DocumentRead:
-    """Validate (and migrate) a stored document; `session_id` is the id it must have."""
-    if not isinstance(fields, dict):
-        return DocumentRead(None, "not a JSON object")
-    version = version_of(fields)
-    try:
-        document = SessionDocument.model_validate(migrate(fields))
-    except ValidationError as exc:
-        return DocumentRead(None, f"invalid document: {exc.error_count()} problems", version)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return DocumentRead(None, f"cannot migrate from version {version}: {exc}", version)
-    if session_id is not None and document.id != session_id:
-        return DocumentRead(None, f"its id {document.id!r} does not match its file name")
-    return DocumentRead(Session.from_document(document), version=version)
-
-
-@dataclass
-class JournalReplay:
-    put: set[str] = field(default_factory=set)
-    """Sessions whose newest version came from the journal."""
-    deleted: set[str] = field(default_factory=set)
-    high_water: int = 0
-    """The highest id a delete recorded."""
-    problems: list[str] = field(default_factory=list)
-
-
-def replay_journal(records: list[Record], sessions: dict[str, Session]) -> JournalReplay:
-    """Apply journal records, oldest first, to `sessions` (documents as their files hold them)."""
-    replay = JournalReplay()
-    for record in records:
-        if "put" in record:
-            read = document_from_fields(record["put"], None)
-            if read.session is None:
-                log.error("journal: skipping a record that is not a document (%s)", read.problem)
-                replay.problems.append(f"a journal record is not a document: {read.problem}")
-                continue
-            sessions[read.session.id] = read.session
-            replay.put.add(read.session.id)
-            replay.deleted.discard(read.session.id)
-        elif "delete" in record:
-            for session_id in record["delete"]:
-                sessions.pop(session_id, None)
-                replay.put.discard(session_id)
-                replay.deleted.add(session_id)
-            replay.high_water = max(replay.high_water, int(record.get("highWater", 0)))
-    return replay
-
-
-def _journaled_ids(records: list[Record]) -> frozenset[str]:
-    """Sessions the journal leaves alive: their message logs are not orphans."""
-    alive: set[str] = set()
-    for record in records:
-        put = record.get("put")
-        if isinstance(put, dict) and isinstance(put.get("id"), str):
-            alive.add(put["id"])
-        for session_id in record.get("delete", ()):
-            alive.discard(session_id)
-    return frozenset(alive)
 
 
 def _remove_leftover(path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The session core as one object: sessions, turns and the requests bound to them."""
+"""The session core as one object: sessions, histories, turns and the requests bound
+to them, over one `SessionStorage`."""
 
 from __future__ import annotations
 
@@ -6,16 +7,19 @@ import asyncio
 import logging
 
 from plue_sidecar import errors
+from plue_sidecar.core.histories import MessageHistories
 from plue_sidecar.core.inflight import InflightRequests
 from plue_sidecar.core.opening import Opening
+from plue_sidecar.core.running import RunningTurns
 from plue_sidecar.core.sessions import ChangeSink, SessionService
 from plue_sidecar.core.turns import TurnManager, UpdateSink
-from plue_sidecar.models.wire import AbortResult, SessionInfo
+from plue_sidecar.models.parts import Part
+from plue_sidecar.models.wire import AbortResult, Message, Role, SessionInfo
 from plue_sidecar.runners.base import RunnerSettings
 from plue_sidecar.runners.registry import RunnerRegistry
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.lock import DataDirLockedError
-from plue_sidecar.store.session_store import SessionStore
+from plue_sidecar.store.storage import SessionStorage
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +29,26 @@ class Sink(ChangeSink, UpdateSink):
 
 
 class SidecarCore:
+    """What the handlers call: each method a client's request, coordinated across
+    sessions, histories and turns (an abort or delete ends turns and requests first)."""
+
     def __init__(
         self,
         settings: Settings,
         sink: Sink,
-        store: SessionStore | None = None,
+        storage: SessionStorage,
         opening: Opening | None = None,
     ) -> None:
         self.settings = settings
-        self.sessions = SessionService(
-            store or SessionStore(settings.data_dir), settings, sink, opening
-        )
+        self.sessions = SessionService(storage, settings, sink, opening)
+        running = RunningTurns()
+        self.histories = MessageHistories(self.sessions, storage, settings, running)
         self.turns = TurnManager(
             self.sessions,
-            RunnerRegistry(RunnerSettings(echo_delay_ms=settings.echo_delay_ms)),
-            sink,
+            self.histories,
+            running,
+            runners=RunnerRegistry(RunnerSettings(echo_delay_ms=settings.echo_delay_ms)),
+            sink=sink,
             default_runner=settings.runner,
             abort_grace_seconds=settings.abort_grace_ms / 1000,
         )
@@ -73,6 +82,9 @@ class SidecarCore:
             self.turns.runner_for(runner)
         return await self.sessions.create(parent_id=parent_id, title=title, runner=runner)
 
+    async def append_message(self, session_id: str, role: Role, parts: list[Part]) -> Message:
+        return await self.histories.append_from_client(session_id, role, parts)
+
     async def abort(self, session_id: str) -> AbortResult:
         self.sessions.document(session_id)
         ended_turn = await self.turns.abort(session_id)
@@ -84,4 +96,10 @@ class SidecarCore:
         doomed = self.sessions.subtree(session_id)
         await asyncio.gather(*(self.turns.abort(member) for member in doomed))
         await self.inflight.abort(doomed)
-        return await self.sessions.delete(session_id)
+        deleted = await self.sessions.delete(session_id)
+        self.histories.forget(deleted)
+        return deleted
+
+    def release(self, session_id: str) -> None:
+        """Forget what is loaded for a session (its history); the next use reloads it."""
+        self.histories.release(session_id)

@@ -1,0 +1,192 @@
+"""Message histories: each session's messages, loaded on first use and appended durably.
+
+An append writes the message to the session's log first and then commits the
+document's new `messageCount`, which is what makes the message acknowledged; when the
+commit fails the message is cut off the log again. A client's append is refused while
+a turn runs in the session; the turn's own appends (`append_for_turn`) are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from plue_sidecar import errors
+from plue_sidecar.core.clock import now_ms
+from plue_sidecar.core.running import RunningTurns, new_message_id
+from plue_sidecar.core.sessions import SessionService
+from plue_sidecar.models.parts import Part
+from plue_sidecar.models.records import MessageRecord, Session
+from plue_sidecar.models.wire import Message, MessagePage, MessageStatus, Role, SessionInfo
+from plue_sidecar.settings import Settings
+from plue_sidecar.store.message_log import encode_record
+from plue_sidecar.store.storage import SessionStorage
+
+FORK_SUFFIX = " (fork)"
+MAX_TITLE = 200
+
+
+@dataclass
+class History:
+    records: list[MessageRecord] = field(default_factory=list)
+    by_id: dict[str, MessageRecord] = field(default_factory=dict)
+    log_bytes: int = 0
+
+    def add(self, record: MessageRecord, size: int) -> None:
+        self.records.append(record)
+        self.by_id[record.id] = record
+        self.log_bytes += size
+
+
+class MessageHistories:
+    """The loaded histories, by session; `release` forgets one until its next use."""
+
+    def __init__(
+        self,
+        sessions: SessionService,
+        storage: SessionStorage,
+        settings: Settings,
+        running: RunningTurns,
+    ) -> None:
+        self._sessions = sessions
+        self._storage = storage
+        self._settings = settings
+        self._running = running
+        self._histories: dict[str, History] = {}
+
+    # --- appends -------------------------------------------------------------
+
+    async def append_from_client(
+        self, session_id: str, role: Role, parts: Sequence[Part]
+    ) -> Message:
+        """`message/append`: refused while a turn runs in the session."""
+        if session_id in self._running:
+            raise errors.session_busy(session_id)
+        return await self._append(session_id, role, parts, {}, message_id=None,
+                                  status="complete", error=None, created_at=None)
+
+    async def append_for_turn(
+        self,
+        session_id: str,
+        role: Role,
+        parts: Sequence[Part],
+        *,
+        message_id: str | None = None,
+        status: MessageStatus = "complete",
+        error: str | None = None,
+        created_at: int | None = None,
+    ) -> Message:
+        """A running turn's prompt (which clears the session's aborted mark) or answer."""
+        changes: dict[str, Any] = {"is_aborted": False} if role == "user" else {}
+        return await self._append(session_id, role, parts, changes, message_id=message_id,
+                                  status=status, error=error, created_at=created_at)
+
+    async def _append(
+        self,
+        session_id: str,
+        role: Role,
+        parts: Sequence[Part],
+        changes: dict[str, Any],
+        *,
+        message_id: str | None,
+        status: MessageStatus,
+        error: str | None,
+        created_at: int | None,
+    ) -> Message:
+        async with self._sessions.locked(session_id) as document:
+            history = await self._loaded(document)
+            self._sessions.ensure_writable(session_id)
+            now = now_ms()
+            record = MessageRecord(
+                id=message_id or new_message_id(),
+                session_id=session_id,
+                seq=document.message_count + 1,
+                role=role,
+                parts=list(parts),
+                created_at=created_at or now,
+                completed_at=now,
+                status=status,
+                error=error,
+            )
+            line = encode_record(record)
+            if len(line) > self._settings.max_message_bytes:
+                raise errors.payload_too_large(len(line), self._settings.max_message_bytes)
+            await self._storage.append_message(record)
+            try:
+                await self._sessions.commit(
+                    document, "updated", {"message_count": record.seq, **changes}
+                )
+            except errors.RpcError:
+                await self._storage.cut_message_log(session_id, history.log_bytes)
+                raise
+            history.add(record, len(line))
+            return as_message(record)
+
+    # --- reads ---------------------------------------------------------------
+
+    async def list_messages(self, session_id: str, after_seq: int, limit: int) -> MessagePage:
+        history = await self.history(session_id)
+        page = history.records[after_seq : after_seq + limit]
+        more = after_seq + limit < len(history.records)
+        return MessagePage(
+            messages=[as_message(record) for record in page],
+            next_after_seq=page[-1].seq if more and page else None,
+        )
+
+    async def get_message(self, session_id: str, message_id: str) -> Message:
+        record = (await self.history(session_id)).by_id.get(message_id)
+        if record is None:
+            raise errors.message_not_found(message_id)
+        return as_message(record)
+
+    async def history(self, session_id: str) -> History:
+        loaded = self._histories.get(session_id)
+        if loaded is not None:
+            return loaded
+        async with self._sessions.locked(session_id) as document:
+            return await self._loaded(document)
+
+    async def fork(self, session_id: str, message_id: str | None, title: str | None) -> SessionInfo:
+        """A child session holding a copy of the history up to `message_id` (all of it
+        when None)."""
+        async with self._sessions.locked(session_id) as source:
+            history = await self._loaded(source)
+            kept = history.records
+            if message_id is not None:
+                cut = history.by_id.get(message_id)
+                if cut is None:
+                    raise errors.message_not_found(message_id)
+                kept = history.records[: cut.seq]
+            fork_title = title or (source.title[: MAX_TITLE - len(FORK_SUFFIX)] + FORK_SUFFIX)
+            return await self._sessions.create_locked(session_id, fork_title, source.runner, kept)
+
+    def release(self, session_id: str) -> None:
+        """Forget the session's loaded history; the next use reads it again."""
+        self._sessions.document(session_id)
+        self._histories.pop(session_id, None)
+
+    def forget(self, session_ids: Sequence[str]) -> None:
+        """Drop the histories of deleted sessions."""
+        for session_id in session_ids:
+            self._histories.pop(session_id, None)
+
+    async def _loaded(self, document: Session) -> History:
+        """The session's history, read from its log the first time (lock held)."""
+        session_id = document.id
+        loaded = self._histories.get(session_id)
+        if loaded is not None:
+            return loaded
+        contents = await self._storage.read_messages(session_id, document.message_count)
+        history = History(log_bytes=contents.keep_bytes)
+        for record in contents.records:
+            history.records.append(record)
+            history.by_id[record.id] = record
+        if contents.damage is not None:
+            self._sessions.mark_read_only(session_id, contents.damage)
+        self._histories[session_id] = history
+        return history
+
+
+def as_message(record: MessageRecord) -> Message:
+    return Message.model_construct(**{name: getattr(record, name) for name in Message.model_fields})

@@ -1,0 +1,41 @@
+"""Hand-written JSON of the shapes every request pays for; tests hold each equal to its
+pydantic model's own dump (tests/test_core_json.py), so the models stay the single
+definition of the wire format.
+
+Reads dominate an editor's traffic, and building a pydantic model per session per page
+cost more than the rest of the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plue_sidecar.models.records import Session, ShareRecord
+
+JsonObject = dict[str, Any]
+
+
+def share_info_json(share: ShareRecord, share_base_url: str) -> JsonObject:
+    """`ShareInfo`."""
+    return {
+        "url": share_base_url + share.secret,
+        "secret": share.secret,
+        "createdAt": share.created_at,
+        "expiresAt": share.expires_at,
+    }
+
+
+def session_info_json(session: Session, share_base_url: str) -> JsonObject:
+    """`SessionInfo`."""
+    share = session.share
+    return {
+        "id": session.id,
+        "parentId": session.parent_id,
+        "title": session.title,
+        "createdAt": session.created_at,
+        "updatedAt": session.updated_at,
+        "messageCount": session.message_count,
+        "isAborted": session.is_aborted,
+        "abortedAt": session.aborted_at,
+        "share": None if share is None else share_info_json(share, share_base_url),
+    }

@@ -1,0 +1,192 @@
+"""When and what is written behind the journal: checkpoints and the catalogue.
+
+A change is durable once its record is in the journal (see `journal`); the documents
+of the sessions it changed reach their own files later, in a checkpoint, after which
+the journal generations the checkpoint covers are removed. The checkpointer keeps the
+bookkeeping that needs: which sessions are newer in the journal than in their files,
+which deleted sessions may still have files, each document file's stamp (for the
+catalogue), and how many records of each generation are not yet applied to memory,
+so that no generation is cut before every record in it is either applied or failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, ItemsView
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from plue_sidecar import errors
+from plue_sidecar.models.records import Session
+from plue_sidecar.store.catalogue import Entry, Stamp
+from plue_sidecar.store.io_pool import IoPool
+from plue_sidecar.store.journal import Record
+from plue_sidecar.store.session_store import CheckpointWritten, LoadedData, SessionStore
+from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
+
+log = logging.getLogger(__name__)
+
+
+class Documents(Protocol):
+    """The sessions as memory holds them: what a checkpoint writes."""
+
+    def get(self, session_id: str) -> Session | None: ...
+
+    def items(self) -> ItemsView[str, Session]: ...
+
+    def __len__(self) -> int: ...
+
+
+class Checkpointer:
+    def __init__(self, store: SessionStore, io: IoPool, checkpoint_every: int) -> None:
+        self._store = store
+        self._io = io
+        self._checkpoint_every = checkpoint_every
+        self._documents: Documents = {}
+        self._high_water: Callable[[], int] = lambda: 0
+        self._stamps: dict[str, Stamp] = {}
+        """Each session's document file, for the catalogue; valid unless it is dirty."""
+        self._dirty: set[str] = set()
+        """Sessions whose newest version is in the journal but not yet in their file."""
+        self._deleted: set[str] = set()
+        """Deleted sessions whose files the next checkpoint removes (again)."""
+        self._unapplied: dict[int, int] = {}
+        """Journal records per generation not yet applied to memory (or failed)."""
+        self._all_applied = asyncio.Event()
+        self._changes_since_checkpoint = 0
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._catalogue_saving: asyncio.Future[None] | None = None
+        self._closed = False
+
+    def install(
+        self, loaded: LoadedData, documents: Documents, high_water: Callable[[], int]
+    ) -> None:
+        """Take over what the load found; write behind what it replayed."""
+        self._documents = documents
+        self._high_water = high_water
+        self._stamps = loaded.stamps
+        self._dirty = loaded.replayed
+        self._deleted = loaded.deleted
+        if loaded.journal.generations:
+            self._start_checkpoint()
+        elif loaded.catalogue_stale:
+            self._save_catalogue_in_background()
+
+    @asynccontextmanager
+    async def journaled(self, record: Record) -> AsyncIterator[None]:
+        """Make `record` durable in the journal; the body applies it to memory.
+
+        `record` is `{"put": document}` or `{"delete": [ids], "highWater": n}`.
+        """
+        journal = self._store.journal
+        generation = journal.generation
+        self._unapplied[generation] = self._unapplied.get(generation, 0) + 1
+        try:
+            try:
+                await finish_even_if_cancelled(asyncio.wrap_future(journal.append(record)))
+            except OSError as exc:
+                log.error("storage failure: %s", exc)
+                raise errors.storage_error(exc) from exc
+            self._note(record)
+            yield
+        finally:
+            self._unapplied[generation] -= 1
+            if not self._unapplied[generation]:
+                del self._unapplied[generation]
+                self._all_applied.set()
+
+    def _note(self, record: Record) -> None:
+        put = record.get("put")
+        if put is not None:
+            self._dirty.add(put["id"])
+        for session_id in record.get("delete", ()):
+            self._stamps.pop(session_id, None)
+            self._dirty.discard(session_id)
+            self._deleted.add(session_id)
+        self._changes_since_checkpoint += 1
+        if self._changes_since_checkpoint >= self._checkpoint_every:
+            self._start_checkpoint()
+
+    def _start_checkpoint(self) -> None:
+        if self._checkpointing is None or self._checkpointing.done():
+            self._changes_since_checkpoint = 0
+            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        """Write the documents the journal holds newer versions of, then cut the journal.
+
+        New records go to a new generation from here on; once every record of the older
+        ones is in memory, the dirty documents (at least as new as those records) are
+        written to their files, and the older generations are removed.
+        """
+        covered = self._store.journal.rotate()
+        while any(generation <= covered for generation in self._unapplied):
+            self._all_applied.clear()
+            await self._all_applied.wait()
+        try:
+            written = await self._io.run(self._store.checkpoint, *self._snapshot(covered))
+        except errors.RpcError as exc:
+            log.warning("checkpoint failed (%s); the journal keeps every change", exc.message)
+            return
+        if self._closed:
+            return  # `close` has made its own checkpoint, covering this one
+        log.info("checkpoint: %d documents written, %d deleted sessions' files removed, "
+                 "journal cut through generation %d", len(written.documents),
+                 len(written.removed), covered)
+        self._written(written)
+        self._save_catalogue_in_background()
+
+    def _snapshot(self, covered: int) -> tuple[list[Session], list[str], int, int]:
+        documents = [doc for sid in self._dirty if (doc := self._documents.get(sid)) is not None]
+        return documents, sorted(self._deleted), self._high_water(), covered
+
+    def _written(self, written: CheckpointWritten) -> None:
+        for document, stamp in written.documents:
+            if self._documents.get(document.id) is document:
+                self._stamps[document.id] = stamp
+                self._dirty.discard(document.id)
+        self._deleted.difference_update(written.removed)
+
+    def _catalogue_snapshot(self) -> tuple[list[Entry], dict[str, int], int, bool]:
+        """Documents and stamps as they are now; directory mtimes only when no write is
+        in flight, since only then does every directory agree with memory. Complete when
+        that is so and every session's file holds its newest version."""
+        taken_at_ns = time.time_ns()
+        quiet = self._io.in_flight == 0
+        mtimes = self._store.directory_mtimes() if quiet else {}
+        entries = [
+            Entry(document, self._stamps[session_id])
+            for session_id, document in self._documents.items()
+            if session_id in self._stamps and session_id not in self._dirty
+        ]
+        return entries, mtimes, taken_at_ns, quiet and len(entries) == len(self._documents)
+
+    def _save_catalogue_in_background(self) -> None:
+        """Snapshot documents and stamps together, here on the loop, and write them aside."""
+        if self._catalogue_saving is not None and not self._catalogue_saving.done():
+            return
+        saving = asyncio.wrap_future(
+            self._io.submit(self._store.save_catalogue, *self._catalogue_snapshot())
+        )
+        saving.add_done_callback(_log_catalogue_failure)
+        self._catalogue_saving = saving
+
+    def close(self) -> None:
+        """Write every document behind the journal, then the catalogue (nothing may be
+        writing any more)."""
+        self._closed = True
+        try:
+            covered = self._store.journal.rotate()
+            self._written(self._store.checkpoint(*self._snapshot(covered)))
+            self._store.wait_until_directories_are_quiet()
+            self._store.save_catalogue(*self._catalogue_snapshot())
+        except OSError as exc:
+            log.warning("could not write the documents or the catalogue at exit (%s); "
+                        "the next start replays the journal", exc)
+
+
+def _log_catalogue_failure(saving: asyncio.Future[None]) -> None:
+    if not saving.cancelled() and saving.exception() is not None:
+        log.warning("could not write the catalogue (%s); it is rebuilt later", saving.exception())

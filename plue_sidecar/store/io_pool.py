@@ -1,0 +1,48 @@
+"""Blocking store calls, run off the event loop.
+
+Every disk operation runs on this pool's threads, so one slow disk never stalls the
+loop. A write that has started is finished even if the request that started it is
+cancelled (see `uninterrupted`), and a failure is mapped to the storage error a client
+sees. The pool counts the calls in flight: the catalogue vouches for directory mtimes
+only when none is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from plue_sidecar import errors
+from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class IoPool:
+    def __init__(self, threads: int) -> None:
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="plue-store")
+        self.in_flight = 0
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` on a thread; an OSError becomes the client's storage error."""
+        future = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        self.in_flight += 1
+        try:
+            return await finish_even_if_cancelled(future)
+        except OSError as exc:
+            log.error("storage failure: %s", exc)
+            raise errors.storage_error(exc) from exc
+        finally:
+            self.in_flight -= 1
+
+    def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        """`function(*args)` on a thread, not counted: for work nobody answers on."""
+        return self._executor.submit(function, *args)
+
+    def shutdown(self) -> None:
+        """Wait for every call in flight, then stop the threads."""
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,110 @@
+"""The store as the session core sees it: a small asynchronous API over the disk.
+
+`SessionStore` (the disk: files, journal, catalogue; synchronous) is to this what
+diskcache's `Disk` is to its `Cache`. Everything the core needs from the disk goes
+through here:
+
+- opening: `preview` and `load`, called on the opening thread, then `loaded`;
+- `journaled(record)`: make a session change durable, then apply it to memory;
+- message logs: `read_messages`, `append_message`, `write_messages`, `cut_message_log`;
+- `remove_session_files` after a delete;
+- `close`.
+
+Every call that writes is durable when it returns and raises the client's storage
+error (`errors.storage_error`) when the disk fails; checkpoints and the catalogue
+happen behind it (see `checkpointer`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
+
+from plue_sidecar import errors
+from plue_sidecar.models.records import MessageRecord
+from plue_sidecar.store.catalogue import Head
+from plue_sidecar.store.checkpointer import Checkpointer, Documents
+from plue_sidecar.store.io_pool import IoPool
+from plue_sidecar.store.journal import Record
+from plue_sidecar.store.message_log import LogContents
+from plue_sidecar.store.session_store import LoadedData, SessionStore
+
+log = logging.getLogger(__name__)
+IO_THREADS = 16
+
+
+class SessionStorage:
+    def __init__(self, store: SessionStore, checkpoint_every: int) -> None:
+        self._store = store
+        self._io = IoPool(IO_THREADS)
+        self._checkpointer = Checkpointer(store, self._io, checkpoint_every)
+        self._loaded = False
+
+    # --- opening -------------------------------------------------------------
+
+    def preview(self) -> Head | None:
+        """Lock the data directory; the catalogue's head when it alone describes the
+        newest sessions (see `SessionStore.open_preview`). Any thread."""
+        return self._store.open_preview()
+
+    def load(self) -> LoadedData:
+        """Lock and load every session, the journal replayed on top. Any thread."""
+        return self._store.open()
+
+    def in_background(self, function: Callable[[], None]) -> Future[None]:
+        """Run `function` on the store's threads (the opening uses it)."""
+        return self._io.submit(function)
+
+    def loaded(
+        self, loaded: LoadedData, documents: Documents, high_water: Callable[[], int]
+    ) -> None:
+        """Memory now holds what `load` found: write behind it from here on."""
+        self._loaded = True
+        self._checkpointer.install(loaded, documents, high_water)
+
+    # --- session changes -----------------------------------------------------
+
+    @asynccontextmanager
+    async def journaled(self, record: Record) -> AsyncIterator[None]:
+        """Make `record` durable; the body applies it to memory (see `Checkpointer`)."""
+        async with self._checkpointer.journaled(record):
+            yield
+
+    async def remove_session_files(self, session_ids: list[str]) -> None:
+        """Remove the files of deleted sessions; what is left, a checkpoint removes."""
+        try:
+            await self._io.run(self._store.remove_session_files, session_ids)
+        except errors.RpcError:
+            log.warning("could not remove the files of %s yet", ", ".join(session_ids))
+
+    # --- message logs --------------------------------------------------------
+
+    async def read_messages(self, session_id: str, acknowledged: int) -> LogContents:
+        """A session's log, cut back to its `acknowledged` messages."""
+        return await self._io.run(self._store.read_messages, session_id, acknowledged)
+
+    async def append_message(self, record: MessageRecord) -> None:
+        await self._io.run(self._store.append_message, record)
+
+    async def write_messages(self, session_id: str, records: Iterable[MessageRecord]) -> None:
+        """A new session's whole log (a fork's copy)."""
+        await self._io.run(self._store.write_messages, session_id, list(records))
+
+    async def cut_message_log(self, session_id: str, size: int) -> None:
+        """Cut a message off the log again when its commit failed."""
+        try:
+            await self._io.run(self._store.cut_message_log, session_id, size)
+        except errors.RpcError:
+            log.warning("%s: could not cut an unacknowledged message off its log", session_id)
+
+    # --- closing -------------------------------------------------------------
+
+    def close(self) -> None:
+        """Wait for writes in flight, write every document behind the journal and the
+        catalogue, and release the data directory."""
+        self._io.shutdown()
+        if self._loaded:
+            self._checkpointer.close()
+        self._store.close()
