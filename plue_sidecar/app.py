@@ -74,11 +74,7 @@ class Sidecar:
         self.methods = sorted(registrar.methods)
 
     async def _open_core(self) -> None:
-        try:
-            await self.core.open()
-        finally:
-            if self._collector is None:
-                self._collector = asyncio.create_task(collector.resume_when(self.core.ready))
+        await self.core.open()
         self._opened = True
 
     def _watch_client(self, pid: int) -> None:
@@ -116,6 +112,7 @@ class Sidecar:
         self.protocol.set_writer(output)
         # SIGTERM (what an editor's terminate() sends) ends the sidecar the way EOF does.
         loop.add_signal_handler(signal.SIGTERM, self.terminated)
+        self._collector = loop.create_task(collector.resume_when(self.core.ready))
         await read_input(input_fd, self.receive, self.end_of_input)
         code = await self.protocol.exit_code
         await self._finish(output)

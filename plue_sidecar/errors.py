@@ -5,6 +5,7 @@ Codes are stable; clients match on `code` and `data.kind`, never on the message.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 PARSE_ERROR = -32700
@@ -151,26 +152,27 @@ def unknown_runner(name: str) -> RpcError:
     return RpcError(UNKNOWN_RUNNER, "unknown_runner", f"unknown runner: {name}", runner=name)
 
 
-_FULL_ERRNOS = {28, 122}  # ENOSPC, EDQUOT
-_READ_ONLY_ERRNOS = {30}  # EROFS
-_PERMISSION_ERRNOS = {1, 13}  # EPERM, EACCES
+# By name: the numbers differ between platforms (EDQUOT is 122 on Linux, 69 on macOS).
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_READ_ONLY_ERRNOS = {errno.EROFS}
+_PERMISSION_ERRNOS = {errno.EPERM, errno.EACCES}
 
 
 def storage_error(exc: OSError) -> RpcError:
     """Classify a failed disk operation into the two storage errors a client sees."""
-    errno = exc.errno or 0
+    number = exc.errno or 0
     detail = exc.strerror or str(exc)
-    if errno in _FULL_ERRNOS:
-        return RpcError(STORAGE_FULL, "storage_full", f"storage full: {detail}", errno=errno)
-    if errno in _READ_ONLY_ERRNOS:
+    if number in _FULL_ERRNOS:
+        return RpcError(STORAGE_FULL, "storage_full", f"storage full: {detail}", errno=number)
+    if number in _READ_ONLY_ERRNOS:
         reason = "read_only"
-    elif errno in _PERMISSION_ERRNOS:
+    elif number in _PERMISSION_ERRNOS:
         reason = "permission"
     else:
         reason = "io"
     return RpcError(
         STORAGE_UNAVAILABLE, "storage_unavailable", f"storage unavailable: {detail}",
-        reason=reason, errno=errno,
+        reason=reason, errno=number,
     )
 
 

@@ -45,8 +45,8 @@ async def start_sidecar(data_dir: Path) -> AsyncIterator[StartSidecar]:
             try:
                 await sidecar.initialize()
             except RpcError as failure:
-                await asyncio.sleep(0.2)  # let its log arrive
-                log = sidecar.stderr.decode(errors="replace")[-4000:]
+                await end_gracefully(sidecar.process)
+                log = (await sidecar.stderr_text())[-4000:]
                 raise AssertionError(f"initialize failed: {failure}\n{log}") from None
         return sidecar
 

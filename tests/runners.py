@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 
 from plue_sidecar.models.parts import Part, ReasoningPart, TextPart
@@ -11,7 +12,7 @@ from plue_sidecar.runners.base import RunnerSettings, TurnInput
 
 
 class StubbornRunner:
-    """Ignores cancellation and keeps producing output."""
+    """Ignores cancellation and keeps producing output; says so on stderr each time."""
 
     def __init__(self, settings: RunnerSettings) -> None:
         self.settings = settings
@@ -20,6 +21,8 @@ class StubbornRunner:
         for index in range(1000):
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(0.02)
+            sys.stderr.write(f"stubborn runner: word {index}\n")
+            sys.stderr.flush()
             yield TextPart(text=f"w{index} ")
 
 

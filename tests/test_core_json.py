@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from plue_sidecar.core.info_cache import SessionInfoCache
 from plue_sidecar.models.fast_json import session_info_json, share_info_json
 from plue_sidecar.models.records import Session, ShareRecord
-from plue_sidecar.models.wire import SessionInfo, ShareInfo
-from tests.harness.in_process import core_at
+from plue_sidecar.models.wire import SessionInfo, SessionPage, ShareInfo
 
 BASE = "https://example.test/s/"
 SHARE = ShareRecord(secret="s3cret", created_at=5, expires_at=None)
@@ -32,7 +30,9 @@ def test_share_info_json_matches_the_model() -> None:
         assert wire["url"] == BASE + "s3cret"
 
 
-def test_the_core_makes_each_version_s_json_once(tmp_path: Path) -> None:
-    sessions = core_at(tmp_path).sessions
-    first = sessions._info_json(SESSIONS[1])
-    assert sessions._info_json(SESSIONS[1]) is first
+def test_each_version_s_json_is_made_once_and_pages_match_the_model() -> None:
+    cache = SessionInfoCache(BASE)
+    first = cache.json(SESSIONS[1])
+    assert cache.json(SESSIONS[1]) is first
+    page = cache.page(list(SESSIONS), (4, 1795000000001))
+    assert SessionPage.model_validate(page).model_dump(mode="json", by_alias=True) == page

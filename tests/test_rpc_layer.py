@@ -62,6 +62,12 @@ class Layer:
         self.rpc = Routes()
         self.release = asyncio.Event()
         self.calls: list[str] = []
+        self.called = asyncio.Event()
+
+    async def wait_for_calls(self, count: int) -> None:
+        while len(self.calls) < count:
+            self.called.clear()
+            await asyncio.wait_for(self.called.wait(), 5)
 
     def send(self, message: dict[str, Any]) -> None:
         self.protocol.receive_body(orjson.dumps({"jsonrpc": "2.0", **message}))
@@ -78,6 +84,7 @@ async def layer() -> AsyncIterator[Layer]:
     @layer.rpc.request("test/wait", SessionRef)
     async def wait(params: SessionRef) -> None:
         layer.calls.append(params.session_id)
+        layer.called.set()
         await layer.release.wait()
 
     @layer.rpc.request("test/unencodable", NoParams)
@@ -109,7 +116,7 @@ async def test_cancel_request_ends_a_running_request_with_request_cancelled(
     layer: Layer,
 ) -> None:
     layer.send({"id": "w", "method": "test/wait", "params": {"sessionId": "session_1795000000000"}})
-    await asyncio.sleep(0)
+    await layer.wait_for_calls(1)
     layer.send({"method": "$/cancelRequest", "params": {"id": "w"}})
     answer = await layer.output.answer("w")
     assert answer["error"]["code"] == errors.REQUEST_CANCELLED
@@ -120,8 +127,7 @@ async def test_an_abort_ends_the_requests_bound_to_its_session_only(layer: Layer
     aborted, other = "session_1795000000000", "session_1795000000001"
     layer.send({"id": 1, "method": "test/wait", "params": {"sessionId": aborted}})
     layer.send({"id": 2, "method": "test/wait", "params": {"sessionId": other}})
-    while len(layer.calls) < 2:
-        await asyncio.sleep(0)
+    await layer.wait_for_calls(2)
     assert await layer.inflight.abort([aborted]) == 1
     answer = await layer.output.answer(1)
     assert answer["error"]["data"] == {"kind": "request_cancelled", "reason": "aborted"}
@@ -131,11 +137,11 @@ async def test_an_abort_ends_the_requests_bound_to_its_session_only(layer: Layer
 
 async def test_notifications_of_a_method_run_it_without_an_answer(layer: Layer) -> None:
     layer.send({"method": "test/wait", "params": {"sessionId": "session_1795000000000"}})
-    while not layer.calls:
-        await asyncio.sleep(0)
+    await layer.wait_for_calls(1)
     layer.release.set()
-    await asyncio.sleep(0.01)
-    assert layer.output.messages == []
+    layer.send({"id": "after", "method": "test/boom"})
+    await layer.output.answer("after")
+    assert [m.get("id") for m in layer.output.messages] == ["after"]
 
 
 async def test_responses_and_unknown_cancels_from_the_client_are_ignored(layer: Layer) -> None:

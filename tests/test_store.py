@@ -183,7 +183,10 @@ def test_a_failed_directory_fsync_reaches_the_caller_and_the_next_one_retries(
 
 
 def test_removing_missing_files_is_fine(tmp_path: Path) -> None:
-    DurableFiles(tmp_path).remove([tmp_path / "nothing"])
+    kept = tmp_path / "kept"
+    kept.write_bytes(b"x")
+    DurableFiles(tmp_path).remove([tmp_path / "nothing", kept])
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 # --- message logs --------------------------------------------------------------
@@ -273,6 +276,27 @@ def test_one_bad_document_is_quarantined_and_every_other_session_loads(
     assert not bad.exists()
     assert loaded.quarantined == [bad.name]
     assert [p.name.startswith(bad.name) for p in (tmp_path / "quarantine").iterdir()] == [True]
+
+
+def test_a_quarantined_document_s_move_is_made_durable_in_both_directories(
+    tmp_path: Path,
+) -> None:
+    store = SessionStore(tmp_path)
+    store.save_session(document("session_1795000000001"))
+    bad = write_raw(store, "session_1795000000002", b"{not json")
+    synced: list[Path] = []
+    real_sync = durable_io.fsync_directory
+
+    def recording_sync(path: Path) -> None:
+        synced.append(path)
+        real_sync(path)
+
+    with mock.patch.object(durable_io, "fsync_directory", side_effect=recording_sync):
+        loaded = store.open()
+    store.close()
+    assert loaded.quarantined == [bad.name]
+    assert bad.parent in synced
+    assert tmp_path / "quarantine" in synced
 
 
 def test_a_document_from_a_newer_sidecar_is_loaded_read_only_and_left_untouched(

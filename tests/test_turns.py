@@ -136,8 +136,10 @@ async def test_a_runner_that_ignores_the_abort_is_ended_after_the_grace_period(
     message = await stored(sidecar, session["id"], result["assistantMessageId"])
     assert message["status"] == "aborted"
     stored_text = message["parts"][0]["text"]
-    # Let the stubborn runner produce more; none of it may reach the client or the disk.
-    await asyncio.sleep(0.2)  # the stubborn runner yields every 20 ms: give it time to try
+    # The stubborn runner produces its next word; it may reach neither the client nor
+    # the disk. A request answered after that word was produced orders the check after it.
+    await sidecar.wait_for_stderr(f"stubborn runner: word {stored_text.count(' ')}\n")
+    await sidecar.call("session/get", {"sessionId": session["id"]})
     assert len(sidecar.notifications("session/update")) == count_at_answer
     again = await stored(sidecar, session["id"], result["assistantMessageId"])
     assert again["parts"][0]["text"] == stored_text

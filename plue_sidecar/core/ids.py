@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from plue_sidecar.core.clock import now_ms
+from plue_sidecar.models.base import SESSION_ID_PREFIX
 
 
 class SessionIdAllocator:
@@ -16,4 +17,4 @@ class SessionIdAllocator:
 
     def allocate(self) -> str:
         self.high_water = max(self._clock(), self.high_water + 1)
-        return f"session_{self.high_water:013d}"
+        return f"{SESSION_ID_PREFIX}{self.high_water:013d}"

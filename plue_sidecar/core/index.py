@@ -10,11 +10,8 @@ from collections.abc import ItemsView, Iterable
 
 from plue_sidecar.core.ordering import RecencyIndex, SortKey
 from plue_sidecar.core.shares import ShareIndex
+from plue_sidecar.models.base import id_number
 from plue_sidecar.models.records import Session
-
-
-def id_number(session_id: str) -> int:
-    return int(session_id[8:])
 
 
 def sort_key(session: Session) -> SortKey:
@@ -22,6 +19,10 @@ def sort_key(session: Session) -> SortKey:
 
 
 class SessionIndex:
+    """Every session by id, with the orders and links reading needs: the recency order
+    of all sessions and of roots (keyset pages, newest first), children by parent, and
+    share secrets. Sessions whose parent is missing are listed as roots (`orphans`)."""
+
     def __init__(self, sessions: Iterable[Session] = ()) -> None:
         self._sessions: dict[str, Session] = {}
         self._ids_by_number: dict[int, str] = {}
@@ -32,7 +33,7 @@ class SessionIndex:
         by_id = self._sessions
         keys: list[SortKey] = []
         for session in sessions:
-            number = int(session.id[8:])
+            number = id_number(session.id)
             by_id[session.id] = session
             self._ids_by_number[number] = session.id
             keys.append((session.updated_at, number))
@@ -157,5 +158,3 @@ class SessionIndex:
         parent = session.parent_id
         return parent is None or session.id not in self._children.get(parent, ())
 
-    def _is_orphan(self, session: Session) -> bool:
-        return session.parent_id is not None and self._is_root(session)

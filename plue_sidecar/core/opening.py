@@ -22,7 +22,7 @@ from plue_sidecar import errors
 from plue_sidecar.core.index import SessionIndex
 from plue_sidecar.models.records import Session
 from plue_sidecar.store.catalogue import Head
-from plue_sidecar.store.session_store import LoadedData
+from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.storage import SessionStorage
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Loader:
     """Brings an `Opening` into the running core.
 
     `open` returns once the first requests can be answered: at once from the head
-    when there is one, else after the full load. `install` receives the full load on
+    when there is one, else after the full load. `use_loaded` receives the full load on
     the event loop; `ready` waits for it (and raises what made it fail).
     """
 
@@ -90,11 +90,11 @@ class Loader:
         self,
         storage: SessionStorage,
         opening: Opening | None,
-        install: Callable[[OpenedStore], None],
+        use_loaded: Callable[[OpenedStore], None],
     ) -> None:
         self._storage = storage
         self._opening = opening
-        self._install = install
+        self._use_loaded = use_loaded
         self._started: Opening | None = None
         self.head: Head | None = None
         """Until every session is loaded: the newest ones, from the catalogue's head."""
@@ -146,7 +146,7 @@ class Loader:
     async def _finish(self, opening: Opening) -> None:
         opened = await asyncio.wrap_future(opening.full)
         self.head = None
-        self._install(opened)
+        self._use_loaded(opened)
         self._ready.set()
 
     def head_sessions(

@@ -18,11 +18,12 @@ from plue_sidecar import errors
 from plue_sidecar.core.clock import now_ms
 from plue_sidecar.core.ids import SessionIdAllocator
 from plue_sidecar.core.index import SessionIndex, sort_key
+from plue_sidecar.core.info_cache import SessionInfoCache
 from plue_sidecar.core.opening import Loader, OpenedStore, Opening
-from plue_sidecar.core.ordering import decode_cursor, encode_cursor
+from plue_sidecar.core.ordering import decode_cursor
 from plue_sidecar.core.running import new_message_id
 from plue_sidecar.core.shares import new_secret
-from plue_sidecar.models.fast_json import JsonObject, session_info_json, share_info_json
+from plue_sidecar.models.fast_json import JsonObject
 from plue_sidecar.models.records import (
     SESSION_SCHEMA_VERSION,
     MessageRecord,
@@ -47,6 +48,11 @@ class SessionService:
     Reads are answered from memory; every write goes through `commit` (or the journal
     record of a create or delete) and is announced to the sink once durable. Message
     histories live beside it, in `core.histories`, and use its locks and `commit`.
+
+    It has more methods than most classes here (about twenty public and private)
+    because each session method a client can call is one of them; what they share
+    (the index, the locks, the read-only marks) is its state, and splitting the writes
+    from the reads would only pass that state around.
     """
 
     def __init__(
@@ -59,11 +65,11 @@ class SessionService:
         self._storage = storage
         self._settings = settings
         self._sink = sink
-        self._loader = Loader(storage, opening, self._install)
+        self._loader = Loader(storage, opening, self._use_loaded)
         self._index = SessionIndex()
         self._locks: dict[str, asyncio.Lock] = {}
         self._read_only: dict[str, str] = {}
-        self._info_cache: dict[str, tuple[Session, JsonObject]] = {}
+        self._wire = SessionInfoCache(settings.share_base_url)
         self._ids = SessionIdAllocator(0)
 
     # --- opening and closing -------------------------------------------------
@@ -78,7 +84,7 @@ class SessionService:
         """Wait until every session is loaded."""
         await self._loader.ready()
 
-    def _install(self, opened: OpenedStore) -> None:
+    def _use_loaded(self, opened: OpenedStore) -> None:
         loaded, self._index = opened.loaded, opened.index
         for orphan in self._index.orphans:
             log.warning("%s: its parent is gone; it is listed as a root", orphan)
@@ -106,7 +112,7 @@ class SessionService:
 
     def info(self, session_id: str) -> JsonObject:
         """`SessionInfo` of the session, as JSON."""
-        return self._info_json(self.document(session_id))
+        return self._wire.json(self.document(session_id))
 
     async def list_page(
         self, *, parent_id: str | None, roots_only: bool, limit: int, cursor: str | None
@@ -117,7 +123,7 @@ class SessionService:
             from_head = self._loader.head_sessions(parent_id, roots_only, limit, cursor)
             if from_head is not None:
                 page, more = from_head
-                return self._page_json(page, sort_key(page[-1]) if more else None)
+                return self._wire.page(page, sort_key(page[-1]) if more else None)
             await self.ready()
         position = None
         if cursor is not None:
@@ -127,13 +133,7 @@ class SessionService:
         if parent_id is not None:
             self.document(parent_id)
         sessions, last = self._index.page(parent_id, roots_only, limit, position)
-        return self._page_json(sessions, last)
-
-    def _page_json(self, sessions: list[Session], last: tuple[int, int] | None) -> JsonObject:
-        return {
-            "sessions": [self._info_json(session) for session in sessions],
-            "nextCursor": encode_cursor(last) if last is not None else None,
-        }
+        return self._wire.page(sessions, last)
 
     def subtree(self, session_id: str) -> list[str]:
         """The session and its descendants, deepest first."""
@@ -145,7 +145,7 @@ class SessionService:
         document = self._index.get(session_id) if session_id else None
         if document is None or document.share is None or not document.share.is_live(now_ms()):
             raise errors.share_not_found()
-        return self._info(document).model_copy(update={"share": None})
+        return self._wire.model(document).model_copy(update={"share": None})
 
     # --- writes --------------------------------------------------------------
 
@@ -171,18 +171,18 @@ class SessionService:
         async with self.locked(session_id) as document:
             now = now_ms()
             if document.share is not None and document.share.is_live(now):
-                return self._share_info(document.share)
+                return self._wire.share(document.share)
             expires_at = now + expires_in_seconds * 1000 if expires_in_seconds else None
             share = ShareRecord(secret=new_secret(), created_at=now, expires_at=expires_at)
             updated = await self.commit(document, "shared", {"share": share})
             assert updated.share is not None
-            return self._share_info(updated.share)
+            return self._wire.share(updated.share)
 
     async def unshare(self, session_id: str) -> SessionInfo:
         async with self.locked(session_id) as document:
             if document.share is None:
-                return self._info(document)
-            return self._info(await self.commit(document, "unshared", {"share": None}))
+                return self._wire.model(document)
+            return self._wire.model(await self.commit(document, "unshared", {"share": None}))
 
     async def delete(self, session_id: str) -> list[str]:
         """Delete the session and its descendants, all or nothing."""
@@ -203,7 +203,7 @@ class SessionService:
                 for member in doomed:
                     self._index.remove(member)
                     self._read_only.pop(member, None)
-                    self._info_cache.pop(member, None)
+                    self._wire.forget(member)
             for member in doomed:
                 self._sink.session_changed(SessionChange(change="deleted", session_id=member))
         for member in doomed:
@@ -238,7 +238,7 @@ class SessionService:
             if messages:
                 await self._storage.remove_session_files([session_id])
             raise
-        info = self._info(document)
+        info = self._wire.model(document)
         self._sink.session_changed(SessionChange(change="created", session_id=session_id,
                                                  session=info))
         return info
@@ -250,7 +250,8 @@ class SessionService:
         changes: Callable[[Session, int], dict[str, Any]],
     ) -> SessionInfo:
         async with self.locked(session_id) as document:
-            return self._info(await self.commit(document, change, changes(document, now_ms())))
+            updated = await self.commit(document, change, changes(document, now_ms()))
+            return self._wire.model(updated)
 
     async def commit(
         self, document: Session, change: ChangeKind, changes: dict[str, Any]
@@ -263,7 +264,7 @@ class SessionService:
         async with self._storage.journaled({"put": updated.to_json()}):
             self._index.replace(document, updated)
         self._sink.session_changed(
-            SessionChange(change=change, session_id=updated.id, session=self._info(updated))
+            SessionChange(change=change, session_id=updated.id, session=self._wire.model(updated))
         )
         return updated
 
@@ -289,21 +290,3 @@ class SessionService:
         self.document(session_id)
         async with self._lock_of(session_id):
             yield self.document(session_id)
-
-    # --- wire shapes -----------------------------------------------------------
-
-    def _share_info(self, share: ShareRecord) -> ShareInfo:
-        return ShareInfo.model_validate(share_info_json(share, self._settings.share_base_url))
-
-    def _info(self, document: Session) -> SessionInfo:
-        return SessionInfo.model_validate(self._info_json(document))
-
-    def _info_json(self, session: Session) -> JsonObject:
-        """`SessionInfo` as JSON, made once per version of the session (sessions are
-        immutable, so the JSON of each version is kept until the next replaces it)."""
-        cached = self._info_cache.get(session.id)
-        if cached is not None and cached[0] is session:
-            return cached[1]
-        wire = session_info_json(session, self._settings.share_base_url)
-        self._info_cache[session.id] = (session, wire)
-        return wire

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -11,7 +10,7 @@ SECRET_BYTES = 32
 
 
 def new_secret() -> str:
-    return base64.urlsafe_b64encode(secrets.token_bytes(SECRET_BYTES)).rstrip(b"=").decode()
+    return secrets.token_urlsafe(SECRET_BYTES)
 
 
 def _digest(secret: str) -> bytes:

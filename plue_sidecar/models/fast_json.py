@@ -29,13 +29,6 @@ def session_info_json(session: Session, share_base_url: str) -> JsonObject:
     """`SessionInfo`."""
     share = session.share
     return {
-        "id": session.id,
-        "parentId": session.parent_id,
-        "title": session.title,
-        "createdAt": session.created_at,
-        "updatedAt": session.updated_at,
-        "messageCount": session.message_count,
-        "isAborted": session.is_aborted,
-        "abortedAt": session.aborted_at,
+        **session.info_fields(),
         "share": None if share is None else share_info_json(share, share_base_url),
     }

@@ -82,6 +82,18 @@ class Session:
         share = self.share
         return {
             "schemaVersion": self.schema_version,
+            **self.info_fields(),
+            "share": None if share is None else {
+                "secret": share.secret,
+                "createdAt": share.created_at,
+                "expiresAt": share.expires_at,
+            },
+            "runner": self.runner,
+        }
+
+    def info_fields(self) -> dict[str, Any]:
+        """The fields the stored document and the wire's `SessionInfo` share, in order."""
+        return {
             "id": self.id,
             "parentId": self.parent_id,
             "title": self.title,
@@ -90,10 +102,4 @@ class Session:
             "messageCount": self.message_count,
             "isAborted": self.is_aborted,
             "abortedAt": self.aborted_at,
-            "share": None if share is None else {
-                "secret": share.secret,
-                "createdAt": share.created_at,
-                "expiresAt": share.expires_at,
-            },
-            "runner": self.runner,
         }

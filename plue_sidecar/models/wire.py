@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import Field
 
 from plue_sidecar.models.base import MessageId, Millis, SessionId, Title, WireModel
 from plue_sidecar.models.parts import Part, PartList
@@ -192,5 +192,3 @@ class SessionUpdate(WireModel):
     seq: int
     delta: Part
 
-
-__all__ = ["JsonValue"]

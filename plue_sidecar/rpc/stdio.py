@@ -15,6 +15,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+from plue_sidecar.fd_io import write_all
+
 log = logging.getLogger(__name__)
 READ_CHUNK = 256 * 1024
 
@@ -77,19 +79,37 @@ def _read_blocking(
         loop.call_soon_threadsafe(on_data, chunk)
 
 
+class _WriteFlow(asyncio.Protocol):
+    """The output transport's flow control, as an event: set while it may be written."""
+
+    def __init__(self) -> None:
+        self.resumed = asyncio.Event()
+        self.resumed.set()
+
+    def pause_writing(self) -> None:
+        self.resumed.clear()
+
+    def resume_writing(self) -> None:
+        self.resumed.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.resumed.set()
+
+
 class OutputPipe:
     """Writes frames to the protocol fd without blocking the event loop."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._transport: asyncio.WriteTransport | None = None
+        self._flow = _WriteFlow()
         self.broken = False
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         pipe = open(self._fd, "wb", buffering=0, closefd=False)  # noqa: SIM115
         try:
-            self._transport, _ = await loop.connect_write_pipe(asyncio.Protocol, pipe)
+            self._transport, _ = await loop.connect_write_pipe(lambda: self._flow, pipe)
         except ValueError:
             pipe.close()  # a regular file: plain blocking writes are fine there
 
@@ -103,7 +123,7 @@ class OutputPipe:
                     return
                 self._transport.write(data)
             else:
-                _write_all(self._fd, data)
+                write_all(self._fd, data)
         except OSError as exc:
             log.error("the client's pipe is gone: %s", exc)
             self.broken = True
@@ -111,18 +131,14 @@ class OutputPipe:
     async def drain(self) -> None:
         """Wait until everything written has left the process (bounded by the caller)."""
         transport = self._transport
-        while transport is not None and not transport.is_closing():
-            if transport.get_write_buffer_size() == 0:
-                return
-            await asyncio.sleep(0.005)
+        if transport is None or transport.is_closing():
+            return
+        # With no room at all, the transport pauses its protocol while anything is
+        # buffered and resumes it once the buffer is empty.
+        transport.set_write_buffer_limits(high=0, low=0)
+        await self._flow.resumed.wait()
 
     def close(self) -> None:
         if self._transport is not None:
             with contextlib.suppress(Exception):
                 self._transport.close()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from plue_sidecar.models.base import id_number
 from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.store.durable_io import DurableFiles
 
@@ -191,7 +192,7 @@ class Catalogue:
 
 def _recency(entry: Entry) -> tuple[int, int]:
     """The list order's key (see core.index.sort_key)."""
-    return entry.document.updated_at, int(entry.document.id[8:])
+    return entry.document.updated_at, id_number(entry.document.id)
 
 
 def _parse_head(line: bytes, with_sessions: bool = False) -> Head | None:

@@ -23,7 +23,8 @@ from plue_sidecar.models.records import Session
 from plue_sidecar.store.catalogue import Entry, Stamp
 from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.journal import Record
-from plue_sidecar.store.session_store import CheckpointWritten, LoadedData, SessionStore
+from plue_sidecar.store.loading import LoadedData
+from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
 from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Checkpointer:
         self._catalogue_saving: asyncio.Future[None] | None = None
         self._closed = False
 
-    def install(
+    def take_over(
         self, loaded: LoadedData, documents: Documents, high_water: Callable[[], int]
     ) -> None:
         """Take over what the load found; write behind what it replayed."""

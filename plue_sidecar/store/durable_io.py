@@ -15,6 +15,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from plue_sidecar.fd_io import write_all
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 BATCH_FILES = 200
@@ -113,7 +115,7 @@ class DurableFiles:
         fd = os.open(temp, _CREATE_FLAGS, FILE_MODE)
         try:
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 fsync_fd(fd)
             finally:
                 os.close(fd)
@@ -145,7 +147,7 @@ class DurableFiles:
                     temp = _temp_path(path)
                     fds.append(os.open(temp, _CREATE_FLAGS, FILE_MODE))
                     temps.append((temp, path))
-                    _write_all(fds[-1], data)
+                    write_all(fds[-1], data)
                 list(syncers.map(fsync_fd, fds))
             finally:
                 for fd in fds:
@@ -170,7 +172,7 @@ class DurableFiles:
         try:
             size_before = os.fstat(fd).st_size
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 fsync_fd(fd)
             except BaseException:
                 if created:
@@ -191,6 +193,13 @@ class DurableFiles:
         finally:
             os.close(fd)
 
+    def move(self, source: Path, target: Path) -> None:
+        """Rename `source` to `target` (its directory must exist), durably in both
+        directories."""
+        os.replace(source, target)
+        for directory in {source.parent, target.parent}:
+            self._syncer.sync(directory)
+
     def remove(self, paths: list[Path]) -> None:
         """Remove files (missing ones are fine) and make the removals durable."""
         parents: set[Path] = set()
@@ -208,12 +217,6 @@ def _temp_path(path: Path) -> Path:
     """A fresh hidden name beside `path`: loading skips and removes dot files."""
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -6,7 +6,7 @@ import re
 import time
 from pathlib import Path
 
-from plue_sidecar.models.base import SESSION_ID_PATTERN
+from plue_sidecar.models.base import SESSION_ID_PATTERN, id_number
 
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 DOCUMENT_SUFFIX = ".json"
@@ -27,7 +27,7 @@ class Layout:
     def session_dir(self, session_id: str) -> Path:
         if not _SESSION_ID.match(session_id):
             raise ValueError(f"not a session id: {session_id!r}")
-        millis = int(session_id.removeprefix("session_"))
+        millis = id_number(session_id)
         try:
             moment = time.gmtime(millis // 1000)
             bucket = f"{moment.tm_year:04d}/{moment.tm_mon:02d}"
@@ -51,7 +51,3 @@ def session_id_of(name: str) -> str | None:
         return None
     candidate = name[: -len(DOCUMENT_SUFFIX)]
     return candidate if _SESSION_ID.match(candidate) else None
-
-
-def id_number(session_id: str) -> int:
-    return int(session_id.removeprefix("session_"))

@@ -1,9 +1,10 @@
 """Older session documents brought up to the current `schemaVersion`, one step at a time.
 
 Each step is a small pure function from a document of version N to version N+1.
-A document is migrated in memory whenever it is read; `migrate_data_dir` also writes
-every migrated document back (atomically) and then advances the data directory's
-completion marker, so a failed or interrupted migration is simply run again.
+A document is migrated in memory whenever it is read; opening the store
+(`SessionStore.open`) also writes every migrated document back (atomically) and then
+advances the data directory's completion marker, so a failed or interrupted migration
+is simply run again.
 """
 
 from __future__ import annotations

@@ -28,8 +28,9 @@ from plue_sidecar.store.catalogue import Head
 from plue_sidecar.store.checkpointer import Checkpointer, Documents
 from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.journal import Record
+from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.message_log import LogContents
-from plue_sidecar.store.session_store import LoadedData, SessionStore
+from plue_sidecar.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
 IO_THREADS = 16
@@ -62,7 +63,7 @@ class SessionStorage:
     ) -> None:
         """Memory now holds what `load` found: write behind it from here on."""
         self._loaded = True
-        self._checkpointer.install(loaded, documents, high_water)
+        self._checkpointer.take_over(loaded, documents, high_water)
 
     # --- session changes -----------------------------------------------------
 

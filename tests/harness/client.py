@@ -77,6 +77,7 @@ class SidecarProcess:
         self.process_args = args
         self.protocol: RecordingProtocol = client.protocol  # type: ignore[assignment]
         self.stderr = bytearray()
+        self._stderr_grew = asyncio.Event()
         # A pipe nobody reads fills up and stalls the sidecar's logging: drain it.
         self._drain = asyncio.create_task(self._drain_stderr())
 
@@ -85,6 +86,8 @@ class SidecarProcess:
         assert stream is not None
         while chunk := await stream.read(65536):
             self.stderr += chunk
+            self._stderr_grew.set()
+        self._stderr_grew.set()
 
     @classmethod
     async def start(
@@ -168,6 +171,18 @@ class SidecarProcess:
         stdin = self.process.stdin
         assert stdin is not None
         stdin.close()
+
+    async def wait_for_stderr(self, text: str, timeout: float = WAIT_SECONDS) -> None:
+        """Wait until the sidecar has written `text` to stderr."""
+
+        async def scan() -> None:
+            while text.encode() not in self.stderr:
+                if self._drain.done():
+                    raise AssertionError(f"the sidecar exited without writing {text!r}")
+                self._stderr_grew.clear()
+                await self._stderr_grew.wait()
+
+        await asyncio.wait_for(scan(), timeout)
 
     async def stderr_text(self) -> str:
         """Everything the sidecar wrote to stderr (complete once it has exited)."""

@@ -1,0 +1,279 @@
+"""Reading a whole data directory into memory when the store opens it.
+
+The documents come from the catalogue where it vouches for them and from their files
+where it does not; documents in an older format are migrated and written back; a
+delete interrupted by a crash is finished; damaged documents go to quarantine; the
+journal is replayed on top. The store (`SessionStore.open`) holds the lock meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+
+from plue_sidecar.models.base import id_number
+from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
+from plue_sidecar.store.catalogue import (
+    Head,
+    Snapshot,
+    Stamp,
+    files_with_stamps,
+    session_directories,
+)
+from plue_sidecar.store.documents import journaled_ids, read_document, replay_journal
+from plue_sidecar.store.journal import JournalContents, Record, generations_in, read_journal
+from plue_sidecar.store.layout import LOG_SUFFIX, session_id_of
+
+if TYPE_CHECKING:
+    from plue_sidecar.store.session_store import SessionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedData:
+    sessions: list[Session] = field(default_factory=list)
+    stamps: dict[str, Stamp] = field(default_factory=dict)
+    read_only: dict[str, str] = field(default_factory=dict)
+    high_water: int = 0
+    quarantined: list[str] = field(default_factory=list)
+    documents_read: int = 0
+    """Documents read from their files because the catalogue had no valid row for them."""
+    catalogue_stale: bool = False
+    """The catalogue did not vouch for every session: it should be written again."""
+    migrated: list[Session] = field(default_factory=list)
+    """Sessions read from an older format: written back by `open` before it returns."""
+    replayed: set[str] = field(default_factory=set)
+    """Sessions the journal holds a newer version of than their document file."""
+    deleted: set[str] = field(default_factory=set)
+    """Sessions the journal deleted: their files must be gone before it is cut."""
+    journal: JournalContents = field(default_factory=JournalContents)
+
+
+class DataDirLoader:
+    """One load of a data directory, for `SessionStore.open` and `open_preview`."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+        self.layout = store.layout
+        self.files = store.files
+
+    def load(self) -> LoadedData:
+        high_water = self._finish_interrupted_delete()
+        journal = read_journal(self.layout.sessions_dir)
+        migrations_done = self._completed_migration() >= SESSION_SCHEMA_VERSION
+        loaded = self._load_documents(migrations_done, journaled_ids(journal.records))
+        if not migrations_done or not self.layout.migration_marker.exists():
+            self._write_back_migrated(loaded)
+        loaded.journal = journal
+        high_water = max(high_water, self._replay(journal.records, loaded))
+        newest = max((id_number(s.id) for s in loaded.sessions), default=0)
+        loaded.high_water = max(high_water, self._read_high_water(), newest)
+        return loaded
+
+    def head(self) -> Head | None:
+        """The catalogue's head when it alone describes the newest sessions."""
+        if (
+            self.layout.tombstone_file.exists()
+            or generations_in(self.layout.sessions_dir)
+            or self._completed_migration() < SESSION_SCHEMA_VERSION
+            or not self.layout.migration_marker.exists()
+        ):
+            return None
+        head = self._store.catalogue.load_head()
+        if head is None or not head.trusts_all(self._store.directory_mtimes()):
+            return None
+        return head
+
+    def _replay(self, records: list[Record], loaded: LoadedData) -> int:
+        """Apply the journal's records in order; the highest id a delete recorded."""
+        if not records:
+            return 0
+        sessions = {session.id: session for session in loaded.sessions}
+        replay = replay_journal(records, sessions)
+        loaded.sessions = list(sessions.values())
+        loaded.replayed = replay.put
+        loaded.deleted = replay.deleted
+        for session_id in replay.deleted:
+            loaded.stamps.pop(session_id, None)
+            loaded.read_only.pop(session_id, None)
+        for session_id in replay.put:
+            document = sessions[session_id]
+            if document.schema_version > SESSION_SCHEMA_VERSION:
+                self._accept_newer(document, loaded)
+        self._finish_deletes(sorted(replay.deleted))
+        return replay.high_water
+
+    def _finish_deletes(self, session_ids: list[str]) -> None:
+        """Remove what is left of sessions the journal deleted (a crash may come between
+        the delete's record and its files' removal)."""
+        try:
+            self._store.remove_session_files(session_ids)
+        except OSError as exc:
+            log.warning("could not remove the files of deleted sessions (%s); "
+                        "they stay hidden and are removed later", exc)
+
+    def _completed_migration(self) -> int:
+        try:
+            return int(orjson.loads(self.layout.migration_marker.read_bytes())["completed"])
+        except FileNotFoundError:
+            # A data directory without sessions has nothing to migrate.
+            return SESSION_SCHEMA_VERSION if not self.layout.sessions_dir.exists() else 0
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.error("the migration marker is unreadable; checking every document again")
+            return 0
+
+    def _write_back_migrated(self, loaded: LoadedData) -> None:
+        """Write every migrated document in the current format, then advance the marker."""
+        for session in loaded.migrated:
+            loaded.stamps[session.id] = self._store.save_session(session)
+        if loaded.migrated:
+            log.warning("migrated %d sessions to schemaVersion %d",
+                        len(loaded.migrated), SESSION_SCHEMA_VERSION)
+        marker = orjson.dumps({"completed": SESSION_SCHEMA_VERSION})
+        self.files.write_atomic(self.layout.migration_marker, marker)
+
+    def _load_documents(
+        self, trust_catalogue: bool = True, journaled: frozenset[str] = frozenset()
+    ) -> LoadedData:
+        loaded = LoadedData()
+        snapshot = self._store.catalogue.load() if trust_catalogue else Snapshot()
+        seen: set[str] = set()
+        for relative, directory, mtime_ns in session_directories(self.layout.sessions_dir):
+            seen.add(relative)
+            if snapshot.trusts(relative, mtime_ns):
+                sessions, stamps = loaded.sessions, loaded.stamps
+                for document, stamp in snapshot.entries(relative):
+                    sessions.append(document)
+                    stamps[document.id] = stamp
+                    if document.schema_version > SESSION_SCHEMA_VERSION:
+                        self._accept_newer(document, loaded)
+            else:
+                loaded.catalogue_stale = True
+                self._load_directory(directory, snapshot, relative, loaded, journaled)
+        if set(snapshot.directories) - seen:
+            loaded.catalogue_stale = True
+        return loaded
+
+    def _load_directory(
+        self, directory: Path, snapshot: Snapshot, relative: str, loaded: LoadedData,
+        journaled: frozenset[str],
+    ) -> None:
+        """Trust a recorded row only where the file's stamp is unchanged; read the rest."""
+        rows = {entry.document.id: entry for entry in snapshot.entries(relative)}
+        present: set[str] = set()
+        logs: list[str] = []
+        for file, stamp in files_with_stamps(directory):
+            if file.name.startswith("."):
+                if file.name.endswith(".tmp"):
+                    _remove_leftover(Path(file.path))
+                continue
+            if file.name.endswith(LOG_SUFFIX):
+                logs.append(file.name.removesuffix(LOG_SUFFIX))
+                continue
+            session_id = session_id_of(file.name)
+            if session_id is None:
+                continue
+            present.add(session_id)
+            row = rows.get(session_id)
+            if row is not None and snapshot.vouches_for(row, stamp):
+                self._accept(row.document, stamp, loaded)
+                continue
+            loaded.documents_read += 1
+            document = self._read_or_quarantine(Path(file.path), session_id, loaded)
+            if document is not None:
+                self._accept(document, stamp, loaded)
+        self._remove_unacknowledged_logs(
+            directory, [s for s in logs if s not in present and s not in journaled]
+        )
+
+    def _remove_unacknowledged_logs(self, directory: Path, orphans: list[str]) -> None:
+        """A log without its document (in a file or in the journal) is left by a fork that
+        never finished (its document is written last); one whose document was
+        quarantined is kept."""
+        quarantined = (
+            {name.split(".", 1)[0] for name in os.listdir(self.layout.quarantine_dir)}
+            if orphans and self.layout.quarantine_dir.is_dir() else set()
+        )
+        for session_id in orphans:
+            if session_id not in quarantined and session_id_of(f"{session_id}.json"):
+                log.warning("%s: removing the message log of a session never created",
+                            session_id)
+                _remove_leftover(directory / f"{session_id}{LOG_SUFFIX}")
+
+    def _accept(self, document: Session, stamp: Stamp, loaded: LoadedData) -> None:
+        loaded.stamps[document.id] = stamp
+        if document.schema_version > SESSION_SCHEMA_VERSION:
+            self._accept_newer(document, loaded)
+        loaded.sessions.append(document)
+
+    def _accept_newer(self, document: Session, loaded: LoadedData) -> None:
+        loaded.read_only[document.id] = (
+            f"written by a newer plue-sidecar (schemaVersion {document.schema_version})"
+        )
+
+    def _read_or_quarantine(
+        self, path: Path, session_id: str, loaded: LoadedData
+    ) -> Session | None:
+        read = read_document(path, session_id)
+        if read.session is None:
+            if read.version > SESSION_SCHEMA_VERSION:
+                log.error("%s is from a newer plue-sidecar and unreadable here (%s); "
+                          "left untouched", path.name, read.problem)
+            else:
+                self._quarantine(path, read.problem)
+                loaded.quarantined.append(path.name)
+        elif read.version < SESSION_SCHEMA_VERSION:
+            loaded.migrated.append(read.session)
+        return read.session
+
+    def _quarantine(self, path: Path, problem: str) -> None:
+        log.error("quarantining %s: %s", path.name, problem)
+        self.files.ensure_directory(self.layout.quarantine_dir)
+        target = self.layout.quarantine_dir / f"{path.name}.{int(time.time() * 1000)}"
+        self.files.move(path, target)
+
+    def _remove_and_clear_tombstone(self, session_ids: list[str], high_water: int) -> None:
+        """Tombstones are how deletes were committed before the journal: finished, never made."""
+        self._store.remove_session_files(session_ids)
+        self._store.save_high_water(high_water)
+        self.files.remove([self.layout.tombstone_file])
+
+    def _finish_interrupted_delete(self) -> int:
+        path = self.layout.tombstone_file
+        if not path.exists():
+            return 0
+        try:
+            tombstone = orjson.loads(path.read_bytes())
+            listed = tombstone["sessionIds"]
+            session_ids = [sid for sid in listed if session_id_of(f"{sid}.json")]
+            high_water = int(tombstone["highWater"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            # A tombstone is written atomically, so it is whole or absent; this is damage.
+            log.error("ignoring an unreadable tombstone")
+            self.files.remove([path])
+            return 0
+        log.warning("finishing an interrupted delete of %s", ", ".join(session_ids))
+        self._remove_and_clear_tombstone(session_ids, high_water)
+        return high_water
+
+    def _read_high_water(self) -> int:
+        try:
+            return int(orjson.loads(self.layout.state_file.read_bytes())["highWater"])
+        except FileNotFoundError:
+            return 0
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.error("state.json is unreadable; ids continue from the newest session")
+            return 0
+
+
+def _remove_leftover(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
