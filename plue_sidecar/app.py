@@ -65,7 +65,7 @@ class Sidecar:
         registrar = Registrar(self.protocol, self.core.inflight, self.core.ready)
         for route in [
             *lifecycle.routes(self._open_core, self._watch_client, str(settings.data_dir),
-                              lambda: registrar.methods),
+                              lambda: registrar.methods, self.core.turns.runner_names),
             *sessions.routes(self.core),
             *shares.routes(self.core),
             *messages.routes(self.core),

@@ -40,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frame-bytes", type=_positive, default=DEFAULT_MAX_FRAME_BYTES)
     parser.add_argument("--max-message-bytes", type=_positive, default=DEFAULT_MAX_MESSAGE_BYTES)
     parser.add_argument("--runner", default="echo",
-                        help="default runner: 'echo' or 'module:Class'")
+                        help="default runner: a registered name ('echo', an installed "
+                        "package's, or one --runner-module gives), or 'module:Class'")
+    parser.add_argument("--runner-module", action="append", default=[], type=_runner_module,
+                        metavar="NAME=module:Class",
+                        help="register a runner clients may name (repeatable)")
     parser.add_argument("--echo-delay-ms", type=_non_negative, default=0,
                         help="the echo runner's wait before each word")
     parser.add_argument("--abort-grace-ms", type=_non_negative, default=2000,
@@ -48,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", type=_positive, default=DEFAULT_CHECKPOINT_EVERY,
                         help="write documents behind the journal after this many changes")
     return parser
+
+
+def _runner_module(text: str) -> tuple[str, str]:
+    name, _, spec = text.partition("=")
+    module, _, attribute = spec.partition(":")
+    if not name or not module or not attribute:
+        raise argparse.ArgumentTypeError("expected NAME=module:Class")
+    return name, spec
 
 
 def _positive(text: str) -> int:
@@ -99,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         max_frame_bytes=args.max_frame_bytes,
         max_message_bytes=args.max_message_bytes,
         runner=args.runner,
+        runner_modules=tuple(args.runner_module),
         echo_delay_ms=args.echo_delay_ms,
         abort_grace_ms=args.abort_grace_ms,
         checkpoint_every=args.checkpoint_every,

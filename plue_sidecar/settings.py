@@ -19,6 +19,8 @@ class Settings:
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     runner: str = "echo"
+    runner_modules: tuple[tuple[str, str], ...] = ()
+    """Runners the command line registers: (name, `module:Class`)."""
     echo_delay_ms: int = 0
     abort_grace_ms: int = 2000
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY

@@ -161,13 +161,14 @@ async def test_a_failing_runner_ends_the_turn_with_an_error_message(
 
 
 async def test_runners_are_chosen_per_session(start_sidecar: StartSidecar) -> None:
-    sidecar = await start_sidecar(PYTHONPATH=str(REPO_ROOT))
-    failing = await sidecar.call("session/create", {"runner": "tests.runners:FailingRunner"})
+    sidecar = await start_sidecar("--runner-module", "failing=tests.runners:FailingRunner",
+                                  PYTHONPATH=str(REPO_ROOT))
+    failing = await sidecar.call("session/create", {"runner": "failing"})
     echo = await sidecar.call("session/create", {})
     bad = await sidecar.call("session/prompt", {"sessionId": failing["id"], "parts": text("x")})
     good = await sidecar.call("session/prompt", {"sessionId": echo["id"], "parts": text("x")})
     assert (bad["stopReason"], good["stopReason"]) == ("error", "end_turn")
-    for name in ("nope", "no_such_module:Runner", "tests.runners:Missing"):
+    for name in ("nope", "no_such_module:Runner", "tests.runners:FailingRunner"):
         failure = await sidecar.failure("session/create", {"runner": name})
         assert failure.code == errors.UNKNOWN_RUNNER and failure.kind == "unknown_runner"
 

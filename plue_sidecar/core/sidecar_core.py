@@ -16,12 +16,20 @@ from plue_sidecar.core.turns import TurnManager, UpdateSink
 from plue_sidecar.models.parts import Part
 from plue_sidecar.models.wire import AbortResult, Message, Role, SessionInfo
 from plue_sidecar.runners.base import RunnerSettings
-from plue_sidecar.runners.registry import RunnerRegistry
+from plue_sidecar.runners.registry import RunnerRegistry, is_import_spec
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.lock import DataDirLockedError
 from plue_sidecar.store.storage import SessionStorage
 
 log = logging.getLogger(__name__)
+
+
+def launch_runner_specs(settings: Settings) -> dict[str, str]:
+    """The runners the command line registers, by name."""
+    specs = dict(settings.runner_modules)
+    if is_import_spec(settings.runner):
+        specs[settings.runner] = settings.runner
+    return specs
 
 
 class Sink(ChangeSink, UpdateSink):
@@ -47,7 +55,10 @@ class SidecarCore:
             self.sessions,
             self.histories,
             running,
-            runners=RunnerRegistry(RunnerSettings(echo_delay_ms=settings.echo_delay_ms)),
+            runners=RunnerRegistry(
+                RunnerSettings(echo_delay_ms=settings.echo_delay_ms),
+                launch_runner_specs(settings),
+            ),
             sink=sink,
             default_runner=settings.runner,
             abort_grace_seconds=settings.abort_grace_ms / 1000,

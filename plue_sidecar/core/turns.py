@@ -51,6 +51,10 @@ class TurnManager:
         self._default_runner = default_runner
         self._grace = abort_grace_seconds
 
+    def runner_names(self) -> list[str]:
+        """The runners a client may name."""
+        return self._runners.names()
+
     def runner_for(self, name: str) -> Runner:
         try:
             return self._runners.get(name)

@@ -23,6 +23,7 @@ def routes(
     watch_client: Callable[[int], None],
     data_dir: str,
     methods: Callable[[], list[str]],
+    runners: Callable[[], list[str]],
 ) -> list[Route[Any]]:
     rpc = Routes()
 
@@ -36,7 +37,8 @@ def routes(
             protocol_version=PROTOCOL_VERSION,
             server_info=ServerInfo(name="plue-sidecar", version=__version__),
             data_dir=data_dir,
-            capabilities=Capabilities(methods=sorted(methods()), notifications=NOTIFICATIONS),
+            capabilities=Capabilities(methods=sorted(methods()), notifications=NOTIFICATIONS,
+                                      runners=runners()),
         )
 
     @rpc.request("shutdown", NoParams, bound_to_session=False, waits_for_load=False)

@@ -70,6 +70,7 @@ class ServerInfo(WireModel):
 class Capabilities(WireModel):
     methods: list[str]
     notifications: list[str]
+    runners: list[str]
 
 
 class InitializeResult(WireModel):
