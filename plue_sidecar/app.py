@@ -61,11 +61,15 @@ class Sidecar:
         self.core = SidecarCore(settings, ClientNotifier(self.protocol), storage, opening)
         self._opened = False
         self._collector: asyncio.Task[None] | None = None
+        self._settling: asyncio.Future[None] | None = None
         self._splitter = framing.FrameSplitter(settings.max_frame_bytes)
         registrar = Registrar(self.protocol, self.core.inflight, self.core.ready)
         for route in [
-            *lifecycle.routes(self._open_core, self._watch_client, str(settings.data_dir),
-                              lambda: registrar.methods, self.core.turns.runner_names),
+            *lifecycle.routes(
+                self._open_core, self._watch_client, data_dir=str(settings.data_dir),
+                methods=lambda: registrar.methods, runners=self.core.turns.runner_names,
+                settle=self._settle,
+            ),
             *sessions.routes(self.core),
             *shares.routes(self.core),
             *messages.routes(self.core),
@@ -115,22 +119,30 @@ class Sidecar:
         self._collector = loop.create_task(collector.resume_when(self.core.ready))
         await read_input(input_fd, self.receive, self.end_of_input)
         code = await self.protocol.exit_code
-        await self._finish(output)
+        await self._settle()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(output.drain(), DRAIN_SECONDS)
+        output.close()
         return code
 
-    async def _finish(self, output: OutputPipe) -> None:
-        """End turns (stored as aborted), let requests in flight answer, then release the
-        data dir: requests still writing need the store until they are done."""
+    def _settle(self) -> asyncio.Future[None]:
+        """Settle the data directory, once: at `shutdown` (LSP's point for cleaning up,
+        after which some clients kill the process at once), else at exit."""
+        if self._settling is None:
+            self._settling = asyncio.ensure_future(self._settle_now(asyncio.current_task()))
+        return asyncio.shield(self._settling)
+
+    async def _settle_now(self, asking: asyncio.Task[Any] | None) -> None:
+        """End turns (stored as aborted), let the other requests in flight answer, then
+        write everything behind the journal and the catalogue and release the data dir:
+        requests still writing need the store until they are done."""
         if self._opened:
             await self.core.end_turns()
-        pending = self.protocol.in_flight()
+        pending = [future for future in self.protocol.in_flight() if future is not asking]
         if pending:
             await asyncio.wait(pending, timeout=PENDING_REQUESTS_SECONDS)
         if self._opened:
             self.core.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(output.drain(), DRAIN_SECONDS)
-        output.close()
 
 
 def open_storage(settings: Settings) -> SessionStorage:

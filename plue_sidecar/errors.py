@@ -21,7 +21,10 @@ INTERNAL_ERROR = -32603
 SERVER_NOT_INITIALIZED = -32002
 """A request before `initialize`."""
 REQUEST_CANCELLED = -32800
-"""Cancelled by `$/cancelRequest` or ended by `session/abort`."""
+"""Cancelled by the client's `$/cancelRequest`."""
+SERVER_CANCELLED = -32802
+"""Ended by the sidecar, not the client: by `session/abort` or a delete (LSP 3.17's
+ServerCancelled; some clients drop -32800 answers they did not ask for)."""
 SESSION_NOT_FOUND = -32010
 """No session with that id."""
 PARENT_NOT_FOUND = -32011
@@ -106,7 +109,9 @@ def server_not_initialized() -> RpcError:
 
 
 def request_cancelled(reason: str = "cancelled") -> RpcError:
-    return RpcError(REQUEST_CANCELLED, "request_cancelled", f"request {reason}", reason=reason)
+    """`reason` "cancelled": the client's own `$/cancelRequest`; any other: the sidecar's."""
+    code = REQUEST_CANCELLED if reason == "cancelled" else SERVER_CANCELLED
+    return RpcError(code, "request_cancelled", f"request {reason}", reason=reason)
 
 
 def session_not_found(session_id: str) -> RpcError:

@@ -124,3 +124,35 @@ async def test_a_failed_load_behind_the_head_answers_storage_errors(tmp_path: Pa
     assert raised.value.kind == "storage_unavailable"
     assert raised.value.data["reason"] == "permission"
     reopened.close()
+
+
+async def test_a_client_that_kills_the_sidecar_once_shutdown_is_answered_gets_a_fast_start(
+    start_sidecar: StartSidecar,
+) -> None:
+    """Eglot sends `exit` and kills the process at once: everything a clean exit writes
+    is written before `shutdown` is answered."""
+    first = await start_sidecar()
+    await populate(first, 3)
+    expected = await first.call("session/list", {"limit": 50})
+    assert await first.call("shutdown") is None
+    await first.kill()
+    restarted = await start_sidecar("--log-level", "INFO")
+    assert await restarted.call("session/list", {"limit": 50}) == expected
+    await restarted.stop()
+    assert HEAD_USED in await restarted.stderr_text()
+
+
+async def test_shutdown_stores_a_running_turn_as_aborted_before_it_answers(
+    start_sidecar: StartSidecar,
+) -> None:
+    sidecar = await start_sidecar("--echo-delay-ms", "50")
+    session = await sidecar.call("session/create", {})
+    prompt = sidecar.send("session/prompt", {
+        "sessionId": session["id"], "parts": [{"type": "text", "text": "a b c d e f g h"}]})
+    await sidecar.wait_for_notification(lambda method, _: method == "session/update")
+    assert await sidecar.call("shutdown") is None
+    assert (await prompt)["stopReason"] == "aborted"
+    await sidecar.kill()
+    restarted = await start_sidecar()
+    messages = (await restarted.call("message/list", {"sessionId": session["id"]}))["messages"]
+    assert [m["status"] for m in messages] == ["complete", "aborted"]

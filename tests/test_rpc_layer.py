@@ -130,6 +130,7 @@ async def test_an_abort_ends_the_requests_bound_to_its_session_only(layer: Layer
     await layer.wait_for_calls(2)
     assert await layer.inflight.abort([aborted]) == 1
     answer = await layer.output.answer(1)
+    assert answer["error"]["code"] == errors.SERVER_CANCELLED
     assert answer["error"]["data"] == {"kind": "request_cancelled", "reason": "aborted"}
     layer.release.set()
     assert (await layer.output.answer(2))["result"] is None

@@ -21,9 +21,11 @@ class NoParams(WireModel):
 def routes(
     open_core: Callable[[], Awaitable[None]],
     watch_client: Callable[[int], None],
+    *,
     data_dir: str,
     methods: Callable[[], list[str]],
     runners: Callable[[], list[str]],
+    settle: Callable[[], Awaitable[None]],
 ) -> list[Route[Any]]:
     rpc = Routes()
 
@@ -43,6 +45,9 @@ def routes(
 
     @rpc.request("shutdown", NoParams, bound_to_session=False, waits_for_load=False)
     async def shutdown(params: NoParams) -> None:
-        """Acknowledge; the protocol already refuses every later request."""
+        """End turns, let other requests answer, write everything behind the journal and
+        release the data directory; then answer. The protocol already refuses every
+        later request."""
+        await settle()
 
     return rpc.routes
