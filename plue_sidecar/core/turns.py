@@ -16,6 +16,7 @@ from plue_sidecar.models.parts import Part, merge_delta
 from plue_sidecar.models.wire import MessageStatus, PromptResult, SessionUpdate, StopReason
 from plue_sidecar.runners.base import Runner, TurnInput
 from plue_sidecar.runners.registry import RunnerRegistry, UnknownRunnerError
+from plue_sidecar.store.uninterrupted import take_absorbed_cancel
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ class TurnManager:
         self._running.begin(turn)
         try:
             user = await self._histories.append_for_turn(session_id, "user", parts)
+            if take_absorbed_cancel():
+                # `$/cancelRequest` came while the prompt was being stored: the turn
+                # starts aborted, and the prompt answers like any aborted turn.
+                turn.abort_requested.set()
             stop_reason = await self._run(turn, runner)
             return PromptResult(
                 user_message_id=user.id,

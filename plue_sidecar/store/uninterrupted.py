@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
+import weakref
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+_absorbed: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+"""Tasks whose cancellation a write absorbed, until they ask (`take_absorbed_cancel`)."""
 
 
 async def finish_even_if_cancelled(future: asyncio.Future[T]) -> T:
@@ -24,7 +28,21 @@ async def finish_even_if_cancelled(future: asyncio.Future[T]) -> T:
                 raise
             cancelled += 1
     task = asyncio.current_task()
-    if task is not None:
+    if task is not None and cancelled:
         for _ in range(cancelled):
             task.uncancel()
+        _absorbed.add(task)
     return result
+
+
+def take_absorbed_cancel() -> bool:
+    """Whether a write absorbed a cancellation of the current task since it last asked.
+
+    A request that goes on after its write (a turn after its prompt is stored) asks,
+    so that the cancellation still ends it.
+    """
+    task = asyncio.current_task()
+    if task is None or task not in _absorbed:
+        return False
+    _absorbed.discard(task)
+    return True
