@@ -222,3 +222,27 @@ async def test_history_survives_a_restart(start_sidecar: StartSidecar) -> None:
     second = await start_sidecar()
     assert await texts(second, session["id"]) == ["a", "b", "c"]
     assert (await append(second, session["id"], "d"))["seq"] == 4
+
+
+async def test_message_pages_are_bounded_by_bytes_as_well_as_by_count(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    """With `--max-message-bytes` 1 MiB, six 400 KB messages come two a page (whose
+    frames stay near the limit), before and after a restart (log sizes as read back)."""
+    limit = 1 << 20
+    sidecar = await start_sidecar("--max-message-bytes", str(limit))
+    session = (await sidecar.call("session/create", {}))["id"]
+    for index in range(6):
+        await sidecar.call("message/append", {"sessionId": session, "role": "user",
+                                              "parts": text(f"{index}" * 400_000)})
+    for round_ in ("live", "restarted"):
+        pages: list[list[int]] = []
+        after: int | None = 0
+        while after is not None:
+            page = await sidecar.call("message/list", {"sessionId": session,
+                                                       "afterSeq": after, "limit": 1000})
+            pages.append([m["seq"] for m in page["messages"]])
+            after = page["nextAfterSeq"]
+        assert pages == [[1, 2], [3, 4], [5, 6]], round_
+        await sidecar.stop()
+        sidecar = await start_sidecar("--max-message-bytes", str(limit))

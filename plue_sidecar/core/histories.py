@@ -30,11 +30,14 @@ MAX_TITLE = 200
 @dataclass
 class History:
     records: list[MessageRecord] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    """Each message's encoded size: pages are bounded by bytes as well as by count."""
     by_id: dict[str, MessageRecord] = field(default_factory=dict)
     log_bytes: int = 0
 
     def add(self, record: MessageRecord, size: int) -> None:
         self.records.append(record)
+        self.sizes.append(size)
         self.by_id[record.id] = record
         self.log_bytes += size
 
@@ -126,9 +129,19 @@ class MessageHistories:
     # --- reads ---------------------------------------------------------------
 
     async def list_messages(self, session_id: str, after_seq: int, limit: int) -> MessagePage:
+        """Up to `limit` messages after `after_seq`, and at most `--max-message-bytes` of
+        them (at least one), so that a page's frame stays within what a client accepts."""
         history = await self.history(session_id)
-        page = history.records[after_seq : after_seq + limit]
-        more = after_seq + limit < len(history.records)
+        budget = self._settings.max_message_bytes
+        page: list[MessageRecord] = []
+        used = 0
+        for index in range(after_seq, min(after_seq + limit, len(history.records))):
+            size = history.sizes[index]
+            if page and used + size > budget:
+                break
+            page.append(history.records[index])
+            used += size
+        more = after_seq + len(page) < len(history.records)
         return MessagePage(
             messages=[as_message(record) for record in page],
             next_after_seq=page[-1].seq if more and page else None,
@@ -179,8 +192,9 @@ class MessageHistories:
             return loaded
         contents = await self._storage.read_messages(session_id, document.message_count)
         history = History(log_bytes=contents.keep_bytes)
-        for record in contents.records:
+        for record, size in zip(contents.records, contents.sizes, strict=True):
             history.records.append(record)
+            history.sizes.append(size)
             history.by_id[record.id] = record
         if contents.damage is not None:
             self._sessions.mark_read_only(session_id, contents.damage)

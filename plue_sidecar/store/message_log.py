@@ -23,6 +23,8 @@ class LogContents:
     """
 
     records: list[MessageRecord] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    """Each record's length in the log, in bytes."""
     keep_bytes: int = 0
     total_bytes: int = 0
     damage: str | None = None
@@ -54,6 +56,7 @@ def parse_log(data: bytes, session_id: str, acknowledged: int) -> LogContents:
             log.warning("%s: dropping unacknowledged message seq %d", session_id, record.seq)
             break
         contents.records.append(record)
+        contents.sizes.append(end + 1 - offset)
         offset = end + 1
         contents.keep_bytes = offset
     if contents.damage is None and len(contents.records) < acknowledged:
