@@ -502,7 +502,8 @@ class SessionService:
                 self._index.add(document)
                 self._dirty.add(session_id)
                 self._note_change()
-        except errors.RpcError:
+        except errors.RpcError as failure:
+            failure.data.setdefault("sessionId", session_id)  # to look for it after an io error
             if records:
                 await self._remove_files_quietly([session_id])
             raise
