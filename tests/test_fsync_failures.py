@@ -71,6 +71,26 @@ def assert_io_failure(failure: RpcError) -> None:
     assert failure.data["reason"] == "io", failure
 
 
+async def appended_once_refused(
+    sidecar: SidecarProcess, session_id: str, refused: int = 0
+) -> dict[str, Any]:
+    """Append until one is acknowledged; the first attempt must be refused. strace counts
+    fsyncs per thread, so each of the sidecar's store threads meets its own first
+    failure: every refused attempt is one more change that must stay absent."""
+    for attempt in range(40):
+        params = {"sessionId": session_id, "role": "user",
+                  "parts": [{"type": "text", "text": f"attempt {attempt}"}]}
+        try:
+            message: dict[str, Any] = await sidecar.call("message/append", params)
+        except RpcError as failure:
+            assert_io_failure(failure)
+            refused += 1
+            continue
+        assert refused, "the injected failure never happened"
+        return message
+    raise AssertionError("no append was acknowledged")
+
+
 async def test_a_create_whose_journal_directory_sync_fails_is_absent_after_kill_9(
     start_sidecar: StartSidecar, start_traced: StartTraced, data_dir: Path
 ) -> None:
@@ -137,17 +157,14 @@ async def test_a_message_whose_month_directory_sync_fails_is_absent_after_kill_9
     (session,) = await prepared(start_sidecar, "talk")
     month = Layout(data_dir).session_dir(session["id"])
     sidecar = await start_traced([month], "1")
-    append = {"sessionId": session["id"], "role": "user"}
-    assert_io_failure(await sidecar.failure(
-        "message/append", {**append, "parts": [{"type": "text", "text": "refused"}]}))
-    acked = await sidecar.call(
-        "message/append", {**append, "parts": [{"type": "text", "text": "acked"}]})
+    acked = await appended_once_refused(sidecar, session["id"])
     assert acked["seq"] == 1
     await kill_sidecar(sidecar)
     restarted = await start_sidecar()
     page = await restarted.call("message/list", {"sessionId": session["id"]})
     assert page["messages"] == [acked]
-    later = await restarted.call("message/append", {**append, "parts": TEXT})
+    later = await restarted.call(
+        "message/append", {"sessionId": session["id"], "role": "user", "parts": TEXT})
     assert later["seq"] == 2
 
 
@@ -161,8 +178,7 @@ async def test_a_first_message_whose_log_sync_fails_leaves_no_log_and_is_absent(
     assert_io_failure(await sidecar.failure(
         "message/append", {**append, "parts": [{"type": "text", "text": "refused"}]}))
     assert not log.exists(), "a failed first append left its log behind"
-    acked = await sidecar.call(
-        "message/append", {**append, "parts": [{"type": "text", "text": "acked"}]})
+    acked = await appended_once_refused(sidecar, session["id"], refused=1)
     await kill_sidecar(sidecar)
     assert synced_after_failure(trace_log(tmp_path), log, log.parent)
     restarted = await start_sidecar()
@@ -180,10 +196,7 @@ async def test_a_message_whose_log_sync_fails_later_is_absent_after_kill_9(
     await sidecar.stop()
     log = Layout(data_dir).message_log(session["id"])
     sidecar = await start_traced([log], "1")
-    assert_io_failure(await sidecar.failure(
-        "message/append", {**append, "parts": [{"type": "text", "text": "refused"}]}))
-    acked = await sidecar.call(
-        "message/append", {**append, "parts": [{"type": "text", "text": "acked"}]})
+    acked = await appended_once_refused(sidecar, session["id"])
     await kill_sidecar(sidecar)
     restarted = await start_sidecar()
     page = await restarted.call("message/list", {"sessionId": session["id"]})
@@ -201,7 +214,7 @@ async def test_a_month_directory_whose_creation_sync_fails_is_made_again_and_syn
     sidecar = await start_traced([month.parent], "1")
     append = {"sessionId": session["id"], "role": "user", "parts": TEXT}
     acked = []
-    for _ in range(3):  # the checkpoint at start may meet the failure first, or this append
+    for _ in range(40):  # the checkpoint at start may meet the failure, or any store thread
         try:
             acked.append(await sidecar.call("message/append", append))
             break
