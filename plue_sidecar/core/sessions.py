@@ -234,7 +234,8 @@ class SessionService:
         try:
             async with self._storage.journaled({"put": document.to_json()}):
                 self._index.add(document)
-        except errors.RpcError:
+        except errors.RpcError as failure:
+            failure.data.setdefault("sessionId", session_id)  # to look for it after an io error
             if messages:
                 await self._storage.remove_session_files([session_id])
             raise

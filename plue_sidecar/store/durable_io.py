@@ -3,6 +3,14 @@
 Every write is durable when the function returns. Directory fsyncs are shared by
 concurrent writers into the same directory (group commit): a writer waits for one
 fsync that started after its rename instead of issuing its own.
+
+A failed sync says nothing about what reached the disk, and a later sync that
+succeeds does not make up for it (the kernel may have dropped what the failed one
+was to write). So nothing here retries a sync and trusts it: what a failed sync
+covered is undone in the file system (a created file removed, an append cut back, a
+new directory removed), the failure reaches every writer the sync covered, and the
+next write that depends on it makes it known afresh (cuts the file again and syncs
+it, or syncs a directory entry made again) before it returns.
 """
 
 from __future__ import annotations
@@ -44,16 +52,23 @@ def fsync_directory(path: Path) -> None:
 
 
 class _DirState:
-    __slots__ = ("in_progress", "requested", "synced")
+    __slots__ = ("failed_through", "failure", "in_progress", "requested", "synced")
 
     def __init__(self) -> None:
         self.requested = 0
         self.synced = 0
+        self.failed_through = 0
+        """Requests up to this one were covered by a sync that failed."""
+        self.failure: OSError | None = None
         self.in_progress = False
 
 
 class DirectorySyncer:
-    """Makes directory entries durable, sharing one fsync among concurrent callers."""
+    """Makes directory entries durable, sharing one fsync among concurrent callers.
+
+    When a shared fsync fails, every caller it covered gets the failure: none of them
+    is released by a later fsync, which could not vouch for what the failed one missed.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -69,16 +84,25 @@ class DirectorySyncer:
                 if state.in_progress:
                     self._changed.wait()
                     continue
+                if target <= state.failed_through:
+                    assert state.failure is not None
+                    raise OSError(state.failure.errno, state.failure.strerror)
                 state.in_progress = True
                 covers = state.requested
                 self._lock.release()
                 try:
                     fsync_directory(directory)
-                finally:
+                except OSError as exc:
                     self._lock.acquire()
+                    state.failed_through = covers
+                    state.failure = exc
+                    raise
+                else:
+                    self._lock.acquire()
+                    state.synced = covers
+                finally:
                     state.in_progress = False
                     self._changed.notify_all()
-                state.synced = max(state.synced, covers)
 
 
 class DurableFiles:
@@ -89,29 +113,46 @@ class DurableFiles:
         self._syncer = DirectorySyncer()
         self._known_dirs: set[Path] = set()
         self._dirs_lock = threading.Lock()
+        self._files_lock = threading.Lock()
+        self._entries_synced: set[Path] = set()
+        """Appended files whose directory entry this process has synced."""
+        self._trusted_sizes: dict[Path, int] = {}
+        """Appended files whose end a failure left unknown: the size to cut them back to
+        (and sync) before anything more is appended."""
 
     def ensure_directory(self, directory: Path) -> None:
-        """Create `directory` (0700) and its missing parents, each entry made durable."""
+        """Create `directory` (0700) and its missing parents, and make the entry of each
+        one below the root durable, once per process: one found on disk may have been
+        made by a process that died before (or failed) syncing it. A directory whose
+        entry cannot be synced is removed again when this call made it (and empty), so
+        the next call makes and syncs it afresh."""
         if directory in self._known_dirs:
             return
         with self._dirs_lock:
-            missing: list[Path] = []
+            chain: list[Path] = []
             probe = directory
-            while not probe.is_dir():
-                missing.append(probe)
+            while probe not in self._known_dirs and probe != self.root and probe.is_relative_to(
+                self.root
+            ):
+                chain.append(probe)
                 probe = probe.parent
-            for path in reversed(missing):
-                try:
-                    os.mkdir(path, DIR_MODE)
-                except FileExistsError:
-                    continue
-                fsync_directory(path.parent)
+            if not chain and not directory.is_dir():
+                os.makedirs(directory, DIR_MODE, exist_ok=True)  # outside the root: as asked
+            if chain and not self.root.is_dir():
+                os.makedirs(self.root, DIR_MODE, exist_ok=True)
+            for path in reversed(chain):
+                _make_and_sync_entry(path)
+                self._known_dirs.add(path)
             self._known_dirs.add(directory)
 
     def write_atomic(self, path: Path, data: bytes) -> None:
-        """Replace `path` with `data`: temp file, fsync, rename, directory fsync."""
+        """Replace `path` with `data`: temp file, fsync, rename, directory fsync.
+
+        If the directory's fsync fails, a file this call created is removed again; a file
+        it replaced holds the old or the new data, whole, and which is unknown."""
         self.ensure_directory(path.parent)
         temp = _temp_path(path)
+        existed = os.path.lexists(path)
         fd = os.open(temp, _CREATE_FLAGS, FILE_MODE)
         try:
             try:
@@ -123,7 +164,15 @@ class DurableFiles:
         except BaseException:
             _unlink_quietly(temp)
             raise
-        self._syncer.sync(path.parent)
+        self._forget_appends(path)
+        try:
+            self._syncer.sync(path.parent)
+        except OSError:
+            if not existed:
+                _unlink_quietly(path)
+            raise
+        with self._files_lock:
+            self._entries_synced.add(path)
 
     def write_many_atomic(self, files: list[tuple[Path, bytes]]) -> None:
         """Replace each path with its data, durably: what `write_atomic` does for one,
@@ -164,34 +213,62 @@ class DurableFiles:
             self._syncer.sync(parent)
 
     def append_durable(self, path: Path, data: bytes) -> None:
-        """Append `data` to `path` and fsync; on failure the file is as it was (cut back, or
-        gone again if this append created it)."""
+        """Append `data` to `path`, fsync it and, the first time this process appends to
+        it, its directory entry. On failure the file is as it was: cut back, or removed
+        if this call created it. (What reached the disk is unknown after a failed sync;
+        the next append cuts the file back again and its sync covers that.)"""
         self.ensure_directory(path.parent)
-        created = not path.exists()
+        created = not os.path.lexists(path)
+        with self._files_lock:
+            trusted = None if created else self._trusted_sizes.get(path)
+            entry_synced = path in self._entries_synced
         fd = os.open(path, _APPEND_FLAGS, FILE_MODE)
         try:
-            size_before = os.fstat(fd).st_size
+            size_before = os.fstat(fd).st_size if trusted is None else trusted
             try:
+                if trusted is not None:
+                    os.ftruncate(fd, trusted)
                 write_all(fd, data)
                 fsync_fd(fd)
+                if created or not entry_synced:
+                    self._syncer.sync(path.parent)
             except BaseException:
-                if created:
-                    _unlink_quietly(path)
-                else:
-                    _truncate_quietly(fd, size_before)
+                self._undo_append(path, fd, size_before, created)
                 raise
         finally:
             os.close(fd)
-        if created:
-            self._syncer.sync(path.parent)
+        with self._files_lock:
+            self._trusted_sizes.pop(path, None)
+            self._entries_synced.add(path)
+
+    def _undo_append(self, path: Path, fd: int, size_before: int, created: bool) -> None:
+        """Put a file back as it was before a failed append: removed if the append
+        created it, else cut back; either way its end is unknown on disk until the next
+        append to it syncs again (a removed file is created and its entry synced anew)."""
+        if created and _unlinked(path):
+            self._forget_appends(path)
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size_before)
+        with self._files_lock:
+            self._trusted_sizes[path] = size_before
+            if created:
+                self._entries_synced.discard(path)
 
     def truncate(self, path: Path, size: int) -> None:
+        """Cut `path` to `size` bytes and fsync it. If that fails, the next append to
+        `path` cuts it to `size` first (and its sync covers the cut)."""
+        with self._files_lock:
+            self._trusted_sizes[path] = size
         fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             os.ftruncate(fd, size)
             fsync_fd(fd)
         finally:
             os.close(fd)
+        with self._files_lock:
+            if self._trusted_sizes.get(path) == size:
+                del self._trusted_sizes[path]
 
     def move(self, source: Path, target: Path) -> None:
         """Rename `source` to `target` (its directory must exist), durably in both
@@ -201,16 +278,41 @@ class DurableFiles:
             self._syncer.sync(directory)
 
     def remove(self, paths: list[Path]) -> None:
-        """Remove files (missing ones are fine) and make the removals durable."""
+        """Remove files (missing ones are fine) and make the removals durable. The
+        directory of a file already gone is synced too: an earlier removal whose sync
+        failed may have taken it."""
         parents: set[Path] = set()
         for path in paths:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                continue
             parents.add(path.parent)
+            self._forget_appends(path)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         for parent in parents:
-            self._syncer.sync(parent)
+            if parent.is_dir():
+                self._syncer.sync(parent)
+
+    def _forget_appends(self, path: Path) -> None:
+        """`path` was replaced or removed as a whole: nothing about appends to it holds."""
+        with self._files_lock:
+            self._trusted_sizes.pop(path, None)
+            self._entries_synced.discard(path)
+
+
+def _make_and_sync_entry(directory: Path) -> None:
+    """Make `directory` if missing and sync its entry in its parent; if the sync fails,
+    remove a directory made here (when still empty) so it is made again next time."""
+    try:
+        os.mkdir(directory, DIR_MODE)
+        made = True
+    except FileExistsError:
+        made = False
+    try:
+        fsync_directory(directory.parent)
+    except OSError:
+        if made:
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        raise
 
 
 def _temp_path(path: Path) -> Path:
@@ -219,11 +321,15 @@ def _temp_path(path: Path) -> Path:
 
 
 
+def _unlinked(path: Path) -> bool:
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True
+
+
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
 
-
-def _truncate_quietly(fd: int, size: int) -> None:
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, size)

@@ -10,6 +10,13 @@ queued so far, appends them with one write, syncs once and then releases each wa
 A record queued while a sync runs goes out with the next one, so no waiter is released
 by a sync that started before its record was written.
 
+A failed write (above all a failed sync) leaves the end of its generation's file
+unknown: the failed records may be on disk or not. Before anything more is
+acknowledged, that file is made known again from memory: rewritten atomically with
+exactly the records acknowledged in it, or removed if it holds none. Until that
+succeeds every write fails, so a change answered with an error can come back after a
+crash only if the sidecar acknowledged nothing after it.
+
 Each generation is a file `sessions/journal-<generation>.log` holding one record a
 line: the CRC-32 of the JSON as 8 hex digits, a space, the JSON. A line that is cut
 short or fails its check is a write that was never acknowledged when it is the last
@@ -126,6 +133,13 @@ class Journal:
         self._pending: list[tuple[int, bytes, Future[int]]] = []
         self._flusher: threading.Thread | None = None
         self._closed = False
+        self._disk_lock = threading.Lock()
+        """Held while the files change: by the flusher, and by `remove_through`."""
+        self._acknowledged: dict[int, bytearray] = {}
+        """The records acknowledged in each generation not yet removed, as written."""
+        self._unknown: set[int] = set()
+        """Generations whose file a failed write left unknown on disk."""
+        self._removed_through = 0
 
     @property
     def generation(self) -> int:
@@ -155,8 +169,16 @@ class Journal:
 
     def remove_through(self, generation: int) -> None:
         """Remove the files of every generation up to `generation` (a checkpoint covers them)."""
-        covered = [path for number, path in generations_in(self._directory) if number <= generation]
-        self._files.remove(covered)
+        with self._disk_lock:
+            covered = {path for number, path in generations_in(self._directory)
+                       if number <= generation}
+            covered.update(journal_path(self._directory, number)
+                           for number in self._unknown if number <= generation)
+            self._files.remove(sorted(covered))
+            self._removed_through = max(self._removed_through, generation)
+            self._unknown = {number for number in self._unknown if number > generation}
+            for number in [number for number in self._acknowledged if number <= generation]:
+                del self._acknowledged[number]
 
     def close(self) -> None:
         """Finish what is queued and stop the flusher."""
@@ -179,17 +201,45 @@ class Journal:
                 self._flush(generation, group)
 
     def _flush(self, generation: int, group: list[tuple[bytes, Future[int]]]) -> None:
-        try:
-            self._files.append_durable(
-                journal_path(self._directory, generation), b"".join(data for data, _ in group)
-            )
-        except OSError as exc:
-            log.error("journal write failed: %s", exc)
-            for _, done in group:
-                done.set_exception(OSError(exc.errno, exc.strerror))
-            return
+        data = b"".join(data for data, _ in group)
+        with self._disk_lock:
+            try:
+                self._make_known()
+                self._append(generation, data)
+            except OSError as exc:
+                for _, done in group:
+                    done.set_exception(OSError(exc.errno, exc.strerror))
+                return
         for _, done in group:
             done.set_result(generation)
+
+    def _append(self, generation: int, data: bytes) -> None:
+        try:
+            self._files.append_durable(journal_path(self._directory, generation), data)
+        except OSError as exc:
+            log.error("journal write failed: %s", exc)
+            self._unknown.add(generation)
+            try:
+                self._make_known()
+            except OSError as again:
+                log.error("journal: generation %d stays unknown on disk (%s); every write "
+                          "fails until it is rewritten", generation, again)
+            raise
+        self._acknowledged.setdefault(generation, bytearray()).extend(data)
+
+    def _make_known(self) -> None:
+        """Rewrite each generation a failure left unknown with what was acknowledged in
+        it (or remove its file, if nothing was), durably."""
+        for generation in sorted(self._unknown):
+            path = journal_path(self._directory, generation)
+            acknowledged = self._acknowledged.get(generation)
+            if acknowledged and generation > self._removed_through:
+                self._files.write_atomic(path, bytes(acknowledged))
+            else:
+                self._files.remove([path])
+            self._unknown.discard(generation)
+            log.warning("journal: generation %d rewritten with its %d acknowledged bytes",
+                        generation, len(acknowledged or b""))
 
 
 def _by_generation(

@@ -1,0 +1,87 @@
+"""A sidecar run under strace that fails chosen fsyncs with EIO.
+
+`strace -e inject=fsync:error=EIO:when=N -P PATH` fails the Nth fsync of an open
+file or directory whose path is PATH (counting only those), without running it. The
+sidecar runs as strace's child; `kill_sidecar` SIGKILLs the sidecar itself (not
+strace, whose death would only detach it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from pathlib import Path
+
+from pygls.client import JsonRPCClient
+from pytest_lsp import ClientServerConfig
+
+from tests.harness.client import (
+    RecordingProtocol,
+    SidecarProcess,
+    client_converter,
+    sidecar_command,
+)
+
+
+def strace_command(trace_log: Path, paths: list[Path], when: str) -> list[str]:
+    return [
+        "strace", "-f", "-qq", "--seccomp-bpf", "-e", "signal=none", "-y",
+        "-o", str(trace_log), "-e", "trace=fsync",
+        "-e", f"inject=fsync:error=EIO:when={when}",
+        *(argument for path in paths for argument in ("-P", str(path))),
+    ]
+
+
+async def start_with_failing_fsync(
+    data_dir: Path, paths: list[Path], when: str, trace_log: Path, *extra: str
+) -> SidecarProcess:
+    """A sidecar (initialized) whose fsyncs of `paths` (counted together) fail as `when`
+    says ("1": the first, "2+": all from the second on); strace logs them all."""
+    command = [*strace_command(trace_log, paths, when), *sidecar_command(data_dir, *extra)]
+    config = ClientServerConfig(
+        server_command=command,
+        client_factory=lambda: JsonRPCClient(RecordingProtocol, client_converter),
+        server_env=dict(os.environ),
+    )
+    sidecar = SidecarProcess(await config.start(), command)
+    await sidecar.initialize()
+    return sidecar
+
+
+def traced_child(tracer_pid: int) -> int:
+    children = Path(f"/proc/{tracer_pid}/task/{tracer_pid}/children").read_text().split()
+    assert len(children) == 1, f"strace {tracer_pid} has children {children}"
+    return int(children[0])
+
+
+async def kill_sidecar(sidecar: SidecarProcess) -> None:
+    """SIGKILL the sidecar under strace; strace then exits and flushes its log."""
+    os.kill(traced_child(sidecar.process.pid), signal.SIGKILL)
+    await sidecar.wait_exit()
+
+
+def injected_failures(trace_log: Path) -> list[str]:
+    return [line for line in trace_log.read_text().splitlines() if "(INJECTED)" in line]
+
+
+def fsyncs(trace_log: Path) -> list[tuple[str, bool]]:
+    """Each fsync strace saw, in order: the path synced and whether it succeeded."""
+    found = []
+    for line in trace_log.read_text().splitlines():
+        match = re.search(r"fsync\(\d+<(.*)>\)\s+= (-?\d+)", line)
+        if match:
+            found.append((match.group(1), match.group(2) == "0"))
+    return found
+
+
+def synced_after_failure(trace_log: Path, *paths: Path) -> bool:
+    """Whether, after the first injected failure, each of `paths` was synced
+    successfully, in that order."""
+    seen = fsyncs(trace_log)
+    failed = next(i for i, (_, ok) in enumerate(seen) if not ok)
+    wanted = [str(path) for path in paths]
+    for path, ok in seen[failed + 1 :]:
+        if wanted and ok and path == wanted[0]:
+            wanted.pop(0)
+    return not wanted
