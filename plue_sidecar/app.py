@@ -43,6 +43,12 @@ class ClientNotifier(Sink):
     def turn_update(self, update: SessionUpdate) -> None:
         self._protocol.notify("session/update", _dump(update))
 
+    def has_output_room(self) -> bool:
+        return self._protocol.has_output_room()
+
+    async def wait_for_output_room(self) -> None:
+        await self._protocol.wait_for_output_room()
+
 
 def _dump(model: Any) -> Any:
     return model.model_dump(mode="json", by_alias=True, exclude_none=False)
@@ -111,7 +117,7 @@ class Sidecar:
     async def run(self, input_fd: int, output_fd: int) -> int:
         loop = asyncio.get_running_loop()
         self.protocol.exit_code = loop.create_future()
-        output = OutputPipe(output_fd)
+        output = OutputPipe(output_fd, self.settings.max_pending_output_bytes)
         await output.open()
         self.protocol.set_writer(output)
         # SIGTERM (what an editor's terminate() sends) ends the sidecar the way EOF does.

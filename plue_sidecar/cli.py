@@ -14,6 +14,7 @@ from plue_sidecar.settings import (
     DEFAULT_CHECKPOINT_EVERY,
     DEFAULT_MAX_FRAME_BYTES,
     DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_PENDING_OUTPUT_BYTES,
     DEFAULT_SHARE_BASE_URL,
     Settings,
 )
@@ -39,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--share-base-url", default=DEFAULT_SHARE_BASE_URL)
     parser.add_argument("--max-frame-bytes", type=_positive, default=DEFAULT_MAX_FRAME_BYTES)
     parser.add_argument("--max-message-bytes", type=_positive, default=DEFAULT_MAX_MESSAGE_BYTES)
+    parser.add_argument("--max-pending-output-bytes", type=_positive,
+                        default=DEFAULT_MAX_PENDING_OUTPUT_BYTES,
+                        help="output the client has not read beyond which a streaming turn "
+                        "waits for it")
     parser.add_argument("--runner", default="echo",
                         help="default runner: a registered name ('echo', an installed "
                         "package's, or one --runner-module gives), or 'module:Class'")
@@ -115,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         echo_delay_ms=args.echo_delay_ms,
         abort_grace_ms=args.abort_grace_ms,
         checkpoint_every=args.checkpoint_every,
+        max_pending_output_bytes=args.max_pending_output_bytes,
     )
     # Imported late so that --help and --version answer at once, and so that the data
     # directory is being read while pygls imports. The cyclic collector is off meanwhile

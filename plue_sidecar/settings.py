@@ -8,6 +8,8 @@ from pathlib import Path
 DEFAULT_SHARE_BASE_URL = "https://plue.app/share/"
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_PENDING_OUTPUT_BYTES = 4 * 1024 * 1024
+"""Output waiting for the client beyond which a streaming turn waits for it."""
 DEFAULT_CHECKPOINT_EVERY = 5000
 """Changes between checkpoints: a crash costs a replay of at most about this many."""
 
@@ -24,3 +26,4 @@ class Settings:
     echo_delay_ms: int = 0
     abort_grace_ms: int = 2000
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    max_pending_output_bytes: int = DEFAULT_MAX_PENDING_OUTPUT_BYTES

@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 class UpdateSink(Protocol):
     def turn_update(self, update: SessionUpdate) -> None: ...
 
+    def has_output_room(self) -> bool:
+        """False while the client is behind on reading (see `wait_for_output_room`)."""
+        ...
+
+    async def wait_for_output_room(self) -> None:
+        """Return once what waits for the client is below its bound again."""
+        ...
+
 
 class TurnManager:
     """Runs turns: stores the prompt, streams the runner's answer as `session/update`
@@ -104,7 +112,16 @@ class TurnManager:
 
         async def consume() -> None:
             stream = runner.stream(TurnInput(turn.session_id, list(history), turn.abort_requested))
+            told = False
             async for delta in stream:
+                if not self._sink.has_output_room():
+                    # The client is not reading: hold the runner here (it is not asked
+                    # for more) until it catches up; nothing is merged or sent meanwhile.
+                    if not told:
+                        log.warning("%s: the client is not reading its output; the turn "
+                                    "waits for it", turn.session_id)
+                        told = True
+                    await self._sink.wait_for_output_room()
                 if turn.discard_output:
                     return
                 merge_delta(produced, delta)

@@ -40,6 +40,12 @@ class Phase(enum.Enum):
 class Writer(Protocol):
     def write(self, data: bytes) -> None: ...
 
+    def has_room(self) -> bool:
+        """False while more than its bound waits for the client to read."""
+        ...
+
+    async def wait_for_room(self) -> None: ...
+
 
 class SidecarProtocol:
     """One client connection: decodes bodies, enforces the lifecycle, dispatches
@@ -63,6 +69,13 @@ class SidecarProtocol:
 
     def register(self, method: str, handler: RequestHandler) -> None:
         self._dispatcher.register(method, handler)
+
+    def has_output_room(self) -> bool:
+        return self._writer is None or self._writer.has_room()
+
+    async def wait_for_output_room(self) -> None:
+        if self._writer is not None:
+            await self._writer.wait_for_room()
 
     def in_flight(self) -> list[asyncio.Future[Any]]:
         """Requests not answered yet."""

@@ -97,10 +97,17 @@ class _WriteFlow(asyncio.Protocol):
 
 
 class OutputPipe:
-    """Writes frames to the protocol fd without blocking the event loop."""
+    """Writes frames to the protocol fd without blocking the event loop.
 
-    def __init__(self, fd: int) -> None:
+    What the client has not read yet waits in the transport's buffer. Once that passes
+    `max_pending_bytes`, `has_room` is False until it drains to a quarter of it: a
+    turn's stream waits for `wait_for_room` then, so a client that stops reading never
+    makes the sidecar buffer without bound.
+    """
+
+    def __init__(self, fd: int, max_pending_bytes: int = 4 << 20) -> None:
         self._fd = fd
+        self._max_pending_bytes = max_pending_bytes
         self._transport: asyncio.WriteTransport | None = None
         self._flow = _WriteFlow()
         self.broken = False
@@ -110,6 +117,9 @@ class OutputPipe:
         pipe = open(self._fd, "wb", buffering=0, closefd=False)  # noqa: SIM115
         try:
             self._transport, _ = await loop.connect_write_pipe(lambda: self._flow, pipe)
+            self._transport.set_write_buffer_limits(
+                high=self._max_pending_bytes, low=self._max_pending_bytes // 4
+            )
         except ValueError:
             pipe.close()  # a regular file: plain blocking writes are fine there
 
@@ -127,6 +137,12 @@ class OutputPipe:
         except OSError as exc:
             log.error("the client's pipe is gone: %s", exc)
             self.broken = True
+
+    def has_room(self) -> bool:
+        return self._flow.resumed.is_set()
+
+    async def wait_for_room(self) -> None:
+        await self._flow.resumed.wait()
 
     async def drain(self) -> None:
         """Wait until everything written has left the process (bounded by the caller)."""

@@ -22,6 +22,12 @@ class Quiet:
     def turn_update(self, update: SessionUpdate) -> None:
         pass
 
+    def has_output_room(self) -> bool:
+        return True
+
+    async def wait_for_output_room(self) -> None:
+        pass
+
 
 def storage_at(data_dir: Path) -> SessionStorage:
     return SessionStorage(SessionStore(data_dir), Settings(data_dir).checkpoint_every)
