@@ -15,32 +15,63 @@ PYTHON = sys.executable
 
 
 class RpcClient:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, watch_stderr: bool = False) -> None:
         self.process = process
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._notifications: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._reading = asyncio.Event()
+        self._reading.set()
+        self._stderr_seen = bytearray() if watch_stderr else None
+        self._stderr_grew = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
         self._stderr = asyncio.create_task(self._drain_stderr())
 
     @classmethod
-    async def spawn(cls, *command: str, env: dict[str, str] | None = None) -> RpcClient:
+    async def spawn(
+        cls, *command: str, env: dict[str, str] | None = None, watch_stderr: bool = False
+    ) -> RpcClient:
         process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})},
         )
-        return cls(process)
+        return cls(process, watch_stderr)
 
     async def _drain_stderr(self) -> None:
         assert self.process.stderr is not None
-        while await self.process.stderr.read(65536):
-            pass
+        while chunk := await self.process.stderr.read(65536):
+            if self._stderr_seen is not None:
+                self._stderr_seen += chunk
+                self._stderr_grew.set()
+        self._stderr_grew.set()
+
+    async def wait_for_stderr(self, text: bytes, timeout: float) -> None:
+        """Wait until the server has logged `text` (needs `watch_stderr`)."""
+        assert self._stderr_seen is not None
+
+        async def scan() -> None:
+            assert self._stderr_seen is not None
+            while text not in self._stderr_seen:
+                if self._stderr.done():
+                    raise EOFError(f"the server exited without logging {text!r}")
+                self._stderr_grew.clear()
+                await self._stderr_grew.wait()
+
+        await asyncio.wait_for(scan(), timeout)
+
+    def stop_reading(self) -> None:
+        """Leave the server's output unread (the pipe fills up) until `resume_reading`."""
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
 
     async def _read(self) -> None:
         stream = self.process.stdout
         assert stream is not None
         try:
             while True:
+                await self._reading.wait()
                 header = await stream.readuntil(b"\r\n\r\n")
                 length = 0
                 for line in header.split(b"\r\n"):

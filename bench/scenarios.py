@@ -18,6 +18,7 @@ from bench.measure import (
     python_start_ms,
     rate_in_flight,
     raw_command,
+    rss_mb,
     sequential_ms,
     sqlite_inserts_per_second,
     summary,
@@ -90,6 +91,7 @@ class Bench:
         await self.large_data_dir()
         await self.appends()
         await self.aborts()
+        await self.unread_output()
 
     # --- scenarios -------------------------------------------------------------
 
@@ -258,3 +260,25 @@ class Bench:
                         result["p99"], "ms", target="<= 20 ms", p99=result["p99"])
         figure.met = result["p99"] <= 20
         self.figures.append(figure)
+
+    async def unread_output(self) -> None:
+        """A long streamed turn to a client that reads nothing until the turn waits."""
+        words = 60_000 if self.sizes.sessions < 10_000 else 200_000
+        client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("unread")),
+                                       watch_stderr=True)
+        await client.call("initialize", {})
+        session = await client.call("session/create", {})
+        idle = rss_mb(client.process.pid)
+        client.stop_reading()
+        text = " ".join(f"w{i}" for i in range(words))
+        prompt = client.send("session/prompt", {"sessionId": session["id"],
+                                                "parts": [{"type": "text", "text": text}]})
+        await client.wait_for_stderr(b"the client is not reading its output", 120)
+        peak = peak_rss_mb(client.process.pid)
+        client.resume_reading()
+        answer: Any = await prompt
+        assert answer["result"]["stopReason"] == "end_turn", answer
+        await client.close()
+        self.add(Figure(f"a {words:,}-update turn to a client that stops reading",
+                        "peak RSS", peak, "MB", "idle RSS", idle, "<= 2 x idle"), 2.0)
+
