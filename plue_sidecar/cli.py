@@ -12,6 +12,7 @@ from pathlib import Path
 from plue_sidecar import __version__
 from plue_sidecar.settings import (
     DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_HISTORY_CACHE_BYTES,
     DEFAULT_MAX_FRAME_BYTES,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_PENDING_OUTPUT_BYTES,
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
                         default=DEFAULT_MAX_PENDING_OUTPUT_BYTES,
                         help="output the client has not read beyond which a streaming turn "
                         "waits for it")
+    parser.add_argument("--history-cache-bytes", type=_positive,
+                        default=DEFAULT_HISTORY_CACHE_BYTES,
+                        help="stored messages kept in memory across sessions; the least "
+                        "recently used histories are read back from disk when needed")
     parser.add_argument("--runner", default="echo",
                         help="default runner: a registered name ('echo', an installed "
                         "package's, or one --runner-module gives), or 'module:Class'")
@@ -121,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         abort_grace_ms=args.abort_grace_ms,
         checkpoint_every=args.checkpoint_every,
         max_pending_output_bytes=args.max_pending_output_bytes,
+        history_cache_bytes=args.history_cache_bytes,
     )
     # Imported late so that --help and --version answer at once, and so that the data
     # directory is being read while pygls imports. The cyclic collector is off meanwhile

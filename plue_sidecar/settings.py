@@ -10,6 +10,8 @@ DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_PENDING_OUTPUT_BYTES = 4 * 1024 * 1024
 """Output waiting for the client beyond which a streaming turn waits for it."""
+DEFAULT_HISTORY_CACHE_BYTES = 32 * 1024 * 1024
+"""Stored messages the loaded histories hold at most (least recently used go first)."""
 DEFAULT_CHECKPOINT_EVERY = 5000
 """Changes between checkpoints: a crash costs a replay of at most about this many."""
 
@@ -27,3 +29,4 @@ class Settings:
     abort_grace_ms: int = 2000
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     max_pending_output_bytes: int = DEFAULT_MAX_PENDING_OUTPUT_BYTES
+    history_cache_bytes: int = DEFAULT_HISTORY_CACHE_BYTES

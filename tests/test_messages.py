@@ -246,3 +246,36 @@ async def test_message_pages_are_bounded_by_bytes_as_well_as_by_count(
         assert pages == [[1, 2], [3, 4], [5, 6]], round_
         await sidecar.stop()
         sidecar = await start_sidecar("--max-message-bytes", str(limit))
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_histories_held_in_memory_are_bounded_by_bytes_and_read_back_on_demand(
+    start_sidecar: StartSidecar,
+) -> None:
+    """30 MB of messages across 15 sessions, with 2 MiB of histories kept: memory stays
+    far below what was written, and every history reads back whole. (Large blocks are
+    mapped one by one, so that memory the sidecar frees leaves its RSS.)"""
+    sidecar = await start_sidecar("--history-cache-bytes", str(2 << 20),
+                                  MALLOC_MMAP_THRESHOLD_="65536")
+    sessions = [(await sidecar.call("session/create", {}))["id"] for _ in range(15)]
+    before = rss_bytes(sidecar.process.pid)
+    for round_ in range(2):
+        for index, session in enumerate(sessions):
+            body = f"{round_}-{index}-" + "x" * 1_000_000
+            await sidecar.call("message/append", {"sessionId": session, "role": "user",
+                                                  "parts": text(body)})
+    grown = rss_bytes(sidecar.process.pid) - before
+    assert grown < 15_000_000, grown
+    for index, session in enumerate(sessions):
+        page = await sidecar.call("message/list", {"sessionId": session})
+        assert [m["parts"][0]["text"] for m in page["messages"]] == [
+            f"{round_}-{index}-" + "x" * 1_000_000 for round_ in range(2)]
+        appended = await sidecar.call("message/append", {"sessionId": session,
+                                                         "role": "user", "parts": text("z")})
+        assert appended["seq"] == 3

@@ -8,6 +8,7 @@ a turn runs in the session; the turn's own appends (`append_for_turn`) are not.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,13 @@ class History:
 
 
 class MessageHistories:
-    """The loaded histories, by session; `release` forgets one until its next use."""
+    """The loaded histories, by session, least recently used first.
+
+    They hold at most about `--history-cache-bytes` of stored messages: past that, the
+    least recently used are forgotten and read back from their logs when next needed
+    (the log is the source of truth; a history in use by a turn or an append stays
+    valid for it). `release` forgets one at once.
+    """
 
     def __init__(
         self,
@@ -56,7 +63,8 @@ class MessageHistories:
         self._storage = storage
         self._settings = settings
         self._running = running
-        self._histories: dict[str, History] = {}
+        self._histories: OrderedDict[str, History] = OrderedDict()
+        self._held_bytes = 0
 
     # --- appends -------------------------------------------------------------
 
@@ -124,6 +132,9 @@ class MessageHistories:
                 await self._storage.cut_message_log(session_id, history.log_bytes)
                 raise
             history.add(record, len(line))
+            if self._histories.get(session_id) is history:
+                self._held_bytes += len(line)
+                self._evict_beyond_budget(keep=session_id)
             return as_message(record)
 
     # --- reads ---------------------------------------------------------------
@@ -156,6 +167,7 @@ class MessageHistories:
     async def history(self, session_id: str) -> History:
         loaded = self._histories.get(session_id)
         if loaded is not None:
+            self._histories.move_to_end(session_id)
             return loaded
         async with self._sessions.locked(session_id) as document:
             return await self._loaded(document)
@@ -177,18 +189,34 @@ class MessageHistories:
     def release(self, session_id: str) -> None:
         """Forget the session's loaded history; the next use reads it again."""
         self._sessions.document(session_id)
-        self._histories.pop(session_id, None)
+        self._forget(session_id)
 
     def forget(self, session_ids: Sequence[str]) -> None:
         """Drop the histories of deleted sessions."""
         for session_id in session_ids:
-            self._histories.pop(session_id, None)
+            self._forget(session_id)
+
+    def _forget(self, session_id: str) -> None:
+        history = self._histories.pop(session_id, None)
+        if history is not None:
+            self._held_bytes -= history.log_bytes
+
+    def _evict_beyond_budget(self, keep: str) -> None:
+        """Forget the least recently used histories (never `keep`) while over budget."""
+        budget = self._settings.history_cache_bytes
+        while self._held_bytes > budget and len(self._histories) > 1:
+            oldest = next(iter(self._histories))
+            if oldest == keep:
+                self._histories.move_to_end(keep)
+                continue
+            self._forget(oldest)
 
     async def _loaded(self, document: Session) -> History:
         """The session's history, read from its log the first time (lock held)."""
         session_id = document.id
         loaded = self._histories.get(session_id)
         if loaded is not None:
+            self._histories.move_to_end(session_id)
             return loaded
         contents = await self._storage.read_messages(session_id, document.message_count)
         history = History(log_bytes=contents.keep_bytes)
@@ -199,6 +227,8 @@ class MessageHistories:
         if contents.damage is not None:
             self._sessions.mark_read_only(session_id, contents.damage)
         self._histories[session_id] = history
+        self._held_bytes += history.log_bytes
+        self._evict_beyond_budget(keep=session_id)
         return history
 
 
