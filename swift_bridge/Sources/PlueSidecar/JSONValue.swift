@@ -1,6 +1,6 @@
 import Foundation
 
-/// Any JSON value: tool inputs and outputs, and params the bridge passes through.
+/// Any JSON value: tool inputs and outputs, error data, and params passed through.
 public enum JSONValue: Codable, Sendable, Equatable {
     case null
     case bool(Bool)
@@ -36,5 +36,17 @@ public enum JSONValue: Codable, Sendable, Equatable {
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
         }
+    }
+
+    /// The member `key` of an object; `nil` for anything else.
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let members) = self { return members[key] }
+        return nil
+    }
+
+    /// The string, when this is one.
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
     }
 }
