@@ -33,6 +33,7 @@ struct TitleParams: Encodable, Sendable { let sessionId: SessionID; let title: S
 struct ListParams: Encodable, Sendable { let limit: Int; let cursor: String? }
 struct Ignored: Decodable {}
 
+/// `plue_init` of plue_core.h: launch the sidecar on a data directory.
 @_cdecl("plue_init")
 public func plue_init(_ dataDir: UnsafePointer<CChar>?) -> Int32 {
     let launched = attempt { () throws -> Sidecar in
@@ -44,11 +45,13 @@ public func plue_init(_ dataDir: UnsafePointer<CChar>?) -> Int32 {
     return 0
 }
 
+/// `plue_deinit` of plue_core.h: shut the sidecar down; every handle becomes invalid.
 @_cdecl("plue_deinit")
 public func plue_deinit() {
     HandleTable.shared.replace(with: nil)?.shutdownBlocking()
 }
 
+/// `plue_session_create` of plue_core.h: a new session; NULL or "" means no parent.
 @_cdecl("plue_session_create")
 public func plue_session_create(_ parentId: UnsafePointer<CChar>?) -> OpaquePointer? {
     attempt { () throws -> OpaquePointer? in
@@ -61,6 +64,7 @@ public func plue_session_create(_ parentId: UnsafePointer<CChar>?) -> OpaquePoin
     } ?? nil
 }
 
+/// `plue_session_get_info` of plue_core.h: the session in the seed's JSON shape.
 @_cdecl("plue_session_get_info")
 public func plue_session_get_info(_ session: OpaquePointer?) -> UnsafeMutablePointer<CChar>? {
     attempt { () throws -> SessionInfo in
@@ -69,6 +73,7 @@ public func plue_session_get_info(_ session: OpaquePointer?) -> UnsafeMutablePoi
     }.flatMap { info in cString { try SeedJSON.session(info) } }
 }
 
+/// `plue_session_list` of plue_core.h: every session, newest first.
 @_cdecl("plue_session_list")
 public func plue_session_list() -> UnsafeMutablePointer<CChar>? {
     attempt { () throws -> [SessionInfo] in
@@ -85,6 +90,7 @@ public func plue_session_list() -> UnsafeMutablePointer<CChar>? {
     }.flatMap { sessions in cString { try SeedJSON.list(sessions) } }
 }
 
+/// `plue_session_update_title` of plue_core.h.
 @_cdecl("plue_session_update_title")
 public func plue_session_update_title(_ session: OpaquePointer?,
                                       _ title: UnsafePointer<CChar>?) -> Int32 {
@@ -98,6 +104,7 @@ public func plue_session_update_title(_ session: OpaquePointer?,
     return done == nil ? -1 : 0
 }
 
+/// `plue_session_delete` of plue_core.h: deletes, and on success releases the handle.
 @_cdecl("plue_session_delete")
 public func plue_session_delete(_ session: OpaquePointer?) -> Int32 {
     let done = attempt { () throws -> Bool in
@@ -109,6 +116,7 @@ public func plue_session_delete(_ session: OpaquePointer?) -> Int32 {
     return done == nil ? -1 : 0
 }
 
+/// `plue_session_abort` of plue_core.h.
 @_cdecl("plue_session_abort")
 public func plue_session_abort(_ session: OpaquePointer?) -> Int32 {
     let done = attempt { () throws -> Bool in
@@ -119,6 +127,7 @@ public func plue_session_abort(_ session: OpaquePointer?) -> Int32 {
     return done == nil ? -1 : 0
 }
 
+/// `plue_session_create_share` of plue_core.h: the share in the seed's JSON shape.
 @_cdecl("plue_session_create_share")
 public func plue_session_create_share(_ session: OpaquePointer?) -> UnsafeMutablePointer<CChar>? {
     attempt { () throws -> ShareInfo in
@@ -127,6 +136,7 @@ public func plue_session_create_share(_ session: OpaquePointer?) -> UnsafeMutabl
     }.flatMap { share in cString { try SeedJSON.share(share) } }
 }
 
+/// `plue_session_destroy` of plue_core.h: releases the handle; deletes nothing.
 @_cdecl("plue_session_destroy")
 public func plue_session_destroy(_ session: OpaquePointer?) {
     guard let session else { return }
@@ -136,11 +146,13 @@ public func plue_session_destroy(_ session: OpaquePointer?) {
     sidecar.callInBackground("session/close", SessionRef(sessionId: id))
 }
 
+/// `plue_last_error` of plue_core.h: the calling thread's last error.
 @_cdecl("plue_last_error")
 public func plue_last_error() -> UnsafeMutablePointer<CChar>? {
     ThreadError.current().flatMap { strdup($0) }
 }
 
+/// `plue_free_string` of plue_core.h.
 @_cdecl("plue_free_string")
 public func plue_free_string(_ string: UnsafeMutablePointer<CChar>?) {
     free(string)

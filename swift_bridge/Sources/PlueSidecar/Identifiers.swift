@@ -14,15 +14,18 @@ public struct SessionID: RawRepresentable, Hashable, Codable, Sendable,
     /// An id written as a literal.
     public init(stringLiteral value: String) { rawValue = value }
 
+    /// Decodes the wire form.
     public init(from decoder: Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
 
+    /// Encodes the wire form.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
     }
 
+    /// A one-line description, for logs.
     public var description: String { rawValue }
 }
 
@@ -40,14 +43,17 @@ public struct MessageID: RawRepresentable, Hashable, Codable, Sendable,
     /// An id written as a literal.
     public init(stringLiteral value: String) { rawValue = value }
 
+    /// Decodes the wire form.
     public init(from decoder: Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
 
+    /// Encodes the wire form.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
     }
 
+    /// A one-line description, for logs.
     public var description: String { rawValue }
 }

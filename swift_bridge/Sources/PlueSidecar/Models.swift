@@ -95,6 +95,7 @@ public enum Part: Codable, Sendable, Equatable {
         case type, text, callId, name, input, output, isError, uri, mimeType
     }
 
+    /// Decodes the wire form.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
         switch try c.decode(String.self, forKey: .type) {
@@ -117,6 +118,7 @@ public enum Part: Codable, Sendable, Equatable {
         }
     }
 
+    /// Encodes the wire form.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
         switch self {

@@ -40,11 +40,13 @@ public final class ProcessChannel: SidecarChannel, @unchecked Sendable {
         }
     }
 
+    /// The child's pid.
     public var processIdentifier: Int32? { process.processIdentifier }
 
     /// Whether the child has not exited yet.
     public var isRunning: Bool { lock.withLock { !exited } }
 
+    /// Starts the stdout, stderr and waiter threads; see `SidecarChannel.start`.
     public func start(receive: @escaping @Sendable (Data) -> Void,
                       ended: @escaping @Sendable (ChannelEnd) -> Void) {
         let stdout = stdoutPipe.fileHandleForReading.fileDescriptor
@@ -79,10 +81,13 @@ public final class ProcessChannel: SidecarChannel, @unchecked Sendable {
         }
     }
 
+    /// Queues `bytes` for the child's stdin; never blocks.
     public func send(_ bytes: Data) { writer.enqueue(bytes) }
 
+    /// Closes the child's stdin once what is queued is written.
     public func closeInput() { writer.close() }
 
+    /// Closes stdin, then SIGTERM after `grace` and SIGKILL after twice `grace`.
     public func close(grace: Duration) {
         writer.close()
         let pid = process.processIdentifier
@@ -96,6 +101,7 @@ public final class ProcessChannel: SidecarChannel, @unchecked Sendable {
         }
     }
 
+    /// SIGKILL the child now.
     public func kill() {
         if isRunning { Platform.send(Platform.sigkill, to: process.processIdentifier) }
     }

@@ -54,5 +54,6 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `data.reason`, e.g. `locked` or `aborted`.
     public var reason: String? { data?["reason"]?.stringValue }
 
+    /// A one-line description, for logs.
     public var description: String { "\(code.rawValue) \(kind ?? "unknown"): \(message)" }
 }

@@ -19,6 +19,7 @@ public enum SidecarError: Error, Sendable, CustomStringConvertible {
     /// `shutdown()` was called.
     case shutDown
 
+    /// A one-line description, for logs.
     public var description: String {
         switch self {
         case .rpc(let error): return error.description

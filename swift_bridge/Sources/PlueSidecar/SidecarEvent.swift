@@ -38,5 +38,6 @@ public struct StreamProblem: Sendable, Equatable, CustomStringConvertible {
         self.detail = detail
     }
 
+    /// A one-line description, for logs.
     public var description: String { "\(kind.rawValue): \(detail)" }
 }

@@ -76,6 +76,19 @@ final class ProcessLifecycleTests: XCTestCase {
         XCTAssertTrue(gone, "child \(pid) outlived its Sidecar")
     }
 
+    func testAShutDownSidecarFreesItsProcessAndItsThreadsEnd() async throws {
+        var sidecar: Sidecar? = try await launchSidecar()
+        weak var channel = sidecar?.channel as? ProcessChannel
+        XCTAssertNotNil(channel)
+        await sidecar?.shutdown()
+        sidecar = nil
+        let deadline = ContinuousClock.now + .seconds(5)
+        while channel != nil && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertNil(channel, "the channel (and its Process) outlived the sidecar")
+    }
+
     func testWritingToADeadChildNeitherRaisesSIGPIPENorChangesItsDisposition() async throws {
         let sidecar = try await launchSidecar()
         XCTAssertTrue(sigpipeHasItsDefaultDisposition(), "launch changed SIGPIPE process-wide")
