@@ -146,6 +146,24 @@ final class HostSafetyTests: XCTestCase {
         }
     }
 
+    func testBlockingCallsTimeOutWhileTheyHoldEveryCooperativeThread() async throws {
+        let (sidecar, _) = try await fakeSidecar()
+        let tasks = 2 * ProcessInfo.processInfo.activeProcessorCount
+        let timedOut = expectation(description: "every blocking call timed out")
+        timedOut.expectedFulfillmentCount = tasks
+        for _ in 0..<tasks {
+            Task.detached {
+                do {
+                    let _: JSONValue = try sidecar.callBlocking(
+                        "session/close", EmptyParams(), timeout: .milliseconds(200))
+                } catch SidecarError.timedOut {
+                    timedOut.fulfill()
+                } catch {}
+            }
+        }
+        await fulfillment(of: [timedOut], timeout: 10)
+    }
+
     func testAChildThatExitsFailsEveryPendingCall() async throws {
         let (sidecar, channel) = try await fakeSidecar()
         let closed = Task { try await sidecar.closeSession("session_1000000000000") }

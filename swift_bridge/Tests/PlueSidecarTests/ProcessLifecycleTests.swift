@@ -78,7 +78,7 @@ final class ProcessLifecycleTests: XCTestCase {
 
     func testAShutDownSidecarFreesItsProcessAndItsThreadsEnd() async throws {
         var sidecar: Sidecar? = try await launchSidecar()
-        weak var channel = sidecar?.channel as? ProcessChannel
+        weak let channel = sidecar?.channel as? ProcessChannel
         XCTAssertNotNil(channel)
         await sidecar?.shutdown()
         sidecar = nil
