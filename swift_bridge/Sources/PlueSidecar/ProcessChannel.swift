@@ -17,6 +17,8 @@ public final class ProcessChannel: SidecarChannel, @unchecked Sendable {
     private var stderrTail: [String] = []
     private var exited = false
     private let outputDone = DispatchSemaphore(value: 0)
+    private var endedHandler: (@Sendable (ChannelEnd) -> Void)?
+    private var finalEnd: ChannelEnd?
 
     /// Spawn `executable` (an absolute path, see `ExecutableResolver`) with `arguments`.
     /// Throws `SidecarError.launchFailed` when the process cannot be started.
@@ -32,9 +34,24 @@ public final class ProcessChannel: SidecarChannel, @unchecked Sendable {
         self.log = log
         Platform.disableSIGPIPE(on: stdinPipe.fileHandleForWriting.fileDescriptor)
         writer = PipeWriter(handle: stdinPipe.fileHandleForWriting)
-        do {
-            try process.run()
-        } catch {
+        // The waiter thread spawns the child too: Process.run() ties the Process to the
+        // calling thread's run loop until waitUntilExit() runs on it, so both happen on
+        // a thread of ours rather than a pool thread (which would keep it, and leak).
+        let launched = DispatchSemaphore(value: 0)
+        let failure = LaunchOutcome()
+        startThread("plue-sidecar-wait") { [self] in
+            do {
+                try process.run()
+            } catch {
+                failure.error = error
+                launched.signal()
+                return
+            }
+            launched.signal()
+            waitForExit()
+        }
+        launched.wait()
+        if let error = failure.error {
             writer.close()
             throw SidecarError.launchFailed(executable: executable, reason: "\(error)")
         }
@@ -46,7 +63,7 @@ public final class ProcessChannel: SidecarChannel, @unchecked Sendable {
     /// Whether the child has not exited yet.
     public var isRunning: Bool { lock.withLock { !exited } }
 
-    /// Starts the stdout, stderr and waiter threads; see `SidecarChannel.start`.
+    /// Starts the stdout and stderr threads; see `SidecarChannel.start`.
     public func start(receive: @escaping @Sendable (Data) -> Void,
                       ended: @escaping @Sendable (ChannelEnd) -> Void) {
         let stdout = stdoutPipe.fileHandleForReading.fileDescriptor
@@ -67,18 +84,29 @@ public final class ProcessChannel: SidecarChannel, @unchecked Sendable {
             if !partial.isEmpty { remember(String(decoding: partial, as: UTF8.self)) }
             outputDone.signal()
         }
-        startThread("plue-sidecar-wait") { [self] in
-            process.waitUntilExit()
-            let status = process.terminationReason == .uncaughtSignal
-                ? 128 + process.terminationStatus : process.terminationStatus
-            lock.withLock { exited = true }
-            writer.close()
-            // Deliver every byte the child wrote before reporting its end; a grandchild
-            // holding the pipes open must not delay that for ever.
-            _ = outputDone.wait(timeout: .now() + .seconds(2))
-            _ = outputDone.wait(timeout: .now() + .milliseconds(100))
-            ended(ChannelEnd(status: status, lastStderr: lock.withLock { stderrTail }))
+        let end = lock.withLock { () -> ChannelEnd? in
+            endedHandler = ended
+            return finalEnd
         }
+        if let end { ended(end) }
+    }
+
+    private func waitForExit() {
+        process.waitUntilExit()
+        let status = process.terminationReason == .uncaughtSignal
+            ? 128 + process.terminationStatus : process.terminationStatus
+        lock.withLock { exited = true }
+        writer.close()
+        // Deliver every byte the child wrote before reporting its end; a grandchild
+        // holding the pipes open must not delay that for ever.
+        _ = outputDone.wait(timeout: .now() + .seconds(2))
+        _ = outputDone.wait(timeout: .now() + .milliseconds(100))
+        let (end, handler) = lock.withLock { () -> (ChannelEnd, (@Sendable (ChannelEnd) -> Void)?) in
+            let end = ChannelEnd(status: status, lastStderr: stderrTail)
+            finalEnd = end
+            return (end, endedHandler)
+        }
+        handler?(end)
     }
 
     /// Queues `bytes` for the child's stdin; never blocks.
@@ -139,4 +167,9 @@ extension Duration {
         if seconds >= Int64(Int.max / 1_000_000_000) - 1 { return Int.max / 2 }
         return Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
     }
+}
+
+/// How a spawn on the waiter thread went, read after its semaphore.
+private final class LaunchOutcome: @unchecked Sendable {
+    var error: Error?
 }

@@ -25,7 +25,8 @@ public protocol SidecarChannel: AnyObject, Sendable {
 
     /// Start delivering: `receive` gets every chunk the child writes, in order, and
     /// `ended` is called once, after the last chunk. Both run on a thread the channel
-    /// owns. Called once.
+    /// owns (`ended` on the caller of `start` when the child had already ended). Never
+    /// blocking. Called once.
     func start(receive: @escaping @Sendable (Data) -> Void,
                ended: @escaping @Sendable (ChannelEnd) -> Void)
 
