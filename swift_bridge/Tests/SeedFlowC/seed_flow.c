@@ -63,8 +63,9 @@ int seed_flow_run(const char *data_dir, char *failure, size_t failure_size) {
           "no created_at/updated_at: %s", info);
     plue_free_string(info);
 
-    /* NULL works as well as "". */
-    plue_session_t other = plue_session_create(NULL);
+    /* NULL works as well as "", and a caller that kept the Zig signature's
+     * `?*anyopaque` (void *) compiles too. */
+    void *other = plue_session_create(NULL);
     CHECK(other != NULL, "create(NULL): %s", last_error(error, sizeof error));
 
     /* A branch. */
