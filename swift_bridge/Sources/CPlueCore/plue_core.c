@@ -1,1 +1,1 @@
-/* The declarations in include/plue_core.h are defined by PlueCoreCompat. */
+/* The declarations in include/plue_core.h are defined by the PlueCoreCompat module. */

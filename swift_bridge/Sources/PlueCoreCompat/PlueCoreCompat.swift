@@ -1,169 +1,158 @@
 import Foundation
 import PlueSidecar
 
-/// The seed's C API (declared in CPlueCore/include/plue_core.h) on top of `Sidecar`.
-/// Each call blocks its C caller until the sidecar has answered; the work runs on a
-/// detached task, never on the caller's thread.
-final class CompatState: @unchecked Sendable {
-    static let shared = CompatState()
-    private let lock = NSLock()
-    private var sidecar: Sidecar?
-    private var lastError: String?
+// The seed's C API, declared in CPlueCore/include/plue_core.h. Every call runs on its
+// caller's thread and blocks it on a semaphore that the sidecar's reader thread or a
+// timer signals: nothing waits on Swift's cooperative pool, so calling from async code
+// on every core at once cannot deadlock.
 
-    func current() throws -> Sidecar {
-        guard let sidecar = lock.withLock({ self.sidecar }) else {
-            throw SidecarError.launchFailed("plue_init has not been called")
-        }
-        return sidecar
-    }
-
-    func replace(with sidecar: Sidecar?) -> Sidecar? {
-        lock.withLock {
-            defer { self.sidecar = sidecar }
-            return self.sidecar
-        }
-    }
-
-    func record(_ error: Error?) {
-        lock.withLock { lastError = error.map { "\($0)" } }
-    }
-
-    func takeLastError() -> String? { lock.withLock { lastError } }
-}
-
-final class Outcome<Value: Sendable>: @unchecked Sendable {
-    var result: Result<Value, Error>?
-}
-
-/// Run `body` to completion on a detached task and wait for it here.
-func blocking<Value: Sendable>(_ body: @escaping @Sendable () async throws -> Value) -> Value? {
-    let done = DispatchSemaphore(value: 0)
-    let outcome = Outcome<Value>()
-    Task.detached {
-        do {
-            outcome.result = .success(try await body())
-        } catch {
-            outcome.result = .failure(error)
-        }
-        done.signal()
-    }
-    done.wait()
-    switch outcome.result {
-    case .success(let value)?:
-        CompatState.shared.record(nil)
+/// Run `body`, record the calling thread's error (or clear it), return its value.
+func attempt<Value>(_ body: () throws -> Value) -> Value? {
+    do {
+        let value = try body()
+        ThreadError.record(nil)
         return value
-    case .failure(let error)?:
-        CompatState.shared.record(error)
-        return nil
-    case nil:
+    } catch {
+        ThreadError.record(error)
         return nil
     }
 }
 
-func json<Value: Encodable>(_ value: Value) -> UnsafeMutablePointer<CChar>? {
-    guard let data = try? JSONEncoder().encode(value) else { return nil }
-    return strdup(String(decoding: data, as: UTF8.self))
-}
-
-func handle(_ pointer: UnsafeMutableRawPointer?) -> SessionHandle? {
-    guard let pointer else {
-        CompatState.shared.record(SidecarError.launchFailed("a NULL session handle"))
-        return nil
+/// A C string as UTF-8 text; invalid UTF-8 is refused, never replaced.
+func text(_ pointer: UnsafePointer<CChar>?, _ what: String) throws -> String {
+    guard let pointer else { throw CompatError.invalidArgument("\(what) is NULL") }
+    guard let value = String(validatingCString: pointer) else {
+        throw CompatError.invalidArgument("\(what) is not valid UTF-8")
     }
-    return Unmanaged<SessionHandle>.fromOpaque(pointer).takeUnretainedValue()
+    return value
 }
 
-func status(_ done: Bool?) -> Int32 { done == nil ? -1 : 0 }
+struct CreateParams: Encodable, Sendable { let parentId: SessionID? }
+struct SessionRef: Encodable, Sendable { let sessionId: SessionID }
+struct TitleParams: Encodable, Sendable { let sessionId: SessionID; let title: String }
+struct ListParams: Encodable, Sendable { let limit: Int; let cursor: String? }
+struct Ignored: Decodable {}
 
+/// `plue_init` of plue_core.h: launch the sidecar on a data directory.
 @_cdecl("plue_init")
 public func plue_init(_ dataDir: UnsafePointer<CChar>?) -> Int32 {
-    let directory = dataDir.map { String(cString: $0) }
-    let sidecar = blocking {
-        try await Sidecar.launch(SidecarConfiguration(dataDirectory: directory))
+    let launched = attempt { () throws -> Sidecar in
+        let directory = try dataDir.map { try text($0, "data_dir") }
+        return try Sidecar.launchBlocking(SidecarConfiguration(dataDirectory: directory))
     }
-    guard let sidecar else { return -1 }
-    if let previous = CompatState.shared.replace(with: sidecar) {
-        _ = blocking { await previous.shutdown() }
-    }
+    guard let launched else { return -1 }
+    HandleTable.shared.replace(with: launched)?.shutdownBlocking()
     return 0
 }
 
+/// `plue_deinit` of plue_core.h: shut the sidecar down; every handle becomes invalid.
 @_cdecl("plue_deinit")
 public func plue_deinit() {
-    guard let sidecar = CompatState.shared.replace(with: nil) else { return }
-    _ = blocking { await sidecar.shutdown() }
+    HandleTable.shared.replace(with: nil)?.shutdownBlocking()
 }
 
+/// `plue_session_create` of plue_core.h: a new session; NULL or "" means no parent.
 @_cdecl("plue_session_create")
-public func plue_session_create(_ parentId: UnsafePointer<CChar>?) -> UnsafeMutableRawPointer? {
-    let parent = parentId.map { String(cString: $0) }
-    let created = blocking {
-        try await SessionHandle.create(on: CompatState.shared.current(), parentId: parent)
-    }
-    guard let created else { return nil }
-    return Unmanaged.passRetained(created).toOpaque()
+public func plue_session_create(_ parentId: UnsafePointer<CChar>?) -> OpaquePointer? {
+    attempt { () throws -> OpaquePointer? in
+        let parent = try parentId.map { try text($0, "parent_id") }
+        let sidecar = try HandleTable.shared.current()
+        let info: SessionInfo = try sidecar.callBlocking(
+            "session/create",
+            CreateParams(parentId: parent.flatMap { $0.isEmpty ? nil : SessionID($0) }))
+        return HandleTable.shared.add(info.id)
+    } ?? nil
 }
 
+/// `plue_session_get_info` of plue_core.h: the session in the seed's JSON shape.
 @_cdecl("plue_session_get_info")
-public func plue_session_get_info(_ pointer: UnsafeMutableRawPointer?) -> UnsafeMutablePointer<CChar>? {
-    guard let session = handle(pointer) else { return nil }
-    return blocking { try await session.info() }.flatMap(json)
+public func plue_session_get_info(_ session: OpaquePointer?) -> UnsafeMutablePointer<CChar>? {
+    attempt { () throws -> SessionInfo in
+        let (sidecar, id) = try HandleTable.shared.lookup(session)
+        return try sidecar.callBlocking("session/get", SessionRef(sessionId: id))
+    }.flatMap { info in cString { try SeedJSON.session(info) } }
 }
 
+/// `plue_session_list` of plue_core.h: every session, newest first.
 @_cdecl("plue_session_list")
 public func plue_session_list() -> UnsafeMutablePointer<CChar>? {
-    let all = blocking { () async throws -> [SessionInfo] in
-        let sidecar = try CompatState.shared.current()
+    attempt { () throws -> [SessionInfo] in
+        let sidecar = try HandleTable.shared.current()
         var sessions: [SessionInfo] = []
         var cursor: String?
         repeat {
-            let page = try await sidecar.listSessions(limit: 1000, cursor: cursor)
+            let page: SessionPage = try sidecar.callBlocking(
+                "session/list", ListParams(limit: 1000, cursor: cursor))
             sessions += page.sessions
             cursor = page.nextCursor
         } while cursor != nil
         return sessions
-    }
-    return all.flatMap(json)
+    }.flatMap { sessions in cString { try SeedJSON.list(sessions) } }
 }
 
+/// `plue_session_update_title` of plue_core.h.
 @_cdecl("plue_session_update_title")
-public func plue_session_update_title(_ pointer: UnsafeMutableRawPointer?,
+public func plue_session_update_title(_ session: OpaquePointer?,
                                       _ title: UnsafePointer<CChar>?) -> Int32 {
-    guard let session = handle(pointer), let title else { return -1 }
-    let text = String(cString: title)
-    return status(blocking { _ = try await session.updateTitle(text); return true })
+    let done = attempt { () throws -> Bool in
+        let (sidecar, id) = try HandleTable.shared.lookup(session)
+        let newTitle = try text(title, "title")
+        let _: Ignored = try sidecar.callBlocking("session/updateTitle",
+                                                  TitleParams(sessionId: id, title: newTitle))
+        return true
+    }
+    return done == nil ? -1 : 0
 }
 
+/// `plue_session_delete` of plue_core.h: deletes, and on success releases the handle.
 @_cdecl("plue_session_delete")
-public func plue_session_delete(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
-    guard let session = handle(pointer) else { return -1 }
-    return status(blocking { _ = try await session.delete(); return true })
+public func plue_session_delete(_ session: OpaquePointer?) -> Int32 {
+    let done = attempt { () throws -> Bool in
+        let (sidecar, id) = try HandleTable.shared.lookup(session)
+        let _: Ignored = try sidecar.callBlocking("session/delete", SessionRef(sessionId: id))
+        if let session { HandleTable.shared.release(session) }
+        return true
+    }
+    return done == nil ? -1 : 0
 }
 
+/// `plue_session_abort` of plue_core.h.
 @_cdecl("plue_session_abort")
-public func plue_session_abort(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
-    guard let session = handle(pointer) else { return -1 }
-    return status(blocking { _ = try await session.abort(); return true })
+public func plue_session_abort(_ session: OpaquePointer?) -> Int32 {
+    let done = attempt { () throws -> Bool in
+        let (sidecar, id) = try HandleTable.shared.lookup(session)
+        let _: Ignored = try sidecar.callBlocking("session/abort", SessionRef(sessionId: id))
+        return true
+    }
+    return done == nil ? -1 : 0
 }
 
+/// `plue_session_create_share` of plue_core.h: the share in the seed's JSON shape.
 @_cdecl("plue_session_create_share")
-public func plue_session_create_share(_ pointer: UnsafeMutableRawPointer?) -> UnsafeMutablePointer<CChar>? {
-    guard let session = handle(pointer) else { return nil }
-    return blocking { try await session.createShare() }.flatMap(json)
+public func plue_session_create_share(_ session: OpaquePointer?) -> UnsafeMutablePointer<CChar>? {
+    attempt { () throws -> ShareInfo in
+        let (sidecar, id) = try HandleTable.shared.lookup(session)
+        return try sidecar.callBlocking("session/share", SessionRef(sessionId: id))
+    }.flatMap { share in cString { try SeedJSON.share(share) } }
 }
 
+/// `plue_session_destroy` of plue_core.h: releases the handle; deletes nothing.
 @_cdecl("plue_session_destroy")
-public func plue_session_destroy(_ pointer: UnsafeMutableRawPointer?) {
-    guard let pointer else { return }
-    let session = Unmanaged<SessionHandle>.fromOpaque(pointer).takeRetainedValue()
-    _ = blocking { try? await session.destroy(); return true }
+public func plue_session_destroy(_ session: OpaquePointer?) {
+    guard let session else { return }
+    guard let sidecar = try? HandleTable.shared.current(),
+          let id = HandleTable.shared.release(session) else { return }
+    // Fire and forget: releasing a handle never waits for the sidecar.
+    sidecar.callInBackground("session/close", SessionRef(sessionId: id))
 }
 
+/// `plue_last_error` of plue_core.h: the calling thread's last error.
 @_cdecl("plue_last_error")
 public func plue_last_error() -> UnsafeMutablePointer<CChar>? {
-    CompatState.shared.takeLastError().flatMap { strdup($0) }
+    ThreadError.current().flatMap { strdup($0) }
 }
 
+/// `plue_free_string` of plue_core.h.
 @_cdecl("plue_free_string")
 public func plue_free_string(_ string: UnsafeMutablePointer<CChar>?) {
     free(string)

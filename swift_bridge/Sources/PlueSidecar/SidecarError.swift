@@ -1,54 +1,49 @@
 import Foundation
 
-/// Error codes of protocol.md, with their minus signs.
-public enum ErrorCode {
-    public static let parseError = -32700
-    public static let invalidRequest = -32600
-    public static let methodNotFound = -32601
-    public static let invalidParams = -32602
-    public static let internalError = -32603
-    public static let serverNotInitialized = -32002
-    public static let requestCancelled = -32800
-    public static let sessionNotFound = -32010
-    public static let parentNotFound = -32011
-    public static let sessionBusy = -32012
-    public static let shareNotFound = -32013
-    public static let storageFull = -32014
-    public static let storageUnavailable = -32015
-    public static let messageNotFound = -32016
-    public static let sessionReadOnly = -32017
-    public static let unknownRunner = -32018
-}
-
+/// Everything a call on a `Sidecar` can fail with (besides `CancellationError`).
 public enum SidecarError: Error, Sendable, CustomStringConvertible {
-    /// The sidecar answered with a JSON-RPC error; `kind` is its `data.kind`.
-    case rpc(code: Int, kind: String, message: String)
+    /// The sidecar answered with a JSON-RPC error.
+    case rpc(RPCError)
     /// The process ended; pending and later calls fail with this until relaunched.
-    case sidecarTerminated(status: Int32, lastStderr: [String])
+    case sidecarTerminated(status: Int32?, lastStderr: [String])
+    /// No answer within the call's timeout.
     case timedOut(method: String)
-    case launchFailed(String)
+    /// The sidecar could not be launched: missing executable, spawn failure, or no
+    /// answer to `initialize` (the child is then ended).
+    case launchFailed(executable: String, reason: String)
+    /// An answer that could not be decoded as this call's result.
     case malformedResponse(String)
+    /// The child broke the protocol so badly the stream cannot be trusted (e.g. a
+    /// frame above the size limit); the child is ended.
+    case protocolViolation(String)
+    /// `shutdown()` was called.
     case shutDown
 
+    /// A one-line description, for logs.
     public var description: String {
         switch self {
-        case .rpc(let code, let kind, let message): return "\(code) \(kind): \(message)"
+        case .rpc(let error): return error.description
         case .sidecarTerminated(let status, let lines):
-            return "sidecar terminated (status \(status)): \(lines.suffix(5).joined(separator: " | "))"
+            let shown = status.map(String.init) ?? "unknown"
+            return "sidecar terminated (status \(shown)): \(lines.suffix(5).joined(separator: " | "))"
         case .timedOut(let method): return "\(method) timed out"
-        case .launchFailed(let why): return "could not launch the sidecar: \(why)"
+        case .launchFailed(let executable, let reason):
+            return "could not launch \(executable): \(reason)"
         case .malformedResponse(let why): return "malformed response: \(why)"
+        case .protocolViolation(let why): return "protocol violation by the sidecar: \(why)"
         case .shutDown: return "the sidecar was shut down"
         }
     }
 
-    public var code: Int? {
-        if case .rpc(let code, _, _) = self { return code }
+    /// The RPC error, when the sidecar answered with one.
+    public var rpcError: RPCError? {
+        if case .rpc(let error) = self { return error }
         return nil
     }
 
-    public var kind: String? {
-        if case .rpc(_, let kind, _) = self { return kind }
-        return nil
-    }
+    /// The RPC error code, when the sidecar answered with an error.
+    public var code: RPCErrorCode? { rpcError?.code }
+
+    /// The RPC error's `data.kind`, when the sidecar answered with an error.
+    public var kind: String? { rpcError?.kind }
 }

@@ -21,7 +21,7 @@ final class SidecarTests: XCTestCase {
         XCTAssertEqual(value3, root.id)
         let value4 = try await sidecar.unshare(root.id).share
         XCTAssertNil(value4)
-        await assertFails(with: ErrorCode.shareNotFound) {
+        await assertFails(with: .shareNotFound) {
             try await sidecar.resolveShare(secret: share.secret)
         }
 
@@ -39,8 +39,8 @@ final class SidecarTests: XCTestCase {
 
         let deleted = try await sidecar.deleteSession(root.id)
         XCTAssertEqual(Set(deleted), [root.id, child.id, fork.id])
-        await assertFails(with: ErrorCode.sessionNotFound) { try await sidecar.session(root.id) }
-        await assertFails(with: ErrorCode.invalidParams) { try await sidecar.session("../etc") }
+        await assertFails(with: .sessionNotFound) { try await sidecar.session(root.id) }
+        await assertFails(with: .invalidParams) { try await sidecar.session("../etc") }
         await sidecar.shutdown()
     }
 
@@ -90,21 +90,22 @@ final class SidecarTests: XCTestCase {
         }
         XCTAssertEqual(stopReason, .aborted)
         let messages = try await sidecar.listMessages(session.id).messages
-        XCTAssertEqual(messages.last?.status, "aborted")
+        XCTAssertEqual(messages.last?.status, .aborted)
         await sidecar.shutdown()
     }
 
     func testSessionChangesAreDelivered() async throws {
         let sidecar = try await launchSidecar()
-        let changes = sidecar.sessionChanges
+        let events = sidecar.events()
         let created = try await sidecar.createSession(title: "watched")
         _ = try await sidecar.updateTitle(created.id, to: "changed")
-        var seen: [String] = []
-        for await change in changes where change.sessionId == created.id {
+        var seen: [SessionChangeKind] = []
+        for await event in events {
+            guard case .sessionChanged(let change) = event, change.sessionId == created.id else { continue }
             seen.append(change.change)
             if seen.count == 2 { break }
         }
-        XCTAssertEqual(seen, ["created", "updated"])
+        XCTAssertEqual(seen, [.created, .updated])
         await sidecar.shutdown()
     }
 
@@ -168,7 +169,7 @@ final class SidecarTests: XCTestCase {
         try await handle.updateTitle("renamed")
         let value9 = try await handle.info().title
         XCTAssertEqual(value9, "renamed")
-        let value10 = try await handle.createShare().secret.isEmpty
+        let value10 = try await handle.share().secret.isEmpty
         XCTAssertFalse(value10)
         let child = try await handle.fork()
         let value11 = try await child.info().parentId
@@ -180,7 +181,7 @@ final class SidecarTests: XCTestCase {
             if case .finished(let result) = event { stop = result.stopReason }
         }
         XCTAssertEqual(stop, .endTurn)
-        try await handle.destroy()
+        try await handle.close()
         let value13 = try await handle.delete().count
         XCTAssertEqual(value13, 2)
         await sidecar.shutdown()

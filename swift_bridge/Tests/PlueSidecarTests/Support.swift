@@ -18,7 +18,7 @@ func launchSidecar(dataDirectory: String = temporaryDirectory(),
 }
 
 /// Fails the test unless `body` throws a sidecar error with `code`.
-func assertFails<T>(with code: Int, _ body: () async throws -> T,
+func assertFails<T>(with code: RPCErrorCode, _ body: () async throws -> T,
                     file: StaticString = #filePath, line: UInt = #line) async {
     do {
         _ = try await body()
