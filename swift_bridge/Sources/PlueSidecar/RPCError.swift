@@ -5,6 +5,8 @@ import Foundation
 public enum RPCErrorCode: Sendable, Hashable {
     case parseError, invalidRequest, methodNotFound, invalidParams, internalError
     case serverNotInitialized, requestCancelled
+    /// -32802: a request the sidecar ended (by `session/abort` or a delete), not the client.
+    case serverCancelled
     case sessionNotFound, parentNotFound, sessionBusy, shareNotFound, storageFull
     case storageUnavailable, messageNotFound, sessionReadOnly, unknownRunner
     /// A code protocol.md does not define.
@@ -13,7 +15,7 @@ public enum RPCErrorCode: Sendable, Hashable {
     private static let known: [(RPCErrorCode, Int)] = [
         (.parseError, -32700), (.invalidRequest, -32600), (.methodNotFound, -32601),
         (.invalidParams, -32602), (.internalError, -32603), (.serverNotInitialized, -32002),
-        (.requestCancelled, -32800), (.sessionNotFound, -32010), (.parentNotFound, -32011),
+        (.requestCancelled, -32800), (.serverCancelled, -32802), (.sessionNotFound, -32010), (.parentNotFound, -32011),
         (.sessionBusy, -32012), (.shareNotFound, -32013), (.storageFull, -32014),
         (.storageUnavailable, -32015), (.messageNotFound, -32016), (.sessionReadOnly, -32017),
         (.unknownRunner, -32018),
