@@ -38,6 +38,14 @@ class Sizes:
     messages: int
     aborts: int
 
+    @property
+    def session_steps(self) -> tuple[int, ...]:
+        return (200, 1_000, 2_000) if self.sessions < 10_000 else (1_000, 10_000, 100_000)
+
+    @property
+    def message_steps(self) -> tuple[int, ...]:
+        return (100, 1_000, 5_000) if self.messages < 10_000 else (100, 10_000, 100_000)
+
     @classmethod
     def of(cls, quick: bool) -> Sizes:
         if quick:
@@ -92,6 +100,8 @@ class Bench:
         await self.appends()
         await self.aborts()
         await self.unread_output()
+        await self.cost_as_sessions_grow()
+        await self.cost_as_a_history_grows()
 
     # --- scenarios -------------------------------------------------------------
 
@@ -281,4 +291,63 @@ class Bench:
         await client.close()
         self.add(Figure(f"a {words:,}-update turn to a client that stops reading",
                         "peak RSS", peak, "MB", "idle RSS", idle, "<= 2 x idle"), 2.0)
+
+    async def cost_as_sessions_grow(self) -> None:
+        """get, a list page, an append and a message page, at each number of sessions,
+        against the same at the smallest."""
+        medians: dict[str, list[float]] = {}
+        steps = self.sizes.session_steps
+        for count in steps:
+            data_dir = self.fresh_dir(f"sessions-{count}")
+            datasets.write_sessions(data_dir, count)
+            client = await RpcClient.spawn(*sidecar_command(data_dir))
+            await client.call("initialize", {})
+            some = (await client.call("session/list", {"limit": 1}))["sessions"][0]["id"]
+            session = {"sessionId": some}
+            append = {**session, "role": "user", "parts": TEXT}
+            for _ in range(60):
+                await client.call("message/append", append)
+            requests = self.sizes.requests
+            for name, method, params in (
+                ("session/get", "session/get", session),
+                ("session/list page of 50", "session/list", {"limit": 50}),
+                ("message/append", "message/append", append),
+                ("message/list page of 50", "message/list", {**session, "limit": 50}),
+            ):
+                times = await sequential_ms(client, method, params,
+                                            requests if "append" not in name else 200)
+                medians.setdefault(name, []).append(summary(times)["median"])
+            await client.close()
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
+        for name, values in medians.items():
+            for count, value in zip(steps[1:], values[1:], strict=True):
+                self.add(Figure(f"{name} with {count:,} sessions", "round trip p50", value,
+                                "ms", f"same with {steps[0]:,}", values[0],
+                                "<= 1.2 x smallest"), 1.2)
+
+    async def cost_as_a_history_grows(self) -> None:
+        """An append and the last message page, at each length of one session's history,
+        against the same at the shortest."""
+        medians: dict[str, list[float]] = {}
+        steps = self.sizes.message_steps
+        for count in steps:
+            data_dir = self.fresh_dir(f"history-{count}")
+            session_id = datasets.write_long_session(data_dir, count)
+            client = await RpcClient.spawn(*sidecar_command(data_dir))
+            await client.call("initialize", {})
+            append = {"sessionId": session_id, "role": "user", "parts": TEXT}
+            await client.call("message/append", append)  # loads the history once
+            last_page = {"sessionId": session_id, "afterSeq": count - 49, "limit": 50}
+            medians.setdefault("message/append", []).append(summary(
+                await sequential_ms(client, "message/append", append, 200))["median"])
+            medians.setdefault("message/list, last page of 50", []).append(summary(
+                await sequential_ms(client, "message/list", last_page,
+                                    self.sizes.requests))["median"])
+            await client.close()
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
+        for name, values in medians.items():
+            for count, value in zip(steps[1:], values[1:], strict=True):
+                self.add(Figure(f"{name} in a {count:,}-message session", "round trip p50",
+                                value, "ms", f"same with {steps[0]:,}", values[0],
+                                "<= 1.2 x smallest"), 1.2)
 
