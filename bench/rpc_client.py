@@ -108,6 +108,13 @@ class RpcClient:
     async def next_notification(self) -> dict[str, Any]:
         return await self._notifications.get()
 
+    async def kill(self) -> None:
+        """SIGKILL, as a crash or a power cut would end it."""
+        self.process.kill()
+        await self.process.wait()
+        self._reader.cancel()
+        self._stderr.cancel()
+
     async def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.is_closing():
             self.process.stdin.close()
