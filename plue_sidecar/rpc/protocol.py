@@ -27,6 +27,7 @@ from pygls.protocol.json_rpc import (
 
 from plue_sidecar import errors
 from plue_sidecar.rpc.framing import encode_frame
+from plue_sidecar.rpc.repeated_log import RepeatedWarnings
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class SidecarProtocol(JsonRPCProtocol):
         self.exit_code: asyncio.Future[int] | None = None
         self._initialize_id: object = _NO_INITIALIZE
         self._held: list[bytes] = []
+        self.warnings = RepeatedWarnings(log)
 
     # --- inbound -------------------------------------------------------------
 
@@ -129,12 +131,15 @@ class SidecarProtocol(JsonRPCProtocol):
         elif method == CANCEL_REQUEST:
             if isinstance(params, dict) and isinstance(params.get("id"), int | str):
                 self._handle_cancel_notification(params["id"])
-        elif self.phase is Phase.RUNNING and method in self.fm.features:
-            self.handle_message(
-                JsonRPCNotification(method=method, jsonrpc="2.0", params=params)
+        elif method in self.fm.features:
+            # A request sent without an id must not run: nobody could see it fail, and
+            # `initialize` would reopen the data directory over what is in memory.
+            self.warnings.warn(
+                "request as notification", "ignoring a notification of request method %r",
+                method[:100],
             )
         else:
-            log.debug("ignoring notification %r", method)
+            log.debug("ignoring notification %r", method[:100])
 
     def _lifecycle_refusal(self, method: str) -> errors.RpcError | None:
         if self.phase is Phase.SHUT_DOWN:
