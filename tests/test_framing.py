@@ -40,6 +40,9 @@ def test_well_formed_streams(stream: bytes, bodies: list[bytes]) -> None:
     b"Content-Type: a\r\n\r\n",
     b"garbage line\r\n\r\n",
     b"\r\n",
+    b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n",
+    b"Content-Length: " + b"1" * 19 + b"\r\n\r\n",
+    b"Content-Length: 2\r\nX-Padding: " + b"p" * 9000 + b"\r\n\r\n",
 ])
 def test_broken_header_is_reported_and_the_next_frame_still_arrives(garbage: bytes) -> None:
     splitter = FrameSplitter(1000)

@@ -48,3 +48,15 @@ async def test_a_notification_naming_a_request_method_never_runs(
     # 60 of them: logged the 1st and the 10th time, not 60 times.
     assert log.count("ignoring a notification") == 2, log
     assert "(10 so far)" in log
+
+
+async def test_a_content_length_of_thousands_of_digits_is_a_broken_header(
+    raw_sidecar: RawSidecar,
+) -> None:
+    await raw_sidecar.initialize()
+    for index, digits in enumerate([b"9" * 5000, b"1" * 25, b"0" * 30 + b"2"]):
+        await raw_sidecar.write(b"Content-Length: " + digits + b"\r\n\r\n{}")
+        await raw_sidecar.write(request(index, "session/list", {}))
+        answer = await raw_sidecar.response()
+        assert answer["id"] == index
+        assert "result" in answer

@@ -13,6 +13,9 @@ from typing import NamedTuple
 HEADER_END = b"\r\n\r\n"
 CONTENT_LENGTH = b"content-length"
 MAX_HEADER_BYTES = 8192
+MAX_LENGTH_DIGITS = 18
+"""Longer `Content-Length` values are broken headers: no pipe carries an exabyte, and
+Python refuses to convert more than 4300 digits at all."""
 ID_PREFIX_BYTES = 64 * 1024
 
 _HEADER_LINE = re.compile(rb"^([A-Za-z0-9-]+):[ \t]*(.*?)[ \t]*$")
@@ -92,7 +95,7 @@ class FrameSplitter:
 
     def _read_header(self, events: list[FrameEvent]) -> bool:
         """Parse one header block; False when more bytes are needed."""
-        end = self._buffer.find(HEADER_END)
+        end = self._buffer.find(HEADER_END, 0, MAX_HEADER_BYTES + len(HEADER_END))
         if end < 0:
             if len(self._buffer) > MAX_HEADER_BYTES:
                 self._resync(events, "header too long or missing its blank line")
@@ -137,7 +140,7 @@ def _parse_header_block(block: bytes) -> tuple[int | None, str]:
             return None, f"malformed header line {line[:80]!r}"
         name, value = match.group(1).lower(), match.group(2)
         if name == CONTENT_LENGTH:
-            if not value.isdigit():
+            if not value.isdigit() or len(value) > MAX_LENGTH_DIGITS:
                 return None, f"invalid Content-Length {value[:40]!r}"
             length = int(value)
     if length is None:
