@@ -7,9 +7,33 @@ can see: the answers, the state they report, and that the sidecar keeps serving.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.conftest import end_gracefully
 from tests.harness.raw import RawSidecar, frame, request
+
+StartRaw = Callable[..., Awaitable[RawSidecar]]
+LONG_PROMPT = " ".join(f"word{index}" for index in range(100))
+
+
+@pytest.fixture
+async def start_raw(data_dir: Path) -> AsyncIterator[StartRaw]:
+    """Start raw sidecars with extra arguments, initialized; every one ends at the end."""
+    started: list[RawSidecar] = []
+
+    async def start(*extra: str) -> RawSidecar:
+        raw = await RawSidecar.start(data_dir, *extra)
+        started.append(raw)
+        await raw.initialize()
+        return raw
+
+    yield start
+    for raw in started:
+        await end_gracefully(raw.process)
 
 
 def notification(method: str, params: Any = None) -> bytes:
@@ -17,6 +41,19 @@ def notification(method: str, params: Any = None) -> bytes:
     if params is not None:
         message["params"] = params
     return frame(json.dumps(message).encode())
+
+
+async def start_long_prompt(raw: RawSidecar, msg_id: Any) -> str:
+    """A `session/prompt` still running when this returns (it has streamed output)."""
+    session = (await raw.ask("create", "session/create", {}))["result"]["id"]
+    await raw.write(request(msg_id, "session/prompt", {
+        "sessionId": session, "parts": [{"type": "text", "text": LONG_PROMPT}],
+    }))
+    while True:
+        _, message = await raw.read_frame()
+        if message.get("method") == "session/update":
+            return session
+        assert message.get("id") != msg_id, message
 
 
 async def answers_by_id(raw: RawSidecar, count: int) -> dict[Any, dict[str, Any]]:
@@ -60,3 +97,22 @@ async def test_a_content_length_of_thousands_of_digits_is_a_broken_header(
         answer = await raw_sidecar.response()
         assert answer["id"] == index
         assert "result" in answer
+
+
+async def test_a_response_from_the_client_is_ignored_and_never_touches_a_request(
+    start_raw: StartRaw,
+) -> None:
+    raw = await start_raw("--echo-delay-ms", "200")
+    await start_long_prompt(raw, 77)
+    await raw.write(
+        frame(b'{"id":77,"result":null}')
+        + frame(b'{"jsonrpc":"2.0","id":77,"result":null}')
+        + frame(b'{"jsonrpc":"2.0","id":77,"error":{"code":1,"message":"no"}}')
+        + request("list", "session/list", {})
+    )
+    answer = await raw.response()
+    assert answer["id"] == "list" and "result" in answer
+    await raw.write(notification("$/cancelRequest", {"id": 77}))
+    answer = await raw.response()
+    assert answer["id"] == 77
+    assert answer["result"]["stopReason"] == "aborted"

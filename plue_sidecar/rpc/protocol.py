@@ -94,12 +94,17 @@ class SidecarProtocol(JsonRPCProtocol):
         except orjson.JSONDecodeError as exc:
             self.send_error(None, errors.parse_error(str(exc)))
             return
+        if _is_response(data):
+            # The sidecar sends the client no requests, so no response answers one: it
+            # must not reach pygls, which would resolve an in-flight request's future.
+            self.warnings.warn(
+                "response", "ignoring a response from the client, id %s",
+                repr(data.get("id"))[:100],
+            )
+            return
         problem = _envelope_problem(data)
         if problem is not None:
             self.send_error(_id_of(data), errors.invalid_request(problem))
-            return
-        if "method" not in data:
-            self.handle_message(self._converter.structure(data, JsonRPCResponseMessage))
             return
         method: str = data["method"]
         if "id" not in data:
@@ -206,6 +211,13 @@ class SidecarProtocol(JsonRPCProtocol):
         self.writer.write(encode_frame(body))
 
 
+def _is_response(data: Any) -> bool:
+    """A response object (even a malformed one): never answered, as JSON-RPC requires."""
+    return (
+        isinstance(data, dict) and "method" not in data and ("result" in data or "error" in data)
+    )
+
+
 def _envelope_problem(data: Any) -> str | None:
     if not isinstance(data, dict):
         return "a message must be a JSON object"
@@ -218,8 +230,6 @@ def _envelope_problem(data: Any) -> str | None:
             return "method must be a non-empty string"
         if data.get("params") is not None and not isinstance(data["params"], dict | list):
             return "params must be an object"
-        return None
-    if "id" in data and ("result" in data or "error" in data):
         return None
     return "neither a request, a notification nor a response"
 
