@@ -6,13 +6,16 @@ can see: the answers, the state they report, and that the sidecar keeps serving.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from plue_sidecar import errors
 from tests.conftest import end_gracefully
 from tests.harness.raw import RawSidecar, frame, request
 
@@ -54,6 +57,17 @@ async def start_long_prompt(raw: RawSidecar, msg_id: Any) -> str:
         if message.get("method") == "session/update":
             return session
         assert message.get("id") != msg_id, message
+
+
+@contextlib.contextmanager
+def unlimited_int_digits() -> Iterator[None]:
+    """Let json.loads read an integer of thousands of digits, as JSON allows."""
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(limit)
 
 
 async def answers_by_id(raw: RawSidecar, count: int) -> dict[Any, dict[str, Any]]:
@@ -116,3 +130,79 @@ async def test_a_response_from_the_client_is_ignored_and_never_touches_a_request
     answer = await raw.response()
     assert answer["id"] == 77
     assert answer["result"]["stopReason"] == "aborted"
+
+
+def oversized(id_json: bytes, size: int = 5000) -> bytes:
+    body = (
+        b'{"jsonrpc":"2.0","id":' + id_json
+        + b',"method":"session/create","params":{"title":"' + b"x" * size + b'"}}'
+    )
+    return frame(body)
+
+
+@pytest.mark.parametrize(("id_json", "answered_id_json"), [
+    (b"1234567890123456789012345", b"1234567890123456789012345"),
+    (b"9" * 5000, b"9" * 5000),
+    (b"1.5", b"1.5"),
+    (b'"a\\"b"', b'"a\\"b"'),
+    (b'"caf\\u00e9"', '"café"'.encode()),
+    (b"null", b"null"),
+    (b"[7]", b"null"),
+], ids=["25 digits", "5000 digits", "fraction", "escaped quote", "unicode escape", "null",
+        "array"])
+async def test_an_oversized_frame_is_answered_with_its_exact_id_and_the_next_frame_kept(
+    start_raw: StartRaw, id_json: bytes, answered_id_json: bytes
+) -> None:
+    raw = await start_raw("--max-frame-bytes", "1000")
+    with unlimited_int_digits():
+        await raw.write(oversized(id_json) + request("next", "session/list", {}))
+        answer = await raw.response()
+        expected = json.loads(answered_id_json)
+    assert answer["id"] == expected
+    assert type(answer["id"]) is type(expected)
+    assert answer["error"]["code"] == errors.INVALID_REQUEST
+    assert answer["error"]["data"] == {"kind": "payload_too_large", "size": len(
+        oversized(id_json).partition(b"\r\n\r\n")[2]), "limit": 1000}
+    following = await raw.response()
+    assert following["id"] == "next" and "result" in following
+
+
+async def test_an_oversized_frame_is_answered_before_its_body_has_arrived(
+    raw_sidecar: RawSidecar,
+) -> None:
+    await raw_sidecar.initialize()
+    declared = 200 * 1024 * 1024
+    await raw_sidecar.write(
+        b"Content-Length: %d\r\n\r\n" % declared
+        + b'{"jsonrpc":"2.0","id":42,"method":"message/append","params":{"parts":['
+    )
+    answer = await raw_sidecar.response()
+    assert answer["id"] == 42
+    assert answer["error"]["data"]["kind"] == "payload_too_large"
+    assert answer["error"]["data"]["size"] == declared
+
+
+async def test_an_oversized_frame_whose_id_is_not_in_its_first_64_kib_is_answered_with_null(
+    raw_sidecar: RawSidecar,
+) -> None:
+    await raw_sidecar.initialize()
+    await raw_sidecar.write(
+        b"Content-Length: %d\r\n\r\n" % (1 << 30)
+        + b'{"jsonrpc":"2.0","params":{"text":"' + b"x" * (70 * 1024)
+    )
+    answer = await raw_sidecar.response()
+    assert answer["id"] is None
+    assert answer["error"]["data"]["kind"] == "payload_too_large"
+
+
+async def test_an_oversized_frame_never_answers_with_the_id_of_a_frame_it_swallowed(
+    start_raw: StartRaw,
+) -> None:
+    raw = await start_raw("--max-frame-bytes", "100")
+    swallowed = request(9, "session/list", {})
+    body = b'{"jsonrpc":"2.0","method":"session/list"}' + swallowed + b" " * 100
+    await raw.write(frame(body) + request(10, "session/list", {}))
+    answer = await raw.response()
+    assert answer["id"] is None
+    assert answer["error"]["data"]["kind"] == "payload_too_large"
+    assert (await raw.response())["id"] == 10

@@ -197,6 +197,18 @@ class SidecarProtocol(JsonRPCProtocol):
     def send_error(self, msg_id: MsgId | None, error: errors.RpcError) -> None:
         self._write({"jsonrpc": "2.0", "id": msg_id, "error": error.to_wire()})
 
+    def send_error_with_id_json(self, id_json: bytes | None, error: errors.RpcError) -> None:
+        """An error whose id is the client's id as JSON text (see framing.find_request_id),
+        echoed exactly even when no Python value round-trips it (1.5, 25 digits)."""
+        if id_json is None:
+            self.send_error(None, error)
+            return
+        assert self.writer is not None, "set_writer() comes before the first message"
+        error_json = orjson.dumps(error.to_wire())
+        self.writer.write(
+            encode_frame(b'{"jsonrpc":"2.0","id":%s,"error":%s}' % (id_json, error_json))
+        )
+
     def notify(self, method: str, params: Any | None = None) -> None:
         self._write({"jsonrpc": "2.0", "method": method, "params": params})
 

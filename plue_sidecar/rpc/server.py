@@ -87,8 +87,8 @@ class Sidecar:
             if isinstance(event, framing.Frame):
                 self.protocol.receive_body(event.body)
             elif isinstance(event, framing.OversizedFrame):
-                self.protocol.send_error(
-                    framing.find_request_id(event.prefix),
+                self.protocol.send_error_with_id_json(
+                    event.request_id,
                     errors.payload_too_large(event.size, self.settings.max_frame_bytes),
                 )
             else:
