@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from plue_sidecar import errors
 from tests.conftest import end_gracefully
 from tests.harness.raw import RawSidecar, frame, request
 
+PROTOCOL = (Path(__file__).resolve().parent.parent / "protocol.md").read_text()
 StartRaw = Callable[..., Awaitable[RawSidecar]]
 LONG_PROMPT = " ".join(f"word{index}" for index in range(100))
 
@@ -206,3 +208,69 @@ async def test_an_oversized_frame_never_answers_with_the_id_of_a_frame_it_swallo
     assert answer["id"] is None
     assert answer["error"]["data"]["kind"] == "payload_too_large"
     assert (await raw.response())["id"] == 10
+
+
+async def test_initialize_with_an_impossible_process_id_fails_and_changes_nothing(
+    raw_sidecar: RawSidecar,
+) -> None:
+    for process_id in (2**31, 2**63, 0, -1):
+        refused = await raw_sidecar.ask("init", "initialize", {"processId": process_id})
+        assert refused["error"]["code"] == errors.INVALID_PARAMS, process_id
+        assert refused["error"]["data"]["field"] == "processId"
+        still = await raw_sidecar.ask("list", "session/list", {})
+        assert still["error"]["code"] == errors.SERVER_NOT_INITIALIZED
+    await raw_sidecar.initialize()
+
+
+def nested(depth: int) -> Any:
+    value: Any = "core"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+async def test_params_nested_past_the_documented_depth_are_invalid_params(
+    raw_sidecar: RawSidecar,
+) -> None:
+    await raw_sidecar.initialize()
+    session = (await raw_sidecar.ask("s", "session/create", {}))["result"]["id"]
+
+    def tool_call(depth: int) -> dict[str, Any]:
+        part = {"type": "toolCall", "callId": "c", "name": "n", "input": nested(depth)}
+        return {"sessionId": session, "role": "assistant", "parts": [part]}
+
+    # params, parts, the part and the input's own levels: 128 levels in all.
+    deepest = await raw_sidecar.ask(1, "message/append", tool_call(125))
+    assert deepest["result"]["parts"][0]["input"] == nested(125)
+    got = await raw_sidecar.ask(2, "message/get", {
+        "sessionId": session, "messageId": deepest["result"]["id"],
+    })
+    assert got["result"]["parts"][0]["input"] == nested(125)
+    for depth in (126, 254, 500):
+        refused = await raw_sidecar.ask(3, "message/append", tool_call(depth))
+        assert refused["error"]["code"] == errors.INVALID_PARAMS, depth
+        assert refused["error"]["data"]["field"].startswith("parts.0.input.0.0.")
+    listed = await raw_sidecar.ask(4, "message/list", {"sessionId": session})
+    assert len(listed["result"]["messages"]) == 1
+
+
+async def test_a_cursor_of_non_ascii_digits_is_invalid_params(raw_sidecar: RawSidecar) -> None:
+    await raw_sidecar.initialize()
+    for cursor in ("².1", "1.²", "١٢.٣", "1.", ".1"):
+        refused = await raw_sidecar.ask(1, "session/list", {"cursor": cursor})
+        assert refused["error"]["code"] == errors.INVALID_PARAMS, cursor
+        assert refused["error"]["data"]["field"] == "cursor"
+
+
+async def test_session_ids_have_13_to_32_digits_as_documented(raw_sidecar: RawSidecar) -> None:
+    await raw_sidecar.initialize()
+    documented = re.search(r"Session ids must match `([^`]+)`", PROTOCOL)
+    assert documented is not None
+    for digits, code in ((12, errors.INVALID_PARAMS), (13, errors.SESSION_NOT_FOUND),
+                         (32, errors.SESSION_NOT_FOUND), (33, errors.INVALID_PARAMS)):
+        session_id = "session_" + "1" * digits
+        answer = await raw_sidecar.ask(digits, "session/get", {"sessionId": session_id})
+        assert answer["error"]["code"] == code, digits
+        assert bool(re.fullmatch(documented.group(1), session_id)) == (
+            code == errors.SESSION_NOT_FOUND
+        ), digits

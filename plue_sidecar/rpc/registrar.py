@@ -19,6 +19,11 @@ from plue_sidecar import errors
 from plue_sidecar.core.inflight import InflightRequests
 from plue_sidecar.rpc.protocol import SidecarProtocol
 
+MAX_PARAMS_DEPTH = 128
+"""Objects and arrays nest at most this deep in params (params itself is level 1): far
+below what the encoder refuses (255) once a value is wrapped in a stored record or an
+answer, so whatever is accepted can be stored and sent back."""
+
 P = TypeVar("P", bound=BaseModel)
 Result = BaseModel | dict[str, Any] | None
 """A model, or JSON the core already shaped as that model (see SessionService.info)."""
@@ -84,6 +89,11 @@ def validate(model: type[P], raw: Any) -> P:
         raw = {}
     if not isinstance(raw, dict):
         raise errors.invalid_params("", "params must be an object")
+    too_deep = _path_past_depth(raw, MAX_PARAMS_DEPTH)
+    if too_deep is not None:
+        raise errors.invalid_params(
+            too_deep, f"nested deeper than {MAX_PARAMS_DEPTH} levels of objects and arrays"
+        )
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -93,3 +103,20 @@ def validate(model: type[P], raw: Any) -> P:
         ]
         first = problems[0]
         raise errors.invalid_params(first["field"], first["message"], problems) from None
+
+
+def _path_past_depth(params: dict[str, Any], limit: int) -> str | None:
+    """The dotted path of the first object or array nested below `limit` levels, if any.
+
+    Iterative, so that no nesting depth can exhaust the Python stack.
+    """
+    pending: list[tuple[Any, int, tuple[str, ...]]] = [(params, 1, ())]
+    while pending:
+        value, depth, path = pending.pop()
+        if depth > limit:
+            return ".".join(path)
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(item, dict | list):
+                pending.append((item, depth + 1, (*path, str(key))))
+    return None
