@@ -29,6 +29,7 @@ def frames_of(events: list[object]) -> list[bytes]:
     (b"CONTENT-LENGTH: 2\r\nContent-Type: x\r\n\r\n{}", [b"{}"]),
     (b"Content-Length: 2\r\n\r\n{}Content-Length: 3\r\n\r\n[1]", [b"{}", b"[1]"]),
     (b"Content-Length: 0\r\n\r\n", [b""]),
+    (b"Content-Length: 2\r\nContent-Length: 02\r\n\r\n{}", [b"{}"]),
     (b"Content-Length: 4\r\n\r\n{}", []),
 ])
 def test_well_formed_streams(stream: bytes, bodies: list[bytes]) -> None:
@@ -42,6 +43,7 @@ def test_well_formed_streams(stream: bytes, bodies: list[bytes]) -> None:
     b"Content-Type: a\r\n\r\n",
     b"garbage line\r\n\r\n",
     b"\r\n",
+    b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
     b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n",
     b"Content-Length: " + b"1" * 19 + b"\r\n\r\n",
     b"Content-Length: 2\r\nX-Padding: " + b"p" * 9000 + b"\r\n\r\n",

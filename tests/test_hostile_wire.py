@@ -274,3 +274,109 @@ async def test_session_ids_have_13_to_32_digits_as_documented(raw_sidecar: RawSi
         assert bool(re.fullmatch(documented.group(1), session_id)) == (
             code == errors.SESSION_NOT_FOUND
         ), digits
+
+
+async def test_repeated_content_length_headers_must_agree(raw_sidecar: RawSidecar) -> None:
+    await raw_sidecar.initialize()
+    body = json.dumps({"jsonrpc": "2.0", "id": "same", "method": "session/list"}).encode()
+    await raw_sidecar.write(
+        b"Content-Length: %d\r\ncontent-length: %d\r\n\r\n%s" % (len(body), len(body), body)
+    )
+    assert (await raw_sidecar.response())["id"] == "same"
+    conflicting = json.dumps({"jsonrpc": "2.0", "id": "conflict", "method": "session/list"})
+    await raw_sidecar.write(
+        b"Content-Length: %d\r\nContent-Length: 2\r\n\r\n" % len(conflicting)
+        + conflicting.encode() + request("after", "session/list", {})
+    )
+    assert (await raw_sidecar.response())["id"] == "after"
+    await raw_sidecar.close()
+    assert "conflicting Content-Length" in await raw_sidecar.stderr()
+
+
+async def test_duplicate_keys_the_last_one_wins(raw_sidecar: RawSidecar) -> None:
+    await raw_sidecar.initialize()
+    await raw_sidecar.write(frame(
+        b'{"jsonrpc":"2.0","id":1,"method":"no/such","id":2,"method":"session/list",'
+        b'"params":{"limit":0},"params":{"limit":1}}'
+    ))
+    answer = await raw_sidecar.response()
+    assert answer["id"] == 2
+    assert "result" in answer
+
+
+@pytest.mark.parametrize("id_json", [
+    b"1.5", b"5.0", b"1e3", b"-0.0", b"1234567890123456789012345", b"18446744073709551616",
+], ids=["fraction", "integral float", "exponent", "negative zero", "25 digits", "2^64"])
+async def test_a_number_id_that_is_not_a_64_bit_integer_is_refused_and_echoed_exactly(
+    raw_sidecar: RawSidecar, id_json: bytes
+) -> None:
+    await raw_sidecar.initialize()
+    await raw_sidecar.write(
+        frame(b'{"jsonrpc":"2.0","id":' + id_json + b',"method":"session/list"}')
+    )
+    answer = await raw_sidecar.response()
+    assert answer["error"]["code"] == errors.INVALID_REQUEST
+    assert answer["error"]["data"]["kind"] == "invalid_request"
+    expected = json.loads(id_json)
+    assert answer["id"] == expected and type(answer["id"]) is type(expected)
+    if isinstance(expected, float):
+        assert str(answer["id"]) == str(expected)
+
+
+async def test_64_bit_integer_ids_are_answered(raw_sidecar: RawSidecar) -> None:
+    await raw_sidecar.initialize()
+    for msg_id in (2**64 - 1, -(2**63), 0):
+        assert (await raw_sidecar.ask(msg_id, "session/list", {}))["id"] == msg_id
+
+
+async def test_a_second_request_with_the_id_of_one_in_flight_is_refused(
+    start_raw: StartRaw,
+) -> None:
+    raw = await start_raw("--echo-delay-ms", "200")
+    await start_long_prompt(raw, 5)
+    duplicate = await raw.ask(5, "session/list", {})
+    assert duplicate["error"]["code"] == errors.INVALID_REQUEST
+    assert duplicate["error"]["data"]["kind"] == "invalid_request"
+    await raw.write(notification("$/cancelRequest", {"id": 5}))
+    answer = await raw.response()
+    assert answer["id"] == 5
+    assert answer["result"]["stopReason"] == "aborted"
+    assert "result" in await raw.ask(5, "session/list", {})
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"expiresInSeconds": "3600"}, "expiresInSeconds"),
+    ({"expiresInSeconds": True}, "expiresInSeconds"),
+    ({"expiresInSeconds": 5.0}, "expiresInSeconds"),
+])
+async def test_types_are_strict(
+    raw_sidecar: RawSidecar, params: dict[str, Any], field: str
+) -> None:
+    await raw_sidecar.initialize()
+    session = (await raw_sidecar.ask("s", "session/create", {}))["result"]["id"]
+    refused = await raw_sidecar.ask(1, "session/share", {"sessionId": session, **params})
+    assert refused["error"]["code"] == errors.INVALID_PARAMS
+    assert refused["error"]["data"]["field"] == field
+    unshared = await raw_sidecar.ask(2, "session/get", {"sessionId": session})
+    assert unshared["result"]["share"] is None
+    for loose in ({"limit": "5"}, {"limit": 5.0}, {"rootsOnly": 1}, {"rootsOnly": "true"}):
+        answer = await raw_sidecar.ask(3, "session/list", loose)
+        assert answer["error"]["code"] == errors.INVALID_PARAMS, loose
+
+
+async def test_floods_of_bad_frames_are_logged_a_bounded_number_of_times(
+    raw_sidecar: RawSidecar,
+) -> None:
+    await raw_sidecar.initialize()
+    flood = (
+        b"Content-Length: x\r\n\r\n" * 500
+        + notification("$/cancelRequest", {"id": "never-sent"}) * 500
+        + frame(b'{"jsonrpc":"2.0","id":"nobody","result":1}') * 500
+    )
+    await raw_sidecar.write(flood)
+    assert "result" in await raw_sidecar.ask("after", "session/list", {})
+    await raw_sidecar.close()
+    log = await raw_sidecar.stderr()
+    assert len(log.splitlines()) <= 15, log
+    assert "(100 so far)" in log
+

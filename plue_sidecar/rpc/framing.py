@@ -123,9 +123,13 @@ class FrameSplitter:
                 self._resync(events, "header too long or missing its blank line")
                 return True
             return False
-        length, reason = _parse_header_block(bytes(self._buffer[:end]))
+        length, problem, skip_whole_block = _parse_header_block(bytes(self._buffer[:end]))
         if length is None:
-            self._resync(events, reason)
+            if skip_whole_block:
+                del self._buffer[: end + len(HEADER_END)]
+                events.append(BrokenHeader(problem, end + len(HEADER_END)))
+            else:
+                self._resync(events, problem)
             return True
         del self._buffer[: end + len(HEADER_END)]
         if length > self._max_frame_bytes:
@@ -156,20 +160,32 @@ class FrameSplitter:
         events.append(BrokenHeader(reason, skipped))
 
 
-def _parse_header_block(block: bytes) -> tuple[int | None, str]:
+class _HeaderBlock(NamedTuple):
+    length: int | None
+    problem: str
+    skip_whole_block: bool
+    """The next `Content-Length:` is in this very block, and no new header."""
+
+
+def _parse_header_block(block: bytes) -> _HeaderBlock:
     length: int | None = None
+    conflicting = False
     for line in block.split(b"\r\n"):
         match = _HEADER_LINE.match(line)
         if match is None:
-            return None, f"malformed header line {line[:80]!r}"
+            return _HeaderBlock(None, f"malformed header line {line[:80]!r}", False)
         name, value = match.group(1).lower(), match.group(2)
         if name == CONTENT_LENGTH:
             if not value.isdigit() or len(value) > MAX_LENGTH_DIGITS:
-                return None, f"invalid Content-Length {value[:40]!r}"
+                return _HeaderBlock(None, f"invalid Content-Length {value[:40]!r}", False)
+            # Equal repeats are harmless; unequal ones make the body's end ambiguous.
+            conflicting = conflicting or (length is not None and int(value) != length)
             length = int(value)
+    if conflicting:
+        return _HeaderBlock(None, "conflicting Content-Length headers", True)
     if length is None:
-        return None, "no Content-Length header"
-    return length, ""
+        return _HeaderBlock(None, "no Content-Length header", False)
+    return _HeaderBlock(length, "", False)
 
 
 def encode_frame(body: bytes) -> bytes:

@@ -26,7 +26,7 @@ from pygls.protocol.json_rpc import (
 )
 
 from plue_sidecar import errors
-from plue_sidecar.rpc.framing import encode_frame
+from plue_sidecar.rpc.framing import encode_frame, find_request_id
 from plue_sidecar.rpc.repeated_log import RepeatedWarnings
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class SidecarProtocol(JsonRPCProtocol):
             return
         problem = _envelope_problem(data)
         if problem is not None:
-            self.send_error(_id_of(data), errors.invalid_request(problem))
+            self._refuse_envelope(body, data, errors.invalid_request(problem))
             return
         method: str = data["method"]
         if "id" not in data:
@@ -113,6 +113,11 @@ class SidecarProtocol(JsonRPCProtocol):
         refusal = self._lifecycle_refusal(method)
         if refusal is not None:
             self.send_error(data["id"], refusal)
+            return
+        if data["id"] in self._request_futures:
+            # Its answer could not be told from the first one's, and pygls would lose
+            # track of the first (so a cancel of that id could no longer reach it).
+            self.send_error(data["id"], errors.invalid_request("a request with this id runs"))
             return
         if method == INITIALIZE:
             self.phase = Phase.INITIALIZING
@@ -134,8 +139,14 @@ class SidecarProtocol(JsonRPCProtocol):
         if method == EXIT:
             self.request_exit(0 if self.phase is Phase.SHUT_DOWN else 1)
         elif method == CANCEL_REQUEST:
-            if isinstance(params, dict) and isinstance(params.get("id"), int | str):
-                self._handle_cancel_notification(params["id"])
+            cancelled = _id_of(params)
+            if cancelled is not None and cancelled in self._request_futures:
+                self._handle_cancel_notification(cancelled)
+            else:
+                self.warnings.warn(
+                    "unknown cancel", "ignoring $/cancelRequest for no request in flight: %s",
+                    repr(params)[:100],
+                )
         elif method in self.fm.features:
             # A request sent without an id must not run: nobody could see it fail, and
             # `initialize` would reopen the data directory over what is in memory.
@@ -145,6 +156,13 @@ class SidecarProtocol(JsonRPCProtocol):
             )
         else:
             log.debug("ignoring notification %r", method[:100])
+
+    def _refuse_envelope(self, body: bytes, data: Any, error: errors.RpcError) -> None:
+        if isinstance(data, dict) and isinstance(data.get("id"), float):
+            # orjson reads 1.5, 25 digits and 2**64 alike as floats: echo the id as written.
+            self.send_error_with_id_json(find_request_id(body), error)
+        else:
+            self.send_error(_id_of(data), error)
 
     def _lifecycle_refusal(self, method: str) -> errors.RpcError | None:
         if self.phase is Phase.SHUT_DOWN:
@@ -236,7 +254,7 @@ def _envelope_problem(data: Any) -> str | None:
     if data.get("jsonrpc") != "2.0":
         return 'jsonrpc must be "2.0"'
     if "id" in data and _id_of(data) is None and data["id"] is not None:
-        return "id must be a string, a number or null"
+        return "id must be a string, an integer of at most 64 bits, or null"
     if "method" in data:
         if not isinstance(data["method"], str) or not data["method"]:
             return "method must be a non-empty string"

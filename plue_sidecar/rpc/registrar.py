@@ -10,7 +10,7 @@ by alias. Domain errors pass through as they are; anything else becomes -32603.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -95,7 +95,8 @@ def validate(model: type[P], raw: Any) -> P:
             too_deep, f"nested deeper than {MAX_PARAMS_DEPTH} levels of objects and arrays"
         )
     try:
-        return model.model_validate(raw)
+        # Strict: "3600", true and 5.0 are not integers, nor 1 a boolean.
+        return model.model_validate(raw, strict=True)
     except ValidationError as exc:
         problems = [
             {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
@@ -108,15 +109,24 @@ def validate(model: type[P], raw: Any) -> P:
 def _path_past_depth(params: dict[str, Any], limit: int) -> str | None:
     """The dotted path of the first object or array nested below `limit` levels, if any.
 
-    Iterative, so that no nesting depth can exhaust the Python stack.
+    Depth first with one iterator per level: memory grows with the depth (at most
+    `limit`), never with the width, and no nesting can exhaust the Python stack.
     """
-    pending: list[tuple[Any, int, tuple[str, ...]]] = [(params, 1, ())]
-    while pending:
-        value, depth, path = pending.pop()
-        if depth > limit:
-            return ".".join(path)
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, item in items:
+    path: list[str] = []
+    levels: list[Iterator[tuple[Any, Any]]] = [iter(params.items())]
+    while levels:
+        for key, item in levels[-1]:
             if isinstance(item, dict | list):
-                pending.append((item, depth + 1, (*path, str(key))))
+                if len(levels) == limit:
+                    return ".".join([*path, str(key)])
+                if item:
+                    path.append(str(key))
+                    levels.append(
+                        iter(item.items()) if isinstance(item, dict) else enumerate(item)
+                    )
+                    break
+        else:
+            levels.pop()
+            if path:
+                path.pop()
     return None

@@ -92,7 +92,10 @@ class Sidecar:
                     errors.payload_too_large(event.size, self.settings.max_frame_bytes),
                 )
             else:
-                log.error("broken header, %d bytes skipped: %s", event.skipped, event.reason)
+                self.protocol.warnings.warn(
+                    "broken header", "broken header, %d bytes skipped: %s",
+                    event.skipped, event.reason,
+                )
 
     def terminated(self) -> None:
         log.info("SIGTERM; finishing and exiting")
