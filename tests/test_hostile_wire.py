@@ -380,3 +380,17 @@ async def test_floods_of_bad_frames_are_logged_a_bounded_number_of_times(
     assert len(log.splitlines()) <= 15, log
     assert "(100 so far)" in log
 
+
+@pytest.mark.parametrize("params", [[], [None], None], ids=["[]", "[null]", "null"])
+async def test_empty_positional_params_are_no_params(
+    raw_sidecar: RawSidecar, params: Any
+) -> None:
+    await raw_sidecar.initialize()
+    body = {"jsonrpc": "2.0", "id": 1, "method": "session/list", "params": params}
+    await raw_sidecar.write(frame(json.dumps(body).encode()))
+    assert "result" in await raw_sidecar.response()
+    body = {"jsonrpc": "2.0", "id": 2, "method": "session/get", "params": params}
+    await raw_sidecar.write(frame(json.dumps(body).encode()))
+    refused = await raw_sidecar.response()
+    assert refused["error"]["data"]["field"] == "sessionId"
+    assert "result" in await raw_sidecar.ask(3, "shutdown", params)

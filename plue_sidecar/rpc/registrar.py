@@ -85,7 +85,9 @@ class Registrar:
 
 
 def validate(model: type[P], raw: Any) -> P:
-    if raw is None:
+    # What LSP clients send for "no params": Neovim's empty Lua table is `[]`, and
+    # vscode-jsonrpc's sendRequest(method, undefined) is `[null]`.
+    if raw is None or raw in ([], [None]):
         raw = {}
     if not isinstance(raw, dict):
         raise errors.invalid_params("", "params must be an object")
