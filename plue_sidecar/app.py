@@ -96,15 +96,26 @@ class Sidecar:
 
     def receive(self, data: bytes) -> None:
         for event in self._splitter.feed(data):
-            if isinstance(event, framing.Frame):
-                self.protocol.receive_body(event.body)
-            elif isinstance(event, framing.OversizedFrame):
-                self.protocol.send_error(
-                    framing.find_request_id(event.prefix),
-                    errors.payload_too_large(event.size, self.settings.max_frame_bytes),
-                )
-            else:
-                log.error("broken header, %d bytes skipped: %s", event.skipped, event.reason)
+            try:
+                self._handle(event)
+            except Exception:
+                # Defence in depth: one frame that trips a bug must not cost the frames
+                # that came with it, nor the process.
+                log.exception("could not handle a frame from the client")
+
+    def _handle(self, event: framing.FrameEvent) -> None:
+        if isinstance(event, framing.Frame):
+            self.protocol.receive_body(event.body)
+        elif isinstance(event, framing.OversizedFrame):
+            self.protocol.send_error_with_id_json(
+                event.request_id,
+                errors.payload_too_large(event.size, self.settings.max_frame_bytes),
+            )
+        else:
+            self.protocol.warnings.warn(
+                "broken header", "broken header, %d bytes skipped: %s",
+                event.skipped, event.reason,
+            )
 
     def terminated(self) -> None:
         log.info("SIGTERM; finishing and exiting")

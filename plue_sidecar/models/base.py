@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
 
-SESSION_ID_PATTERN = r"^session_[0-9]{13,}$"
+SESSION_ID_PATTERN = r"^session_[0-9]{13,32}$"
 SESSION_ID_PREFIX = "session_"
 
 

@@ -15,6 +15,10 @@ StopReason = Literal["end_turn", "aborted", "error"]
 ChangeKind = Literal["created", "updated", "deleted", "aborted", "shared", "unshared"]
 PageLimit = Annotated[int, Field(ge=1, le=1000)]
 MAX_SHARE_SECONDS = 365 * 24 * 3600
+MAX_PROCESS_ID = 2**31 - 1
+"""pid_t is a signed 32-bit integer: a larger processId names no process."""
+CURSOR_PATTERN = r"^[0-9]+\.[0-9]+$"
+"""ASCII digits only: str.isdigit() also accepts '²', which int() then refuses."""
 
 
 class ShareInfo(WireModel):
@@ -57,7 +61,7 @@ class ClientInfo(WireModel):
 
 
 class InitializeParams(WireModel):
-    process_id: int | None = None
+    process_id: Annotated[int, Field(ge=1, le=MAX_PROCESS_ID)] | None = None
     client_info: ClientInfo | None = None
     protocol_version: int | None = None
 
@@ -97,7 +101,7 @@ class ListSessionsParams(WireModel):
     parent_id: SessionId | None = None
     roots_only: bool = False
     limit: PageLimit = 100
-    cursor: Annotated[str, Field(max_length=100)] | None = None
+    cursor: Annotated[str, Field(max_length=100, pattern=CURSOR_PATTERN)] | None = None
 
 
 class SessionPage(WireModel):

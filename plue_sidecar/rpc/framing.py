@@ -2,17 +2,26 @@
 
 The splitter never blocks and never raises on bad input: it returns events. A broken
 header is reported and the splitter resynchronises at the next `Content-Length:`
-header; a frame above the size limit is skipped without being buffered whole.
+header; a frame above the size limit is skipped without being buffered whole, and
+reported as soon as its id is known (found in its first bytes, or known to be absent).
 """
 
 from __future__ import annotations
 
+import enum
+import json.decoder
 import re
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
+
+import orjson
 
 HEADER_END = b"\r\n\r\n"
 CONTENT_LENGTH = b"content-length"
 MAX_HEADER_BYTES = 8192
+MAX_LENGTH_DIGITS = 18
+"""Longer `Content-Length` values are broken headers: no pipe carries an exabyte, and
+Python refuses to convert more than 4300 digits at all."""
 ID_PREFIX_BYTES = 64 * 1024
 
 _HEADER_LINE = re.compile(rb"^([A-Za-z0-9-]+):[ \t]*(.*?)[ \t]*$")
@@ -30,10 +39,13 @@ class Frame(NamedTuple):
 
 
 class OversizedFrame(NamedTuple):
-    """A body above the limit, skipped; `prefix` is its first bytes, to find its id."""
+    """A body above the limit, being skipped; `request_id` is its id as JSON text, if any.
+
+    Reported once per frame, before the bytes that follow the frame.
+    """
 
     size: int
-    prefix: bytes
+    request_id: bytes | None
 
 
 class BrokenHeader(NamedTuple):
@@ -55,7 +67,9 @@ class FrameSplitter:
         self._body_length: int | None = None
         self._skip_remaining = 0
         self._skip_size = 0
-        self._skip_prefix = bytearray()
+        # The skipped body's first bytes while its id is still unknown; None once reported.
+        self._skip_prefix: bytearray | None = None
+        self._next_id_scan = 0
 
     @property
     def buffered(self) -> int:
@@ -81,26 +95,41 @@ class FrameSplitter:
 
     def _consume_skipped(self, data: bytes, events: list[FrameEvent]) -> bytes:
         taken = data[: self._skip_remaining]
-        room = ID_PREFIX_BYTES - len(self._skip_prefix)
-        if room > 0:
-            self._skip_prefix += taken[:room]
         self._skip_remaining -= len(taken)
-        if self._skip_remaining == 0:
-            events.append(OversizedFrame(self._skip_size, bytes(self._skip_prefix)))
-            self._skip_prefix = bytearray()
+        if self._skip_prefix is not None:
+            self._skip_prefix += taken[: ID_PREFIX_BYTES - len(self._skip_prefix)]
+            self._report_oversized_once_id_known(events)
         return data[len(taken) :]
+
+    def _report_oversized_once_id_known(self, events: list[FrameEvent]) -> None:
+        prefix = self._skip_prefix
+        assert prefix is not None
+        last_chance = self._skip_remaining == 0 or len(prefix) >= ID_PREFIX_BYTES
+        if not last_chance and len(prefix) < self._next_id_scan:
+            return
+        # Each scan starts over from the first byte: scanning again only once the prefix
+        # has doubled keeps the work linear however small the pieces it arrives in.
+        self._next_id_scan = max(2 * len(prefix), 256)
+        known, request_id = first_request_id(bytes(prefix))
+        if known or last_chance:
+            events.append(OversizedFrame(self._skip_size, request_id))
+            self._skip_prefix = None
 
     def _read_header(self, events: list[FrameEvent]) -> bool:
         """Parse one header block; False when more bytes are needed."""
-        end = self._buffer.find(HEADER_END)
+        end = self._buffer.find(HEADER_END, 0, MAX_HEADER_BYTES + len(HEADER_END))
         if end < 0:
             if len(self._buffer) > MAX_HEADER_BYTES:
                 self._resync(events, "header too long or missing its blank line")
                 return True
             return False
-        length, reason = _parse_header_block(bytes(self._buffer[:end]))
+        length, problem, skip_whole_block = _parse_header_block(bytes(self._buffer[:end]))
         if length is None:
-            self._resync(events, reason)
+            if skip_whole_block:
+                del self._buffer[: end + len(HEADER_END)]
+                events.append(BrokenHeader(problem, end + len(HEADER_END)))
+            else:
+                self._resync(events, problem)
             return True
         del self._buffer[: end + len(HEADER_END)]
         if length > self._max_frame_bytes:
@@ -112,6 +141,8 @@ class FrameSplitter:
     def _start_skipping(self, length: int, events: list[FrameEvent]) -> None:
         self._skip_size = length
         self._skip_remaining = length
+        self._skip_prefix = bytearray()
+        self._next_id_scan = 0
         held = bytes(self._buffer)
         self._buffer.clear()
         rest = self._consume_skipped(held, events)
@@ -129,73 +160,153 @@ class FrameSplitter:
         events.append(BrokenHeader(reason, skipped))
 
 
-def _parse_header_block(block: bytes) -> tuple[int | None, str]:
+class _HeaderBlock(NamedTuple):
+    length: int | None
+    problem: str
+    skip_whole_block: bool
+    """The next `Content-Length:` is in this very block, and no new header."""
+
+
+def _parse_header_block(block: bytes) -> _HeaderBlock:
     length: int | None = None
+    conflicting = False
     for line in block.split(b"\r\n"):
         match = _HEADER_LINE.match(line)
         if match is None:
-            return None, f"malformed header line {line[:80]!r}"
+            return _HeaderBlock(None, f"malformed header line {line[:80]!r}", False)
         name, value = match.group(1).lower(), match.group(2)
         if name == CONTENT_LENGTH:
-            if not value.isdigit():
-                return None, f"invalid Content-Length {value[:40]!r}"
+            if not value.isdigit() or len(value) > MAX_LENGTH_DIGITS:
+                return _HeaderBlock(None, f"invalid Content-Length {value[:40]!r}", False)
+            # Equal repeats are harmless; unequal ones make the body's end ambiguous.
+            conflicting = conflicting or (length is not None and int(value) != length)
             length = int(value)
+    if conflicting:
+        return _HeaderBlock(None, "conflicting Content-Length headers", True)
     if length is None:
-        return None, "no Content-Length header"
-    return length, ""
+        return _HeaderBlock(None, "no Content-Length header", False)
+    return _HeaderBlock(length, "", False)
 
 
 def encode_frame(body: bytes) -> bytes:
     return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
-def find_request_id(prefix: bytes) -> int | str | None:
-    """The top-level `"id"` of a JSON object from its first bytes, if it stands there."""
-    text = prefix.decode("utf-8", errors="replace")
+class _Scan(enum.Enum):
+    MORE = "the text ends before the scan could finish"
+
+
+_ScanResult = bytes | None | _Scan
+_STRUCTURAL = re.compile(r'["{}\[\],]')
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_NUMBER_CHARACTERS = re.compile(r"[-+.0-9eE]+")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_AFTER_VALUE = frozenset(" \t\n\r,}")
+# The json module's C string scanner (strict: control characters are errors); typeshed
+# does not declare it.
+_scan_string: Callable[[str, int, bool], tuple[str, int]] = (
+    json.decoder.scanstring  # type: ignore[attr-defined]
+)
+
+
+def find_request_id(body: bytes) -> bytes | None:
+    """The top-level `"id"` of a whole JSON body as JSON text, the last if repeated (as
+    the parser takes it); None when absent, null, or not a string or number."""
+    found: bytes | None = None
+    for token in _request_ids(body):
+        if token is not _Scan.MORE:
+            found = token
+    return found
+
+
+def first_request_id(prefix: bytes) -> tuple[bool, bytes | None]:
+    """Whether the first bytes of a body settle its id, and the id as JSON text."""
+    for token in _request_ids(prefix):
+        if token is _Scan.MORE:
+            return False, None
+        return True, token
+    return True, None
+
+
+def _request_ids(data: bytes) -> Iterator[_ScanResult]:
+    """Each top-level `"id"` value of a JSON object, in order, as exact JSON text.
+
+    Strings are decoded by the json module's own scanner and encoded again, so escapes
+    mean what they mean to a parser; numbers are echoed as written, since no Python
+    type round-trips every JSON number. Yields None for an id that is neither, and
+    `_Scan.MORE` (then stops) where `data` ends before the object does. The scan stops
+    at the end of the top-level object: bytes after it belong to no id.
+    """
+    # Invalid UTF-8 becomes lone surrogates, which no id can be encoded from.
+    text = data.decode("utf-8", errors="surrogateescape")
+    index = _skip_whitespace(text, 0)
+    if index == len(text):
+        yield _Scan.MORE
+        return
+    if text[index] != "{":
+        return
     depth = 0
-    index = 0
     expecting_key = False
-    while index < len(text):
-        char = text[index]
+    while True:
+        match = _STRUCTURAL.search(text, index)
+        if match is None:
+            yield _Scan.MORE
+            return
+        index = match.end()
+        char = match.group()
         if char == '"':
-            end = _string_end(text, index)
-            if end < 0:
-                return None
-            if depth == 1 and expecting_key and text[index + 1 : end] == "id":
-                return _scalar_after_colon(text, end + 1)
+            try:
+                string, index = _scan_string(text, index, True)
+            except ValueError:  # cut short by the end of `data`, or not JSON
+                yield _Scan.MORE
+                return
+            if depth == 1 and expecting_key and string == "id":
+                token, index = _id_value(text, index)
+                yield token
+                if token is _Scan.MORE:
+                    return
             expecting_key = False
-            index = end + 1
-            continue
-        if char in "{[":
+        elif char in "{[":
             depth += 1
             expecting_key = char == "{" and depth == 1
         elif char in "}]":
             depth -= 1
-        elif char == "," and depth == 1:
+            if depth == 0:
+                return
+        elif depth == 1:  # a comma between members
             expecting_key = True
-        index += 1
-    return None
 
 
-def _string_end(text: str, start: int) -> int:
-    index = start + 1
-    while index < len(text):
-        if text[index] == "\\":
-            index += 2
-            continue
-        if text[index] == '"':
-            return index
-        index += 1
-    return -1
+def _id_value(text: str, index: int) -> tuple[_ScanResult, int]:
+    """The value after an `"id"` key: its JSON text and the index after it."""
+    index = _skip_whitespace(text, index)
+    if index == len(text):
+        return _Scan.MORE, index
+    if text[index] != ":":
+        return None, index
+    index = _skip_whitespace(text, index + 1)
+    if index == len(text):
+        return _Scan.MORE, index
+    if text[index] == '"':
+        try:
+            value, end = _scan_string(text, index + 1, True)
+        except ValueError:
+            return _Scan.MORE, index
+        try:
+            return orjson.dumps(value), end
+        except TypeError:  # lone surrogates: invalid UTF-8 or a lone \ud800 escape
+            return None, end
+    run = _NUMBER_CHARACTERS.match(text, index)
+    if run is None:
+        return None, index  # null, true, an object...: not an id to answer with
+    end = run.end()
+    if end == len(text):
+        return _Scan.MORE, end  # the number may go on
+    if text[end] not in _AFTER_VALUE or _NUMBER.fullmatch(run.group()) is None:
+        return None, end
+    return run.group().encode(), end
 
 
-_SCALAR_ID = re.compile(r'\s*:\s*(-?\d+|"((?:[^"\\]|\\.)*)")')
-
-
-def _scalar_after_colon(text: str, start: int) -> int | str | None:
-    match = _SCALAR_ID.match(text, start)
-    if match is None:
-        return None
-    if match.group(2) is not None:
-        return match.group(2)
-    return int(match.group(1))
+def _skip_whitespace(text: str, index: int) -> int:
+    match = _WHITESPACE.match(text, index)
+    return match.end() if match is not None else index

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 import orjson
 
 from plue_sidecar import errors
-from plue_sidecar.rpc.framing import encode_frame
+from plue_sidecar.rpc.framing import encode_frame, find_request_id
 from plue_sidecar.rpc.pygls_dispatch import MsgId, PyglsDispatcher, RequestHandler
+from plue_sidecar.rpc.repeated_log import RepeatedWarnings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class SidecarProtocol:
         self._writer: Writer | None = None
         self._initialize_id: object = _NO_INITIALIZE
         self._held: list[bytes] = []
+        self.warnings = RepeatedWarnings(log)
 
     def set_writer(self, writer: Writer) -> None:
         self._writer = writer
@@ -97,14 +99,17 @@ class SidecarProtocol:
         except orjson.JSONDecodeError as exc:
             self.send_error(None, errors.parse_error(str(exc)))
             return
+        if _is_response(data):
+            # The sidecar sends the client no requests, so no response answers one: it
+            # must not reach pygls, which would resolve an in-flight request's future.
+            self.warnings.warn(
+                "response", "ignoring a response from the client, id %s",
+                repr(data.get("id"))[:100],
+            )
+            return
         problem = _envelope_problem(data)
         if problem is not None:
-            self.send_error(_id_of(data), errors.invalid_request(problem))
-            return
-        if "method" not in data:
-            # The sidecar sends no requests, so no response from the client answers one.
-            log.warning("ignoring a response to request %r, which the sidecar never sent",
-                        data.get("id"))
+            self._refuse_envelope(body, data, errors.invalid_request(problem))
             return
         method: str = data["method"]
         if "id" not in data:
@@ -113,6 +118,11 @@ class SidecarProtocol:
         refusal = self._lifecycle_refusal(method)
         if refusal is not None:
             self.send_error(data["id"], refusal)
+            return
+        if self._dispatcher.is_in_flight(data["id"]):
+            # Its answer could not be told from the first one's, and pygls would lose
+            # track of the first (so a cancel of that id could no longer reach it).
+            self.send_error(data["id"], errors.invalid_request("a request with this id runs"))
             return
         if method == INITIALIZE:
             self.phase = Phase.INITIALIZING
@@ -130,12 +140,30 @@ class SidecarProtocol:
         if method == EXIT:
             self.request_exit(0 if self.phase is Phase.SHUT_DOWN else 1)
         elif method == CANCEL_REQUEST:
-            if isinstance(params, dict) and isinstance(params.get("id"), int | str):
-                self._dispatcher.cancel(params["id"])
-        elif self.phase is Phase.RUNNING and self._dispatcher.handles(method):
-            self._dispatcher.notification(method, params)
+            cancelled = _id_of(params)
+            if cancelled is not None and self._dispatcher.is_in_flight(cancelled):
+                self._dispatcher.cancel(cancelled)
+            else:
+                self.warnings.warn(
+                    "unknown cancel", "ignoring $/cancelRequest for no request in flight: %s",
+                    repr(params)[:100],
+                )
+        elif self._dispatcher.handles(method):
+            # A request sent without an id must not run: nobody could see it fail, and
+            # `initialize` would reopen the data directory over what is in memory.
+            self.warnings.warn(
+                "request as notification", "ignoring a notification of request method %r",
+                method[:100],
+            )
         else:
-            log.debug("ignoring notification %r", method)
+            log.debug("ignoring notification %r", method[:100])
+
+    def _refuse_envelope(self, body: bytes, data: Any, error: errors.RpcError) -> None:
+        if isinstance(data, dict) and isinstance(data.get("id"), float):
+            # orjson reads 1.5, 25 digits and 2**64 alike as floats: echo the id as written.
+            self.send_error_with_id_json(find_request_id(body), error)
+        else:
+            self.send_error(_id_of(data), error)
 
     def _lifecycle_refusal(self, method: str) -> errors.RpcError | None:
         if self.phase is Phase.SHUT_DOWN:
@@ -188,6 +216,18 @@ class SidecarProtocol:
     def send_error(self, msg_id: MsgId | None, error: errors.RpcError) -> None:
         self._write({"jsonrpc": "2.0", "id": msg_id, "error": error.to_wire()})
 
+    def send_error_with_id_json(self, id_json: bytes | None, error: errors.RpcError) -> None:
+        """An error whose id is the client's id as JSON text (see framing.find_request_id),
+        echoed exactly even when no Python value round-trips it (1.5, 25 digits)."""
+        if id_json is None:
+            self.send_error(None, error)
+            return
+        assert self._writer is not None, "set_writer() comes before the first message"
+        error_json = orjson.dumps(error.to_wire())
+        self._writer.write(
+            encode_frame(b'{"jsonrpc":"2.0","id":%s,"error":%s}' % (id_json, error_json))
+        )
+
     def notify(self, method: str, params: Any | None = None) -> None:
         self._write({"jsonrpc": "2.0", "method": method, "params": params})
 
@@ -202,20 +242,25 @@ class SidecarProtocol:
         self._writer.write(encode_frame(body))
 
 
+def _is_response(data: Any) -> bool:
+    """A response object (even a malformed one): never answered, as JSON-RPC requires."""
+    return (
+        isinstance(data, dict) and "method" not in data and ("result" in data or "error" in data)
+    )
+
+
 def _envelope_problem(data: Any) -> str | None:
     if not isinstance(data, dict):
         return "a message must be a JSON object"
     if data.get("jsonrpc") != "2.0":
         return 'jsonrpc must be "2.0"'
     if "id" in data and _id_of(data) is None and data["id"] is not None:
-        return "id must be a string, a number or null"
+        return "id must be a string, an integer of at most 64 bits, or null"
     if "method" in data:
         if not isinstance(data["method"], str) or not data["method"]:
             return "method must be a non-empty string"
         if data.get("params") is not None and not isinstance(data["params"], dict | list):
             return "params must be an object"
-        return None
-    if "id" in data and ("result" in data or "error" in data):
         return None
     return "neither a request, a notification nor a response"
 

@@ -106,11 +106,8 @@ class PyglsDispatcher:
         # re-checks it against runtime-checkable protocols at a real cost per request.
         contextvars.copy_context().run(self._engine._handle_request, msg_id, method, params)
 
-    def notification(self, method: str, params: Any) -> None:
-        """Run the handler of a registered `method` as a notification (no answer)."""
-        self._engine.handle_message(
-            JsonRPCNotification(method=method, jsonrpc="2.0", params=params)
-        )
+    def is_in_flight(self, msg_id: MsgId) -> bool:
+        return msg_id in self._engine._request_futures
 
     def cancel(self, msg_id: MsgId) -> None:
         """Cancel request `msg_id` if it is still running; unknown ids are ignored."""
