@@ -55,9 +55,11 @@ def examine(data_dir: Path) -> Report:
     report.problems.extend(journal.problems)
     report.problems.extend(f"{torn} (an unacknowledged write, ignored at the next start)"
                            for torn in journal.torn)
-    report.problems.extend(replay_journal(journal.records, sessions).problems)
+    replay = replay_journal(journal.records, sessions)
+    report.problems.extend(replay.problems)
     report.sessions = len(sessions)
-    _check_logs(layout, sessions, logs, report)
+    _check_interrupted_deletes(replay.deleted, on_disk, logs, report)
+    _check_logs(layout, sessions, [s for s in logs if s not in replay.deleted], report)
     for session in sessions.values():
         if session.parent_id is not None and session.parent_id not in sessions:
             report.problems.append(f"{session.id}: its parent {session.parent_id} is missing")
@@ -91,13 +93,29 @@ def _read_documents(
     return sessions, stamps, logs
 
 
+def _check_interrupted_deletes(
+    deleted: set[str], on_disk: dict[str, Session], logs: list[str], report: Report
+) -> None:
+    """Sessions the journal deletes whose files a crash left behind (the next start
+    removes them)."""
+    for session_id in sorted(deleted):
+        left = [name for name, there in (("document", session_id in on_disk),
+                                         ("message log", session_id in logs)) if there]
+        if left:
+            report.problems.append(
+                f"{session_id}: an interrupted delete (the journal deletes it; its "
+                f"{' and '.join(left)} {'are' if len(left) > 1 else 'is'} still there and go "
+                "at the next start)")
+
+
 def _check_logs(
     layout: Layout, sessions: dict[str, Session], logs: list[str], report: Report
 ) -> None:
+    quarantined = _quarantined_sessions(layout)
     for session_id in logs:
         session = sessions.get(session_id)
         if session is None:
-            report.problems.append(f"{session_id}: a message log without its session")
+            report.problems.append(_orphan_log_problem(session_id, quarantined))
             continue
         data = layout.message_log(session_id).read_bytes()
         contents = parse_log(data, session_id, session.message_count)
@@ -106,6 +124,25 @@ def _check_logs(
         elif contents.has_droppable_tail:
             report.problems.append(f"{session_id}: the message log has a torn or "
                                    "unacknowledged tail (cut at the next load)")
+    with_logs = set(logs)
+    for session_id, session in sessions.items():
+        if session.message_count and session_id not in with_logs:
+            report.problems.append(f"{session_id}: it counts {session.message_count} messages "
+                                   "but has no message log")
+
+
+def _quarantined_sessions(layout: Layout) -> set[str]:
+    if not layout.quarantine_dir.is_dir():
+        return set()
+    return {path.name.split(".", 1)[0] for path in layout.quarantine_dir.iterdir()}
+
+
+def _orphan_log_problem(session_id: str, quarantined: set[str]) -> str:
+    if session_id in quarantined:
+        return (f"{session_id}: a message log whose document is quarantined (kept; the "
+                "session is not served)")
+    return (f"{session_id}: a message log with no session (left by a fork that never "
+            "finished; removed at the next start)")
 
 
 def _check_catalogue(
