@@ -18,7 +18,6 @@ class Layout:
         self.data_dir = data_dir
         self.sessions_dir = data_dir / "sessions"
         self.quarantine_dir = data_dir / "quarantine"
-        self.lock_file = data_dir / "lock"
         self.state_file = data_dir / "state.json"
         self.tombstone_file = data_dir / "tombstone.json"
         self.catalogue_file = data_dir / "catalogue.json"

@@ -7,7 +7,6 @@ replayed on top), checkpoints and the catalogue, and the files of each session.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -54,7 +53,7 @@ class SessionStore:
         self.layout = Layout(data_dir)
         self.files = DurableFiles(data_dir)
         self.catalogue = Catalogue(self.layout.catalogue_file, self.files)
-        self._lock = DataDirLock(self.layout.lock_file)
+        self._lock = DataDirLock(data_dir)
         self.journal = Journal(self.files, self.layout.sessions_dir, 1)
 
     # --- opening -------------------------------------------------------------
@@ -66,6 +65,7 @@ class SessionStore:
         try:
             loaded = DataDirLoader(self).load()
         except BaseException:
+            self.files.detach()
             self._lock.release()
             raise
         self.journal = Journal(self.files, self.layout.sessions_dir,
@@ -83,9 +83,11 @@ class SessionStore:
         """Create the data directory if need be and hold its lock (once per store)."""
         self.layout.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         self._lock.acquire()
+        self.files.attach(self._lock.dir_fd)
 
     def close(self) -> None:
         self.journal.close()
+        self.files.detach()
         self._lock.release()
 
     # --- documents -----------------------------------------------------------
@@ -95,7 +97,7 @@ class SessionStore:
         data = orjson.dumps(document.to_json())
         path = self.layout.document(document.id)
         self.files.write_atomic(path, data)
-        return stamp_of(os.stat(path))
+        return stamp_of(self.files.stat(path))
 
     def checkpoint(
         self, documents: list[Session], deleted: list[str], high_water: int, covered: int
@@ -111,7 +113,7 @@ class SessionStore:
         ])
         for path, document in zip(paths, documents, strict=True):
             try:
-                stamp = stamp_of(os.stat(path))
+                stamp = stamp_of(self.files.stat(path))
             except FileNotFoundError:
                 continue  # deleted meanwhile: its delete is in a later generation
             written.documents.append(Entry(document, stamp))
@@ -154,7 +156,7 @@ class SessionStore:
         """Load a log; cut a torn or unacknowledged tail so appends start clean."""
         path = self.layout.message_log(session_id)
         try:
-            data = path.read_bytes()
+            data = self.files.read_bytes(path)
         except FileNotFoundError:
             data = b""
         contents = parse_log(data, session_id, acknowledged)
