@@ -22,6 +22,7 @@ class Layout:
         self.tombstone_file = data_dir / "tombstone.json"
         self.catalogue_file = data_dir / "catalogue.json"
         self.migration_marker = data_dir / "migrations.json"
+        self.repairs_file = data_dir / "repairs.log"
 
     def session_dir(self, session_id: str) -> Path:
         if not _SESSION_ID.match(session_id):

@@ -24,6 +24,7 @@ from plue_sidecar.store.catalogue import (
     Entry,
     Head,
     Stamp,
+    document_bytes,
     racy_window,
     session_directories,
     stamp_of,
@@ -94,7 +95,7 @@ class SessionStore:
 
     def save_session(self, document: Session) -> Stamp:
         """Write the document; its file's stamp, for the catalogue."""
-        data = orjson.dumps(document.to_json())
+        data = document_bytes(document)
         path = self.layout.document(document.id)
         self.files.write_atomic(path, data)
         return stamp_of(self.files.stat(path))
@@ -108,7 +109,7 @@ class SessionStore:
         written = CheckpointWritten()
         paths = [self.layout.document(document.id) for document in documents]
         self.files.write_many_atomic([
-            (path, orjson.dumps(document.to_json()))
+            (path, document_bytes(document))
             for path, document in zip(paths, documents, strict=True)
         ])
         for path, document in zip(paths, documents, strict=True):
@@ -183,6 +184,19 @@ class SessionStore:
 
     def save_high_water(self, high_water: int) -> None:
         self.files.write_atomic(self.layout.state_file, orjson.dumps({"highWater": high_water}))
+
+    # --- scrubbing -----------------------------------------------------------
+
+    def read_document_bytes(self, session_id: str) -> bytes | None:
+        try:
+            return self.files.read_bytes(self.layout.document(session_id))
+        except FileNotFoundError:
+            return None
+
+    def record_repair(self, session_id: str, problem: str) -> None:
+        """Note a repair where `doctor` reports it."""
+        line = {"sessionId": session_id, "at": int(time.time() * 1000), "problem": problem}
+        self.files.append_durable(self.layout.repairs_file, orjson.dumps(line) + b"\n")
 
 @dataclass
 class CheckpointWritten:
