@@ -6,18 +6,24 @@ damaged message logs, logs without a session, leftovers of an interrupted write 
 delete, damaged journal records, sessions whose parent is gone, and a catalogue that
 disagrees with the documents. Changes the journal holds but no document yet are normal
 (a checkpoint writes them) and are read as the sidecar reads them: on top of the files.
+What the sidecar repaired (documents rewritten from the verified copy) is listed after
+the problems, and is not one.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
 from plue_sidecar.store.catalogue import (
     Catalogue,
     Entry,
     Stamp,
+    checksum_of,
     files_with_stamps,
     session_directories,
 )
@@ -32,10 +38,12 @@ from plue_sidecar.store.message_log import parse_log
 class Report:
     sessions: int = 0
     problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         found = f"{len(self.problems)} problem(s)" if self.problems else "no problems"
-        return [f"{self.sessions} sessions, {found}", *(f"- {p}" for p in self.problems)]
+        return [f"{self.sessions} sessions, {found}", *(f"- {p}" for p in self.problems),
+                *(f"repaired: {r}" for r in self.repaired)]
 
 
 def examine(data_dir: Path) -> Report:
@@ -55,14 +63,33 @@ def examine(data_dir: Path) -> Report:
     report.problems.extend(journal.problems)
     report.problems.extend(f"{torn} (an unacknowledged write, ignored at the next start)"
                            for torn in journal.torn)
-    report.problems.extend(replay_journal(journal.records, sessions).problems)
+    replay = replay_journal(journal.records, sessions)
+    report.problems.extend(replay.problems)
     report.sessions = len(sessions)
-    _check_logs(layout, sessions, logs, report)
+    _check_interrupted_deletes(replay.deleted, on_disk, logs, report)
+    _check_logs(layout, sessions, [s for s in logs if s not in replay.deleted], report)
     for session in sessions.values():
         if session.parent_id is not None and session.parent_id not in sessions:
             report.problems.append(f"{session.id}: its parent {session.parent_id} is missing")
     _check_catalogue(layout, on_disk, stamps, report)
+    report.repaired = _repairs(layout)
     return report
+
+
+def _repairs(layout: Layout) -> list[str]:
+    try:
+        lines = layout.repairs_file.read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    repaired = []
+    for line in lines:
+        try:
+            repair = orjson.loads(line)
+            repaired.append(f"{repair['sessionId']}: its document was damaged on disk "
+                            f"({repair['problem']}); rewritten from the verified copy")
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue  # a torn last line: the repair was not recorded
+    return repaired
 
 
 def _read_documents(
@@ -91,13 +118,30 @@ def _read_documents(
     return sessions, stamps, logs
 
 
+def _check_interrupted_deletes(
+    deleted: set[str], on_disk: dict[str, Session], logs: list[str], report: Report
+) -> None:
+    """Sessions the journal deletes whose files a crash left behind (the next start
+    removes them)."""
+    for session_id in sorted(deleted):
+        left = [name for name, there in (("document", session_id in on_disk),
+                                         ("message log", session_id in logs)) if there]
+        if left:
+            report.problems.append(
+                f"{session_id}: an interrupted delete (the journal deletes it; its "
+                f"{' and '.join(left)} {'are' if len(left) > 1 else 'is'} still there and go "
+                "at the next start)")
+
+
 def _check_logs(
     layout: Layout, sessions: dict[str, Session], logs: list[str], report: Report
 ) -> None:
+    quarantined = _quarantined_sessions(layout)
+    catalogued = _catalogued_sessions(layout)
     for session_id in logs:
         session = sessions.get(session_id)
         if session is None:
-            report.problems.append(f"{session_id}: a message log without its session")
+            report.problems.append(_orphan_log_problem(session_id, quarantined, catalogued))
             continue
         data = layout.message_log(session_id).read_bytes()
         contents = parse_log(data, session_id, session.message_count)
@@ -106,6 +150,35 @@ def _check_logs(
         elif contents.has_droppable_tail:
             report.problems.append(f"{session_id}: the message log has a torn or "
                                    "unacknowledged tail (cut at the next load)")
+    with_logs = set(logs)
+    for session_id, session in sessions.items():
+        if session.message_count and session_id not in with_logs:
+            report.problems.append(f"{session_id}: it counts {session.message_count} messages "
+                                   "but has no message log")
+
+
+def _quarantined_sessions(layout: Layout) -> set[str]:
+    if not layout.quarantine_dir.is_dir():
+        return set()
+    return {path.name.split(".", 1)[0] for path in layout.quarantine_dir.iterdir()}
+
+
+def _catalogued_sessions(layout: Layout) -> set[str]:
+    if not layout.catalogue_file.exists():
+        return set()
+    snapshot = Catalogue(layout.catalogue_file, DurableFiles(layout.data_dir)).load()
+    return set(snapshot.checksums)
+
+
+def _orphan_log_problem(session_id: str, quarantined: set[str], catalogued: set[str]) -> str:
+    if session_id in catalogued:
+        return (f"{session_id}: its document is missing (the next start recovers it from "
+                "the catalogue)")
+    if session_id in quarantined:
+        return (f"{session_id}: a message log whose document is quarantined (the next start "
+                "recovers the session from its log)")
+    return (f"{session_id}: a message log with no session (left by a fork that never "
+            "finished; removed at the next start)")
 
 
 def _check_catalogue(
@@ -126,5 +199,19 @@ def _check_catalogue(
         session = sessions.get(session_id)
         if session is None:
             report.problems.append(f"catalogue lists {session_id}, which has no document")
-        elif entry.stamp == stamps[session_id] and entry.document != session:
+        elif entry.stamp != stamps[session_id]:
+            continue
+        elif _changed_in_place(layout, entry, snapshot.checksums[session_id]):
+            report.problems.append(
+                f"{session_id}: its document changed in place since the catalogue recorded "
+                "it (the sidecar rewrites it from the catalogue's copy)")
+        elif entry.document != session:
             report.problems.append(f"catalogue disagrees with the document of {session_id}")
+
+
+def _changed_in_place(layout: Layout, entry: Entry, checksum: int) -> bool:
+    """The row is intact (matches its checksum) and the file does not match it."""
+    if checksum_of(entry.document) != checksum:
+        return False
+    data = layout.document(entry.document.id).read_bytes()
+    return zlib.crc32(data) != checksum

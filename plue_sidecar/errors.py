@@ -36,13 +36,22 @@ SHARE_NOT_FOUND = -32013
 STORAGE_FULL = -32014
 """The disk is full (ENOSPC, EDQUOT)."""
 STORAGE_UNAVAILABLE = -32015
-"""Read-only disk, permission or I/O error, or the data dir is locked."""
+"""Read-only disk, permission or I/O error, the data dir is locked, or it was replaced."""
 MESSAGE_NOT_FOUND = -32016
 """No message with that id in that session."""
 SESSION_READ_ONLY = -32017
 """The session cannot be written (newer format or damaged history)."""
 UNKNOWN_RUNNER = -32018
 """The runner named is not available."""
+
+
+class DataDirReplacedError(OSError):
+    """The data directory's path no longer leads to the directory this sidecar opened
+    (it was moved, deleted or replaced): nothing more may be written through it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(errno.ESTALE, "the data directory was moved, deleted or replaced",
+                         path)
 
 
 class RpcError(Exception):
@@ -167,6 +176,11 @@ def storage_error(exc: OSError) -> RpcError:
     """Classify a failed disk operation into the two storage errors a client sees."""
     number = exc.errno or 0
     detail = exc.strerror or str(exc)
+    if isinstance(exc, DataDirReplacedError):
+        return RpcError(
+            STORAGE_UNAVAILABLE, "storage_unavailable", f"storage unavailable: {detail}",
+            reason="data_dir_replaced", errno=number,
+        )
     if number in _FULL_ERRNOS:
         return RpcError(STORAGE_FULL, "storage_full", f"storage full: {detail}", errno=number)
     if number in _READ_ONLY_ERRNOS:

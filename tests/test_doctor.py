@@ -55,7 +55,7 @@ async def test_every_kind_of_damage_is_reported_and_nothing_is_changed(
     code, out = doctor(data_dir)
     assert code == 1
     for expected in ("empty or NUL-filled", "record 1 of the message log is invalid",
-                     "leftover temporary file", "a message log without its session",
+                     "leftover temporary file", "a message log with no session",
                      "interrupted delete", "quarantined: session_1795000000002",
                      f"its parent {root['id']} is missing",
                      f"catalogue lists {root['id']}, which has no document"):
@@ -116,3 +116,44 @@ async def test_a_damaged_or_torn_journal_record_is_reported(
     assert f"{journal.name}: record 1 is damaged and was skipped" in out
     assert f"{journal.name} ends in a record cut short" in out
     assert out.splitlines()[0].startswith("2 sessions")
+
+
+async def test_a_delete_the_journal_holds_whose_files_remain_is_an_interrupted_delete(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    _, child = await populated(start_sidecar)
+    files = {p: p.read_bytes() for p in data_dir.rglob(f"{child['id']}*")}
+    assert len(files) == 2
+    sidecar = await start_sidecar()
+    await sidecar.call("session/delete", {"sessionId": child["id"]})
+    await sidecar.kill()
+    for path, data in files.items():  # as if the crash came before the files went
+        path.write_bytes(data)
+    code, out = doctor(data_dir)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "1 sessions, 1 problem(s)"
+    assert lines[1] == (f"- {child['id']}: an interrupted delete (the journal deletes it; its "
+                        "document and message log are still there and go at the next start)")
+
+
+async def test_a_session_that_claims_messages_it_has_no_log_for_is_reported(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    _, child = await populated(start_sidecar)
+    next(data_dir.rglob(f"{child['id']}.messages.jsonl")).unlink()
+    code, out = doctor(data_dir)
+    assert code == 1
+    assert f"{child['id']}: it counts 1 messages but has no message log" in out
+
+
+async def test_a_log_without_a_document_or_journal_record_is_named_an_unfinished_fork(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    _, child = await populated(start_sidecar)
+    log = next(data_dir.rglob(f"{child['id']}.messages.jsonl"))
+    (log.parent / "session_1795000000001.messages.jsonl").write_bytes(log.read_bytes())
+    code, out = doctor(data_dir)
+    assert code == 1
+    assert ("session_1795000000001: a message log with no session (left by a fork that never "
+            "finished; removed at the next start)") in out

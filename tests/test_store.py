@@ -23,6 +23,7 @@ from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
 from plue_sidecar.store.layout import Layout
 from plue_sidecar.store.lock import DataDirLock, DataDirLockedError
 from plue_sidecar.store.message_log import encode_record, parse_log
+from plue_sidecar.store.root import Root
 from plue_sidecar.store.session_store import SessionStore
 
 SID = "session_1795000000000"
@@ -99,12 +100,12 @@ def test_a_failed_batched_write_leaves_no_temp_and_no_torn_file(
     real = getattr(durable_io.os, function)
     calls = 0
 
-    def failing(*args: object) -> object:
+    def failing(*args: object, **kwargs: object) -> object:
         nonlocal calls
         calls += 1
         if calls == fail_on:
             raise OSError(errno.ENOSPC, "full")
-        return real(*args)
+        return real(*args, **kwargs)
 
     with mock.patch.object(durable_io.os, function, side_effect=failing), \
             pytest.raises(OSError):
@@ -287,9 +288,9 @@ def test_a_quarantined_document_s_move_is_made_durable_in_both_directories(
     synced: list[Path] = []
     real_sync = durable_io.fsync_directory
 
-    def recording_sync(path: Path) -> None:
+    def recording_sync(path: Path, *root: Root) -> None:
         synced.append(path)
-        real_sync(path)
+        real_sync(path, *root)
 
     with mock.patch.object(durable_io, "fsync_directory", side_effect=recording_sync):
         loaded = store.open()
@@ -350,13 +351,13 @@ def test_an_unreadable_tombstone_or_state_file_does_not_stop_the_open(tmp_path: 
 
 
 def test_the_lock_names_its_holder_and_is_released_on_close(tmp_path: Path) -> None:
-    first = DataDirLock(tmp_path / "lock")
+    first = DataDirLock(tmp_path)
     first.acquire()
     with pytest.raises(DataDirLockedError) as raised:
-        DataDirLock(tmp_path / "lock").acquire()
+        DataDirLock(tmp_path).acquire()
     assert raised.value.holder_pid == os.getpid()
     first.release()
-    second = DataDirLock(tmp_path / "lock")
+    second = DataDirLock(tmp_path)
     second.acquire()
     second.release()
 

@@ -10,6 +10,10 @@ catalogue is never a source of truth: missing, stale or corrupt, it only makes t
 start slower. It is written atomically at clean shutdown,
 after a start that found it stale, and after every checkpoint.
 
+Each row also holds the checksum (CRC-32) of its document's bytes as the sidecar
+writes them: the scrub (see `scrub`) checks a row against it before it trusts the
+row over a file that changed in place, and recovers a lost document from it.
+
 The file is two JSON lines. The head holds the directories' mtimes and, when the
 snapshot held every session, the newest sessions (all, and roots only) in list order:
 a start whose every directory is trusted can answer the first `session/list` pages
@@ -21,6 +25,7 @@ from __future__ import annotations
 import heapq
 import logging
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +38,12 @@ from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.store.durable_io import DurableFiles
 
 log = logging.getLogger(__name__)
-CATALOGUE_VERSION = 3
+CATALOGUE_VERSION = 4
 HEAD_ROWS = 1000
 """Newest sessions kept in the head: the largest page a client may ask for."""
 _ROW_FIELDS = 10
-"""Leading fields of a row, in `Session` field order; then share and the stamp."""
+"""Leading fields of a row, in `Session` field order; then share, the stamp and the
+document's checksum."""
 RACY_NS = 2_000_000_000
 """A directory changed this close to the snapshot may change again with the same mtime
 (filesystems that keep whole seconds, or two: FAT)."""
@@ -100,6 +106,8 @@ class Head:
 class Snapshot:
     taken_at_ns: int = 0
     directories: dict[str, RecordedDirectory] = field(default_factory=dict)
+    checksums: dict[str, int] = field(default_factory=dict)
+    """Each row's document checksum, by session id."""
 
     def trusts(self, relative: str, mtime_ns: int) -> bool:
         recorded = self.directories.get(relative)
@@ -133,13 +141,15 @@ class Catalogue:
                 if head is None:
                     return Snapshot()
                 rows_by_directory = orjson.loads(file.read())["directories"]
+            checksums = {row[1]: int(row[-1]) for rows in rows_by_directory.values()
+                         for row in rows}
             return Snapshot(head.taken_at_ns, {
                 name: RecordedDirectory(
                     head.mtimes.get(name),
                     [entry_of(row) for row in rows_by_directory.get(name, ())],
                 )
                 for name in head.mtimes.keys() | rows_by_directory.keys()
-            })
+            }, checksums)
         except FileNotFoundError:
             return Snapshot()
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -219,11 +229,21 @@ def row_of(entry: Entry) -> list[Any]:
         session.aborted_at, session.runner,
         None if share is None else [share.secret, share.created_at, share.expires_at],
         *entry.stamp,
+        checksum_of(session),
     ]
 
 
+def document_bytes(session: Session) -> bytes:
+    """A document's file as the sidecar writes it."""
+    return orjson.dumps(session.to_json())
+
+
+def checksum_of(session: Session) -> int:
+    return zlib.crc32(document_bytes(session))
+
+
 def entry_of(row: list[Any]) -> Entry:
-    if len(row) != _ROW_FIELDS + 4:
+    if len(row) != _ROW_FIELDS + 5:
         raise ValueError("a catalogue row of the wrong length")
     share = row[_ROW_FIELDS]
     if share is not None:
@@ -235,7 +255,7 @@ def entry_of(row: list[Any]) -> Entry:
         schema, session_id, parent, title, created, updated, count, aborted, aborted_at, runner,
         share,
     )
-    inode, mtime_ns, size = row[_ROW_FIELDS + 1 :]
+    inode, mtime_ns, size = row[_ROW_FIELDS + 1 : _ROW_FIELDS + 4]
     return Entry(session, (inode, mtime_ns, size))
 
 

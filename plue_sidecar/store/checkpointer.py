@@ -24,6 +24,7 @@ from plue_sidecar.store.catalogue import Entry, Stamp
 from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.journal import Record
 from plue_sidecar.store.loading import LoadedData
+from plue_sidecar.store.scrub import Scrub
 from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
 from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 
@@ -59,6 +60,7 @@ class Checkpointer:
         self._changes_since_checkpoint = 0
         self._checkpointing: asyncio.Task[None] | None = None
         self._catalogue_saving: asyncio.Future[None] | None = None
+        self._scrubbing: asyncio.Task[None] | None = None
         self._closed = False
 
     def take_over(
@@ -74,6 +76,34 @@ class Checkpointer:
             self._start_checkpoint()
         elif loaded.catalogue_stale:
             self._save_catalogue_in_background()
+        if loaded.unverified:
+            scrub = Scrub(self._store, self._written_document, self._rewrite)
+            self._scrubbing = asyncio.get_running_loop().create_task(
+                scrub.run(loaded.unverified))
+
+    def _written_document(self, session_id: str) -> Session | None:
+        """The session's document while its file should hold exactly it."""
+        if session_id in self._dirty or session_id not in self._stamps:
+            return None
+        return self._documents.get(session_id)
+
+    async def _rewrite(self, session_id: str, document: Session, problem: str) -> None:
+        """Write `document` (memory's, verified) over its damaged file, and record it."""
+        while self._checkpointing is not None and not self._checkpointing.done():
+            await asyncio.shield(self._checkpointing)
+        if self._closed or self._written_document(session_id) is not document:
+            return  # changed meanwhile: the change writes it
+        self._dirty.add(session_id)
+        self._start_checkpoint()
+        assert self._checkpointing is not None
+        await asyncio.shield(self._checkpointing)
+        if session_id in self._dirty:
+            return  # the checkpoint failed; it stays dirty and the next one writes it
+        log.warning("%s: its document was rewritten from the verified copy", session_id)
+        try:
+            await self._io.run(self._store.record_repair, session_id, problem)
+        except errors.RpcError as exc:
+            log.warning("could not record the repair of %s (%s)", session_id, exc.message)
 
     @asynccontextmanager
     async def journaled(self, record: Record) -> AsyncIterator[None]:
@@ -178,6 +208,8 @@ class Checkpointer:
         """Write every document behind the journal, then the catalogue (nothing may be
         writing any more)."""
         self._closed = True
+        if self._scrubbing is not None:
+            self._scrubbing.cancel()
         try:
             covered = self._store.journal.rotate()
             self._written(self._store.checkpoint(*self._snapshot(covered)))

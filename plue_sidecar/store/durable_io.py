@@ -11,6 +11,12 @@ covered is undone in the file system (a created file removed, an append cut back
 new directory removed), the failure reaches every writer the sync covered, and the
 next write that depends on it makes it known afresh (cuts the file again and syncs
 it, or syncs a directory entry made again) before it returns.
+
+Once attached to the data directory as it was locked (`DurableFiles.attach`), every
+file below it is opened relative to that directory's descriptor, and every write first
+checks that the path still leads there: a directory moved, deleted or replaced under a
+running sidecar is never written through (a second sidecar may hold what is there now);
+from then on each write raises `DataDirReplacedError`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from plue_sidecar.errors import DataDirReplacedError
 from plue_sidecar.fd_io import write_all
+from plue_sidecar.store.root import Root
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -43,12 +51,20 @@ def fsync_fd(fd: int) -> None:
         os.fsync(fd)
 
 
-def fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def fsync_directory(path: Path, root: Root | None = None) -> None:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    fd = os.open(path, flags) if root is None else root.open(path, flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _sync_directory(directory: Path, root: Root | None) -> None:
+    if root is None or root.fd is None:
+        fsync_directory(directory)
+    else:
+        fsync_directory(directory, root)
 
 
 class _DirState:
@@ -74,6 +90,7 @@ class DirectorySyncer:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._dirs: dict[Path, _DirState] = {}
+        self.root: Root | None = None
 
     def sync(self, directory: Path) -> None:
         with self._lock:
@@ -91,7 +108,7 @@ class DirectorySyncer:
                 covers = state.requested
                 self._lock.release()
                 try:
-                    fsync_directory(directory)
+                    _sync_directory(directory, self.root)
                 except OSError as exc:
                     self._lock.acquire()
                     state.failed_through = covers
@@ -110,6 +127,8 @@ class DurableFiles:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._at = Root(root)
+        self._replaced = False
         self._syncer = DirectorySyncer()
         self._known_dirs: set[Path] = set()
         self._dirs_lock = threading.Lock()
@@ -120,12 +139,42 @@ class DurableFiles:
         """Appended files whose end a failure left unknown: the size to cut them back to
         (and sync) before anything more is appended."""
 
+    def attach(self, root_fd: int) -> None:
+        """Open everything relative to `root_fd` (the root as it was locked) from now on,
+        and write only while the root's path still leads to it."""
+        self._at = Root(self.root, root_fd)
+        self._syncer.root = self._at
+
+    def detach(self) -> None:
+        """Open paths by their full name again (the root's descriptor is closed)."""
+        self._at = Root(self.root)
+        self._syncer.root = None
+
+    def read_bytes(self, path: Path) -> bytes:
+        return self._at.read_bytes(path)
+
+    def stat(self, path: Path) -> os.stat_result:
+        return self._at.lstat(path)
+
+    def _check_root(self) -> None:
+        """Raise `DataDirReplacedError`, now and from now on, once the root's path no
+        longer leads to the directory attached."""
+        if self._at.fd is None:
+            return
+        if self._replaced or not self._at.still_at_path():
+            self._replaced = True
+            raise DataDirReplacedError(str(self.root))
+
     def ensure_directory(self, directory: Path) -> None:
         """Create `directory` (0700) and its missing parents, and make the entry of each
         one below the root durable, once per process: one found on disk may have been
         made by a process that died before (or failed) syncing it. A directory whose
         entry cannot be synced is removed again when this call made it (and empty), so
         the next call makes and syncs it afresh."""
+        self._check_root()
+        self._ensure_directory(directory)
+
+    def _ensure_directory(self, directory: Path) -> None:
         if directory in self._known_dirs:
             return
         with self._dirs_lock:
@@ -138,10 +187,10 @@ class DurableFiles:
                 probe = probe.parent
             if not chain and not directory.is_dir():
                 os.makedirs(directory, DIR_MODE, exist_ok=True)  # outside the root: as asked
-            if chain and not self.root.is_dir():
+            if chain and self._at.fd is None and not self.root.is_dir():
                 os.makedirs(self.root, DIR_MODE, exist_ok=True)
             for path in reversed(chain):
-                _make_and_sync_entry(path)
+                self._make_and_sync_entry(path)
                 self._known_dirs.add(path)
             self._known_dirs.add(directory)
 
@@ -152,24 +201,24 @@ class DurableFiles:
         it replaced holds the old or the new data, whole, and which is unknown."""
         self.ensure_directory(path.parent)
         temp = _temp_path(path)
-        existed = os.path.lexists(path)
-        fd = os.open(temp, _CREATE_FLAGS, FILE_MODE)
+        existed = self._at.lexists(path)
+        fd = self._at.open(temp, _CREATE_FLAGS, FILE_MODE)
         try:
             try:
                 write_all(fd, data)
                 fsync_fd(fd)
             finally:
                 os.close(fd)
-            os.replace(temp, path)
+            self._at.replace(temp, path)
         except BaseException:
-            _unlink_quietly(temp)
+            self._unlink_quietly(temp)
             raise
         self._forget_appends(path)
         try:
             self._syncer.sync(path.parent)
         except OSError:
             if not existed:
-                _unlink_quietly(path)
+                self._unlink_quietly(path)
             raise
         with self._files_lock:
             self._entries_synced.add(path)
@@ -179,6 +228,7 @@ class DurableFiles:
         batched (every temp file written, then synced by a few threads at once, then
         renamed; one fsync per directory). On failure, what was renamed is whole and
         the rest is as it was."""
+        self._check_root()
         with ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="plue-sync") as syncers:
             for start in range(0, len(files), BATCH_FILES):
                 self._write_batch(files[start : start + BATCH_FILES], syncers)
@@ -192,9 +242,9 @@ class DurableFiles:
         try:
             try:
                 for path, data in files:
-                    self.ensure_directory(path.parent)
+                    self._ensure_directory(path.parent)
                     temp = _temp_path(path)
-                    fds.append(os.open(temp, _CREATE_FLAGS, FILE_MODE))
+                    fds.append(self._at.open(temp, _CREATE_FLAGS, FILE_MODE))
                     temps.append((temp, path))
                     write_all(fds[-1], data)
                 list(syncers.map(fsync_fd, fds))
@@ -203,11 +253,11 @@ class DurableFiles:
                     with contextlib.suppress(OSError):
                         os.close(fd)
             for temp, path in temps:
-                os.replace(temp, path)
+                self._at.replace(temp, path)
                 renamed += 1
         except BaseException:
             for temp, _ in temps[renamed:]:
-                _unlink_quietly(temp)
+                self._unlink_quietly(temp)
             raise
         for parent in {path.parent for _, path in temps}:
             self._syncer.sync(parent)
@@ -218,11 +268,11 @@ class DurableFiles:
         if this call created it. (What reached the disk is unknown after a failed sync;
         the next append cuts the file back again and its sync covers that.)"""
         self.ensure_directory(path.parent)
-        created = not os.path.lexists(path)
+        created = not self._at.lexists(path)
         with self._files_lock:
             trusted = None if created else self._trusted_sizes.get(path)
             entry_synced = path in self._entries_synced
-        fd = os.open(path, _APPEND_FLAGS, FILE_MODE)
+        fd = self._at.open(path, _APPEND_FLAGS, FILE_MODE)
         try:
             size_before = os.fstat(fd).st_size if trusted is None else trusted
             try:
@@ -245,7 +295,7 @@ class DurableFiles:
         """Put a file back as it was before a failed append: removed if the append
         created it, else cut back; either way its end is unknown on disk until the next
         append to it syncs again (a removed file is created and its entry synced anew)."""
-        if created and _unlinked(path):
+        if created and self._unlinked(path):
             self._forget_appends(path)
             return
         with contextlib.suppress(OSError):
@@ -258,9 +308,10 @@ class DurableFiles:
     def truncate(self, path: Path, size: int) -> None:
         """Cut `path` to `size` bytes and fsync it. If that fails, the next append to
         `path` cuts it to `size` first (and its sync covers the cut)."""
+        self._check_root()
         with self._files_lock:
             self._trusted_sizes[path] = size
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = self._at.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             os.ftruncate(fd, size)
             fsync_fd(fd)
@@ -273,7 +324,8 @@ class DurableFiles:
     def move(self, source: Path, target: Path) -> None:
         """Rename `source` to `target` (its directory must exist), durably in both
         directories."""
-        os.replace(source, target)
+        self._check_root()
+        self._at.replace(source, target)
         for directory in {source.parent, target.parent}:
             self._syncer.sync(directory)
 
@@ -281,14 +333,15 @@ class DurableFiles:
         """Remove files (missing ones are fine) and make the removals durable. The
         directory of a file already gone is synced too: an earlier removal whose sync
         failed may have taken it."""
+        self._check_root()
         parents: set[Path] = set()
         for path in paths:
             parents.add(path.parent)
             self._forget_appends(path)
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+                self._at.unlink(path)
         for parent in parents:
-            if parent.is_dir():
+            if self._at.is_dir(parent):
                 self._syncer.sync(parent)
 
     def _forget_appends(self, path: Path) -> None:
@@ -298,38 +351,37 @@ class DurableFiles:
             self._entries_synced.discard(path)
 
 
-def _make_and_sync_entry(directory: Path) -> None:
-    """Make `directory` if missing and sync its entry in its parent; if the sync fails,
-    remove a directory made here (when still empty) so it is made again next time."""
-    try:
-        os.mkdir(directory, DIR_MODE)
-        made = True
-    except FileExistsError:
-        made = False
-    try:
-        fsync_directory(directory.parent)
-    except OSError:
-        if made:
-            with contextlib.suppress(OSError):
-                os.rmdir(directory)
-        raise
+    def _make_and_sync_entry(self, directory: Path) -> None:
+        """Make `directory` if missing and sync its entry in its parent; if the sync
+        fails, remove a directory made here (when still empty) so it is made again next
+        time."""
+        try:
+            self._at.mkdir(directory, DIR_MODE)
+            made = True
+        except FileExistsError:
+            made = False
+        try:
+            _sync_directory(directory.parent, self._at)
+        except OSError:
+            if made:
+                with contextlib.suppress(OSError):
+                    self._at.rmdir(directory)
+            raise
+
+    def _unlinked(self, path: Path) -> bool:
+        try:
+            self._at.unlink(path)
+        except OSError:
+            return False
+        return True
+
+    def _unlink_quietly(self, path: Path) -> None:
+        with contextlib.suppress(OSError):
+            self._at.unlink(path)
 
 
 def _temp_path(path: Path) -> Path:
     """A fresh hidden name beside `path`: loading skips and removes dot files."""
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
-
-
-def _unlinked(path: Path) -> bool:
-    try:
-        os.unlink(path)
-    except OSError:
-        return False
-    return True
-
-
-def _unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 

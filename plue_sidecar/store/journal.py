@@ -38,6 +38,7 @@ from typing import Any
 
 import orjson
 
+from plue_sidecar.errors import DataDirReplacedError
 from plue_sidecar.store.durable_io import DurableFiles
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ class Journal:
                 self._append(generation, data)
             except OSError as exc:
                 for _, done in group:
-                    done.set_exception(OSError(exc.errno, exc.strerror))
+                    done.set_exception(_fresh_copy(exc))
                 return
         for _, done in group:
             done.set_result(generation)
@@ -240,6 +241,13 @@ class Journal:
             self._unknown.discard(generation)
             log.warning("journal: generation %d rewritten with its %d acknowledged bytes",
                         generation, len(acknowledged or b""))
+
+
+def _fresh_copy(exc: OSError) -> OSError:
+    """One exception per waiter (each raises its own), of the same meaning."""
+    if isinstance(exc, DataDirReplacedError):
+        return DataDirReplacedError(exc.filename)
+    return OSError(exc.errno, exc.strerror)
 
 
 def _by_generation(

@@ -18,11 +18,11 @@ class Layout:
         self.data_dir = data_dir
         self.sessions_dir = data_dir / "sessions"
         self.quarantine_dir = data_dir / "quarantine"
-        self.lock_file = data_dir / "lock"
         self.state_file = data_dir / "state.json"
         self.tombstone_file = data_dir / "tombstone.json"
         self.catalogue_file = data_dir / "catalogue.json"
         self.migration_marker = data_dir / "migrations.json"
+        self.repairs_file = data_dir / "repairs.log"
 
     def session_dir(self, session_id: str) -> Path:
         if not _SESSION_ID.match(session_id):

@@ -3,7 +3,9 @@
 The documents come from the catalogue where it vouches for them and from their files
 where it does not; documents in an older format are migrated and written back; a
 delete interrupted by a crash is finished; damaged documents go to quarantine; the
-journal is replayed on top. The store (`SessionStore.open`) holds the lock meanwhile.
+journal is replayed on top. A message log whose document is gone becomes a session
+again: from the catalogue's row when it has one, else from the log itself. The store
+(`SessionStore.open`) holds the lock meanwhile.
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ import orjson
 from plue_sidecar.models.base import id_number
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
 from plue_sidecar.store.catalogue import (
+    Entry,
     Head,
     Snapshot,
     Stamp,
+    checksum_of,
     files_with_stamps,
     session_directories,
 )
 from plue_sidecar.store.documents import journaled_ids, read_document, replay_journal
 from plue_sidecar.store.journal import JournalContents, Record, generations_in, read_journal
 from plue_sidecar.store.layout import LOG_SUFFIX, session_id_of
+from plue_sidecar.store.recovery import session_from_log
 
 if TYPE_CHECKING:
     from plue_sidecar.store.session_store import SessionStore
@@ -55,6 +60,11 @@ class LoadedData:
     deleted: set[str] = field(default_factory=set)
     """Sessions the journal deleted: their files must be gone before it is cut."""
     journal: JournalContents = field(default_factory=JournalContents)
+    unverified: dict[str, int] = field(default_factory=dict)
+    """Sessions taken from the catalogue without reading their files, with the checksum
+    the catalogue recorded: the scrub compares them with their files."""
+    recovered: list[Session] = field(default_factory=list)
+    """Sessions whose document was gone, rebuilt: written back by `open`."""
 
 
 class DataDirLoader:
@@ -72,6 +82,8 @@ class DataDirLoader:
         loaded = self._load_documents(migrations_done, journaled_ids(journal.records))
         if not migrations_done or not self.layout.migration_marker.exists():
             self._write_back_migrated(loaded)
+        for session in loaded.recovered:
+            loaded.stamps[session.id] = self._store.save_session(session)
         loaded.journal = journal
         high_water = max(high_water, self._replay(journal.records, loaded))
         newest = max((id_number(s.id) for s in loaded.sessions), default=0)
@@ -150,9 +162,11 @@ class DataDirLoader:
             seen.add(relative)
             if snapshot.trusts(relative, mtime_ns):
                 sessions, stamps = loaded.sessions, loaded.stamps
+                unverified = loaded.unverified
                 for document, stamp in snapshot.entries(relative):
                     sessions.append(document)
                     stamps[document.id] = stamp
+                    unverified[document.id] = snapshot.checksums[document.id]
                     if document.schema_version > SESSION_SCHEMA_VERSION:
                         self._accept_newer(document, loaded)
             else:
@@ -185,28 +199,54 @@ class DataDirLoader:
             row = rows.get(session_id)
             if row is not None and snapshot.vouches_for(row, stamp):
                 self._accept(row.document, stamp, loaded)
+                loaded.unverified[session_id] = snapshot.checksums[session_id]
                 continue
             loaded.documents_read += 1
             document = self._read_or_quarantine(Path(file.path), session_id, loaded)
             if document is not None:
                 self._accept(document, stamp, loaded)
-        self._remove_unacknowledged_logs(
-            directory, [s for s in logs if s not in present and s not in journaled]
+            elif loaded.quarantined and loaded.quarantined[-1] == file.name:
+                present.discard(session_id)  # its log is recovered below
+        self._recover_or_remove_orphan_logs(
+            directory, [s for s in logs if s not in present and s not in journaled],
+            rows, snapshot, loaded,
         )
 
-    def _remove_unacknowledged_logs(self, directory: Path, orphans: list[str]) -> None:
-        """A log without its document (in a file or in the journal) is left by a fork that
-        never finished (its document is written last); one whose document was
-        quarantined is kept."""
+    def _recover_or_remove_orphan_logs(
+        self, directory: Path, orphans: list[str], rows: dict[str, Entry], snapshot: Snapshot,
+        loaded: LoadedData,
+    ) -> None:
+        """A log without its document (in a file or in the journal) belongs to a session
+        whose document was lost when the catalogue lists it or its document was
+        quarantined: the session is rebuilt. Otherwise a fork that never finished left
+        it (a fork writes its document last), and it goes."""
         quarantined = (
             {name.split(".", 1)[0] for name in os.listdir(self.layout.quarantine_dir)}
             if orphans and self.layout.quarantine_dir.is_dir() else set()
         )
         for session_id in orphans:
-            if session_id not in quarantined and session_id_of(f"{session_id}.json"):
+            if not session_id_of(f"{session_id}.json"):
+                continue
+            path = directory / f"{session_id}{LOG_SUFFIX}"
+            row = rows.get(session_id)
+            if row is not None and checksum_of(row.document) == snapshot.checksums[session_id]:
+                log.error("%s: its document is missing; recovered from the catalogue",
+                          session_id)
+                self._recovered(row.document, loaded)
+            elif session_id in quarantined:
+                recovered = session_from_log(session_id, path.read_bytes())
+                if recovered is not None:
+                    log.error("%s: its document is lost; recovered from its message log",
+                              session_id)
+                    self._recovered(recovered, loaded)
+            else:
                 log.warning("%s: removing the message log of a session never created",
                             session_id)
-                _remove_leftover(directory / f"{session_id}{LOG_SUFFIX}")
+                _remove_leftover(path)
+
+    def _recovered(self, document: Session, loaded: LoadedData) -> None:
+        loaded.recovered.append(document)
+        loaded.sessions.append(document)
 
     def _accept(self, document: Session, stamp: Stamp, loaded: LoadedData) -> None:
         loaded.stamps[document.id] = stamp

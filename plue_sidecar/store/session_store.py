@@ -7,7 +7,6 @@ replayed on top), checkpoints and the catalogue, and the files of each session.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from plue_sidecar.store.catalogue import (
     Entry,
     Head,
     Stamp,
+    document_bytes,
     racy_window,
     session_directories,
     stamp_of,
@@ -54,7 +54,7 @@ class SessionStore:
         self.layout = Layout(data_dir)
         self.files = DurableFiles(data_dir)
         self.catalogue = Catalogue(self.layout.catalogue_file, self.files)
-        self._lock = DataDirLock(self.layout.lock_file)
+        self._lock = DataDirLock(data_dir)
         self.journal = Journal(self.files, self.layout.sessions_dir, 1)
 
     # --- opening -------------------------------------------------------------
@@ -66,6 +66,7 @@ class SessionStore:
         try:
             loaded = DataDirLoader(self).load()
         except BaseException:
+            self.files.detach()
             self._lock.release()
             raise
         self.journal = Journal(self.files, self.layout.sessions_dir,
@@ -83,19 +84,21 @@ class SessionStore:
         """Create the data directory if need be and hold its lock (once per store)."""
         self.layout.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         self._lock.acquire()
+        self.files.attach(self._lock.dir_fd)
 
     def close(self) -> None:
         self.journal.close()
+        self.files.detach()
         self._lock.release()
 
     # --- documents -----------------------------------------------------------
 
     def save_session(self, document: Session) -> Stamp:
         """Write the document; its file's stamp, for the catalogue."""
-        data = orjson.dumps(document.to_json())
+        data = document_bytes(document)
         path = self.layout.document(document.id)
         self.files.write_atomic(path, data)
-        return stamp_of(os.stat(path))
+        return stamp_of(self.files.stat(path))
 
     def checkpoint(
         self, documents: list[Session], deleted: list[str], high_water: int, covered: int
@@ -106,12 +109,12 @@ class SessionStore:
         written = CheckpointWritten()
         paths = [self.layout.document(document.id) for document in documents]
         self.files.write_many_atomic([
-            (path, orjson.dumps(document.to_json()))
+            (path, document_bytes(document))
             for path, document in zip(paths, documents, strict=True)
         ])
         for path, document in zip(paths, documents, strict=True):
             try:
-                stamp = stamp_of(os.stat(path))
+                stamp = stamp_of(self.files.stat(path))
             except FileNotFoundError:
                 continue  # deleted meanwhile: its delete is in a later generation
             written.documents.append(Entry(document, stamp))
@@ -154,7 +157,7 @@ class SessionStore:
         """Load a log; cut a torn or unacknowledged tail so appends start clean."""
         path = self.layout.message_log(session_id)
         try:
-            data = path.read_bytes()
+            data = self.files.read_bytes(path)
         except FileNotFoundError:
             data = b""
         contents = parse_log(data, session_id, acknowledged)
@@ -181,6 +184,19 @@ class SessionStore:
 
     def save_high_water(self, high_water: int) -> None:
         self.files.write_atomic(self.layout.state_file, orjson.dumps({"highWater": high_water}))
+
+    # --- scrubbing -----------------------------------------------------------
+
+    def read_document_bytes(self, session_id: str) -> bytes | None:
+        try:
+            return self.files.read_bytes(self.layout.document(session_id))
+        except FileNotFoundError:
+            return None
+
+    def record_repair(self, session_id: str, problem: str) -> None:
+        """Note a repair where `doctor` reports it."""
+        line = {"sessionId": session_id, "at": int(time.time() * 1000), "problem": problem}
+        self.files.append_durable(self.layout.repairs_file, orjson.dumps(line) + b"\n")
 
 @dataclass
 class CheckpointWritten:

@@ -1,0 +1,72 @@
+"""The root of a data directory as it was opened: every path below it is opened
+relative to that directory's descriptor, so a write lands in the directory the sidecar
+locked even when its path has since been moved, deleted or replaced (by a directory
+another sidecar may hold)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+
+class Root:
+    """Where paths below a root directory are opened: relative to the descriptor of
+    that directory as it was locked, once there is one (else by their full path)."""
+
+    def __init__(self, path: Path, fd: int | None = None) -> None:
+        self.path = path
+        self.fd = fd
+        self.identity = _identity(os.fstat(fd)) if fd is not None else None
+
+    def at(self, path: Path) -> str:
+        """`path` relative to the root (full, and so unaffected by `dir_fd`, outside it)."""
+        if self.fd is None or not path.is_relative_to(self.path):
+            return str(path)
+        return str(path.relative_to(self.path))
+
+    def still_at_path(self) -> bool:
+        try:
+            return _identity(os.stat(self.path)) == self.identity
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
+    def open(self, path: Path, flags: int, mode: int = 0o777) -> int:
+        return os.open(self.at(path), flags, mode, dir_fd=self.fd)
+
+    def replace(self, source: Path, target: Path) -> None:
+        os.replace(self.at(source), self.at(target), src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def unlink(self, path: Path) -> None:
+        os.unlink(self.at(path), dir_fd=self.fd)
+
+    def mkdir(self, path: Path, mode: int) -> None:
+        os.mkdir(self.at(path), mode, dir_fd=self.fd)
+
+    def rmdir(self, path: Path) -> None:
+        os.rmdir(self.at(path), dir_fd=self.fd)
+
+    def lstat(self, path: Path) -> os.stat_result:
+        return os.stat(self.at(path), dir_fd=self.fd, follow_symlinks=False)
+
+    def lexists(self, path: Path) -> bool:
+        try:
+            self.lstat(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def is_dir(self, path: Path) -> bool:
+        try:
+            return stat.S_ISDIR(self.lstat(path).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
+    def read_bytes(self, path: Path) -> bytes:
+        fd = self.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as file:
+            return file.read()
+
+
+def _identity(stat_result: os.stat_result) -> tuple[int, int]:
+    return stat_result.st_dev, stat_result.st_ino
