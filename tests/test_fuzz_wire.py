@@ -275,24 +275,21 @@ FUZZ_SETTINGS = settings(
 )
 
 
-@seed(SEED)
-@FUZZ_SETTINGS
-@given(data=st.data())
-def test_the_wire_survives_mutated_frames(sidecar: Sidecar, data: st.DataObject) -> None:
-    run_example(sidecar, data)
+def fuzz_round(sidecar: Sidecar, round_seed: int) -> None:
+    @seed(round_seed)
+    @FUZZ_SETTINGS
+    @given(data=st.data())
+    def once(data: st.DataObject) -> None:
+        run_example(sidecar, data)
+
+    once()
 
 
-@pytest.mark.skipif(MINUTES <= 0, reason="runs only when PLUE_FUZZ_MINUTES is set")
-def test_fuzz_for_minutes(sidecar: Sidecar) -> None:
+def test_the_wire_survives_mutated_frames(sidecar: Sidecar) -> None:
+    """One seeded round; with PLUE_FUZZ_MINUTES, rounds of new seeds until time is up."""
+    fuzz_round(sidecar, SEED)
     deadline = time.monotonic() + MINUTES * 60
     round_ = 0
     while time.monotonic() < deadline:
         round_ += 1
-
-        @seed(SEED + round_)
-        @FUZZ_SETTINGS
-        @given(data=st.data())
-        def once(data: st.DataObject) -> None:
-            run_example(sidecar, data)
-
-        once()
+        fuzz_round(sidecar, SEED + round_)
