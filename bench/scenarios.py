@@ -92,6 +92,16 @@ class Bench:
             figure.met = figure.ratio >= limit if higher_is_better else figure.ratio <= limit
         self.figures.append(figure)
 
+    def add_growth(
+        self, medians: dict[str, list[float]], steps: tuple[int, ...], scenario: str
+    ) -> None:
+        """One row per figure and size past the smallest, against it (<= 1.2x)."""
+        for name, values in medians.items():
+            for count, value in zip(steps[1:], values[1:], strict=True):
+                self.add(Figure(scenario.format(name=name, count=count), "round trip p50",
+                                value, "ms", f"same with {steps[0]:,}", values[0],
+                                "<= 1.2 x smallest"), 1.2)
+
     async def run(self) -> None:
         await self.cold_start()
         await self.round_trips()
@@ -353,11 +363,7 @@ class Bench:
                 medians.setdefault(name, []).append(summary(times)["median"])
             await client.close()
             shutil.rmtree(data_dir.parent, ignore_errors=True)
-        for name, values in medians.items():
-            for count, value in zip(steps[1:], values[1:], strict=True):
-                self.add(Figure(f"{name} with {count:,} sessions", "round trip p50", value,
-                                "ms", f"same with {steps[0]:,}", values[0],
-                                "<= 1.2 x smallest"), 1.2)
+        self.add_growth(medians, steps, "{name} with {count:,} sessions")
 
     async def cost_as_a_history_grows(self) -> None:
         """An append and the last message page, at each length of one session's history,
@@ -379,9 +385,5 @@ class Bench:
                                     self.sizes.requests))["median"])
             await client.close()
             shutil.rmtree(data_dir.parent, ignore_errors=True)
-        for name, values in medians.items():
-            for count, value in zip(steps[1:], values[1:], strict=True):
-                self.add(Figure(f"{name} in a {count:,}-message session", "round trip p50",
-                                value, "ms", f"same with {steps[0]:,}", values[0],
-                                "<= 1.2 x smallest"), 1.2)
+        self.add_growth(medians, steps, "{name} in a {count:,}-message session")
 

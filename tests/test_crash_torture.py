@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,8 @@ from typing import Any
 
 from tests.conftest import StartSidecar
 from tests.harness.client import RpcError, SidecarProcess
+from tests.harness.doctor import doctor
+from tests.harness.trees import descendants
 
 SEED = int(os.environ.get("PLUE_TORTURE_SEED", "20261124"))
 KILLS = int(os.environ.get("PLUE_TORTURE_KILLS", "50"))
@@ -58,15 +58,7 @@ class Model:
         return sorted(self.sessions)
 
     def descendants(self, root: str) -> set[str]:
-        found = {root}
-        grew = True
-        while grew:
-            grew = False
-            for session_id, known in self.sessions.items():
-                if known.parent in found and session_id not in found:
-                    found.add(session_id)
-                    grew = True
-        return found
+        return descendants(self.sessions, root)
 
 
 async def worker(sidecar: SidecarProcess, model: Model, rng: random.Random) -> None:
@@ -267,8 +259,5 @@ async def test_acknowledged_changes_survive_fifty_kills_and_nothing_half_done_re
     await verify_and_adopt(sidecar, model, data_dir)
     assert len(model.sessions) + len(model.deleted) > KILLS
     assert await sidecar.stop() == 0
-    doctor = subprocess.run(
-        [sys.executable, "-m", "plue_sidecar", "doctor", "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert doctor.returncode == 0, doctor.stdout
+    code, report = doctor(data_dir)
+    assert code == 0, report

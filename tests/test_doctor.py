@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 
 from tests.conftest import StartSidecar
+from tests.harness.doctor import doctor
 
 TEXT = [{"type": "text", "text": "hi"}]
 
-
-def doctor(data_dir: Path) -> tuple[int, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "plue_sidecar", "doctor", "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )
-    return done.returncode, done.stdout
 
 
 async def populated(start_sidecar: StartSidecar) -> list[dict[str, object]]:

@@ -26,6 +26,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
+from tests.harness.doctor import doctor
+
 EXAMPLES = int(os.environ.get("PLUE_FUZZ_EXAMPLES", "300"))
 SEED = int(os.environ.get("PLUE_FUZZ_SEED", "20261127"))
 MINUTES = float(os.environ.get("PLUE_FUZZ_MINUTES", "0"))
@@ -227,10 +229,8 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     running.call("shutdown", None)
     running.write(frame(b'{"jsonrpc":"2.0","method":"exit"}'))
     assert running.process.wait(30) == 0
-    doctor = subprocess.run([sys.executable, "-m", "plue_sidecar", "doctor", "--data-dir",
-                             str(directory / "data")], check=False, capture_output=True,
-                            text=True)
-    assert doctor.returncode == 0, doctor.stdout
+    code, report = doctor(directory / "data")
+    assert code == 0, report
     log = (directory / "sidecar.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-4000:]
 

@@ -4,23 +4,15 @@ message log whose document is gone becomes a session again, never dropped."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 
 from tests.conftest import StartSidecar
+from tests.harness.doctor import doctor
 
 TEXT = [{"type": "text", "text": "why does the build fail on arm64"}]
 
-
-def doctor(data_dir: Path) -> tuple[int, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "plue_sidecar", "doctor", "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )
-    return done.returncode, done.stdout
 
 
 def rot_in_place(path: Path, old: bytes, new: bytes) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.harness.client import RpcError, SidecarProcess
+from tests.harness.trees import descendants
 
 BIG_MESSAGE = 1024 * 1024
 
@@ -71,15 +72,7 @@ class Model:
         return f"{prefix}{self.counter}"
 
     def subtree(self, root: str) -> set[str]:
-        found = {root}
-        grew = True
-        while grew:
-            grew = False
-            for session_id, known in self.sessions.items():
-                if known.parent in found and session_id not in found:
-                    found.add(session_id)
-                    grew = True
-        return found
+        return descendants(self.sessions, root)
 
     def unsure_of(self, session_id: str) -> Unsure:
         return self.unsure.setdefault(session_id, Unsure())
