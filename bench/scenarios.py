@@ -110,6 +110,7 @@ class Bench:
         await self.appends()
         await self.aborts()
         await self.unread_output()
+        await self.histories_in_memory()
         await self.cost_as_sessions_grow()
         await self.cost_as_a_history_grows()
 
@@ -267,6 +268,10 @@ class Bench:
                         "MB", target="<= 250 MB")
         figure.met = rss <= 250
         self.figures.append(figure)
+        tighter = Figure(f"memory with {sizes.sessions:,} sessions loaded",
+                         "peak RSS, against the tighter bound", rss, "MB", target="<= 120 MB")
+        tighter.met = rss <= 120
+        self.figures.append(tighter)
         shutil.rmtree(data_dir.parent, ignore_errors=True)
 
     async def appends(self) -> None:
@@ -335,6 +340,25 @@ class Bench:
         await client.close()
         self.add(Figure(f"a {words:,}-update turn to a client that stops reading",
                         "peak RSS", peak, "MB", "idle RSS", idle, "<= 2 x idle"), 2.0)
+
+    async def histories_in_memory(self) -> None:
+        """Large appends across ten sessions: what the loaded histories cost at peak."""
+        per_session = 4 if self.sizes.sessions < 10_000 else 40
+        client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("histories")))
+        await client.call("initialize", {})
+        sessions = [(await client.call("session/create", {}))["id"] for _ in range(10)]
+        idle = rss_mb(client.process.pid)
+        body = [{"type": "text", "text": "x" * 1_000_000}]
+        for _ in range(per_session):
+            for session in sessions:
+                await client.call("message/append", {"sessionId": session, "role": "user",
+                                                     "parts": body})
+        peak = peak_rss_mb(client.process.pid)
+        await client.close()
+        figure = Figure(f"{per_session * 10} MB of appends across 10 sessions", "peak RSS",
+                        peak, "MB", "idle RSS", idle, "<= idle + 100 MB")
+        figure.met = peak <= idle + 100
+        self.figures.append(figure)
 
     async def cost_as_sessions_grow(self) -> None:
         """get, a list page, an append and a message page, at each number of sessions,
