@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, ItemsView
+from collections.abc import AsyncIterator, Awaitable, Callable, ItemsView
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -29,6 +29,9 @@ from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
 from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 
 log = logging.getLogger(__name__)
+MakeRoom = Callable[[], Awaitable[bool]]
+ROOM_ATTEMPTS = 3
+"""Appends of a record for which room is made (release the reserve, then compact)."""
 
 
 class Documents(Protocol):
@@ -62,6 +65,11 @@ class Checkpointer:
         self._catalogue_saving: asyncio.Future[None] | None = None
         self._scrubbing: asyncio.Task[None] | None = None
         self._closed = False
+        self.low_on_space: Callable[[], bool] = lambda: False
+        """While true, no checkpoint starts after `checkpoint_every` changes: on a disk
+        the sessions filled it would use up, one file per session, the room journal
+        compaction needs, and could not finish (see `reserve`). The next change after
+        it turns false starts the one that was held back."""
 
     def take_over(
         self, loaded: LoadedData, documents: Documents, high_water: Callable[[], int]
@@ -106,20 +114,32 @@ class Checkpointer:
             log.warning("could not record the repair of %s (%s)", session_id, exc.message)
 
     @asynccontextmanager
-    async def journaled(self, record: Record) -> AsyncIterator[None]:
+    async def journaled(
+        self, record: Record, make_room: MakeRoom | None = None
+    ) -> AsyncIterator[None]:
         """Make `record` durable in the journal; the body applies it to memory.
 
-        `record` is `{"put": document}` or `{"delete": [ids], "highWater": n}`.
+        `record` is `{"put": document}` or `{"delete": [ids], "highWater": n}`. When the
+        disk is full, `make_room` (if given) is awaited and, if it made room, the
+        append is tried again (the failed one was undone first, see `journal`).
         """
         journal = self._store.journal
         generation = journal.generation
+        # A record may land in a later generation than this (the journal ends one when
+        # it is full, or a retry comes after a checkpoint): counting it here only makes
+        # a checkpoint wait longer, never cut it early.
         self._unapplied[generation] = self._unapplied.get(generation, 0) + 1
         try:
-            try:
-                await finish_even_if_cancelled(asyncio.wrap_future(journal.append(record)))
-            except OSError as exc:
-                log.error("storage failure: %s", exc)
-                raise errors.storage_error(exc) from exc
+            for attempt in range(1, ROOM_ATTEMPTS + 1):
+                try:
+                    await finish_even_if_cancelled(asyncio.wrap_future(journal.append(record)))
+                    break
+                except OSError as exc:
+                    log.error("storage failure: %s", exc)
+                    if (make_room is None or attempt == ROOM_ATTEMPTS
+                            or errors.storage_error(exc).code
+                            != errors.STORAGE_FULL or not await make_room()):
+                        raise errors.storage_error(exc) from exc
             self._note(record)
             yield
         finally:
@@ -137,7 +157,7 @@ class Checkpointer:
             self._dirty.discard(session_id)
             self._deleted.add(session_id)
         self._changes_since_checkpoint += 1
-        if self._changes_since_checkpoint >= self._checkpoint_every:
+        if self._changes_since_checkpoint >= self._checkpoint_every and not self.low_on_space():
             self._start_checkpoint()
 
     def _start_checkpoint(self) -> None:
