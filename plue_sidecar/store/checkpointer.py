@@ -66,10 +66,11 @@ class Checkpointer:
         self._scrubbing: asyncio.Task[None] | None = None
         self._closed = False
         self.low_on_space: Callable[[], bool] = lambda: False
-        """While true, no checkpoint starts after `checkpoint_every` changes: on a disk
-        the sessions filled it would use up, one file per session, the room journal
-        compaction needs, and could not finish (see `reserve`). The next change after
-        it turns false starts the one that was held back."""
+        """While true, no checkpoint starts (after the load, after `checkpoint_every`
+        changes, at exit): on a disk the sessions filled it would use up, one file per
+        session, the room journal compaction needs, and could not finish (see
+        `reserve`). The next change after it turns false starts one held back."""
+        self._held_back = False
 
     def take_over(
         self, loaded: LoadedData, documents: Documents, high_water: Callable[[], int]
@@ -81,7 +82,7 @@ class Checkpointer:
         self._dirty = loaded.replayed
         self._deleted = loaded.deleted
         if loaded.journal.generations:
-            self._start_checkpoint()
+            self._start_checkpoint_unless_low_on_space()
         elif loaded.catalogue_stale:
             self._save_catalogue_in_background()
         if loaded.unverified:
@@ -157,7 +158,12 @@ class Checkpointer:
             self._dirty.discard(session_id)
             self._deleted.add(session_id)
         self._changes_since_checkpoint += 1
-        if self._changes_since_checkpoint >= self._checkpoint_every and not self.low_on_space():
+        if self._held_back or self._changes_since_checkpoint >= self._checkpoint_every:
+            self._start_checkpoint_unless_low_on_space()
+
+    def _start_checkpoint_unless_low_on_space(self) -> None:
+        self._held_back = self.low_on_space()
+        if not self._held_back:
             self._start_checkpoint()
 
     def _start_checkpoint(self) -> None:
@@ -230,6 +236,10 @@ class Checkpointer:
         self._closed = True
         if self._scrubbing is not None:
             self._scrubbing.cancel()
+        if self.low_on_space():
+            log.warning("the disk is nearly full: the documents are not written at exit; "
+                        "the next start replays the journal")
+            return
         try:
             covered = self._store.journal.rotate()
             self._written(self._store.checkpoint(*self._snapshot(covered)))

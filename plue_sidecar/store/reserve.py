@@ -49,17 +49,31 @@ class SpaceReserve:
         """The reserve was released and not yet taken back: only deletes may write."""
         return self._low_on_space
 
-    def take_at_start(self) -> None:
-        """Size the reserve for this disk and hold it (keep the file a last run left)."""
-        path = self._store.layout.reserve_file
-        disk = os.statvfs(self._store.layout.data_dir)
+    def size_at_start(self) -> None:
+        """Size the reserve for this disk; without its file and without room for it and
+        as much again (a last run released it on a full disk), start low on space.
+        Cheap: no write, so the start does not wait for the disk."""
+        layout = self._store.layout
+        disk = os.statvfs(layout.data_dir)
         with self._lock:
             self.size = min(LARGEST_RESERVE, disk.f_blocks * disk.f_frsize // SHARE_OF_DISK)
             self._store.journal.generation_bytes = max(1, self.size // GENERATIONS_PER_RESERVE)
+            self._low_on_space = (not os.path.lexists(layout.reserve_file)
+                                  and disk.f_bavail * disk.f_frsize < 2 * self.size)
+        if self._low_on_space:
+            log.warning("the disk is nearly full: only deletes are accepted until the space "
+                        "reserve can be set aside")
+
+    def take_at_start(self) -> None:
+        """Hold the reserve (keep the file a last run left); in the background."""
+        path = self._store.layout.reserve_file
+        with self._lock:
             self._remove_unfinished_reserves()
             if os.path.lexists(path):
                 self._held = True
                 return
+            if self._low_on_space:
+                return  # taken back once there is room (`leave_low_space`)
             try:
                 self._store.files.write_atomic(path, bytes(self.size))
                 self._held = True

@@ -71,6 +71,10 @@ class SessionStorage:
     ) -> None:
         """Memory now holds what `load` found: write behind it from here on."""
         self._loaded = True
+        try:
+            self._reserve.size_at_start()
+        except OSError as exc:
+            log.warning("could not size the space reserve (%s)", exc)
         self._checkpointer.take_over(loaded, documents, high_water)
         self._reserve_taken = self._io.submit(self._reserve.take_at_start)
 
