@@ -285,16 +285,7 @@ async def test_a_disk_the_sidecar_filled_with_sessions_is_emptied_by_deleting_th
     disk.mkdir()
     with mounted("-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(disk)):
         sidecar = await start_sidecar(directory=disk)
-        created: list[str] = []
-        for _ in range(10_000):
-            try:
-                created.append((await sidecar.call("session/create", {}))["id"])
-            except RpcError as failure:
-                assert failure.code == errors.STORAGE_FULL
-                break
-        else:
-            raise AssertionError("a 512 KiB disk never filled")
-        assert len(created) > 500
+        created = await fill_with_sessions(sidecar)
         deleted = created[::2]
         for session_id in deleted[:10]:
             await sidecar.call("session/delete", {"sessionId": session_id})
@@ -311,4 +302,38 @@ async def test_a_disk_the_sidecar_filled_with_sessions_is_emptied_by_deleting_th
         await sidecar.kill()
         restarted = await start_sidecar(directory=disk)
         assert await all_session_ids(restarted) == listing
+        await restarted.stop()
+
+
+async def fill_with_sessions(sidecar: SidecarProcess) -> list[str]:
+    """Create sessions until the disk is full; their ids."""
+    created: list[str] = []
+    for _ in range(10_000):
+        try:
+            created.append((await sidecar.call("session/create", {}))["id"])
+        except RpcError as failure:
+            assert failure.code == errors.STORAGE_FULL
+            assert len(created) > 500
+            return created
+    raise AssertionError("the disk never filled")
+
+
+async def test_concurrent_deletes_on_a_disk_full_of_sessions_survive_kill_9(
+    start_sidecar: StartSidecar, tmp_path: Path
+) -> None:
+    """Deletes that release the reserve and compact the journal at once, then a kill."""
+    if not can_mount():
+        pytest.fail("needs root for a real tmpfs")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(disk)):
+        sidecar = await start_sidecar(directory=disk)
+        created = await fill_with_sessions(sidecar)
+        deleted = created[: len(created) // 2]
+        await asyncio.gather(*(sidecar.send("session/delete", {"sessionId": session_id})
+                               for session_id in deleted))
+        await sidecar.kill()
+        restarted = await start_sidecar(directory=disk)
+        assert sorted(await all_session_ids(restarted)) == sorted(created[len(deleted):])
+        await restarted.call("session/create", {})
         await restarted.stop()

@@ -31,7 +31,7 @@ from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 log = logging.getLogger(__name__)
 MakeRoom = Callable[[], Awaitable[bool]]
 ROOM_ATTEMPTS = 3
-"""Appends of a record for which room is made (release the reserve, then compact)."""
+"""Appends of a record for which room is made (release the reserve, or compact)."""
 
 
 class Documents(Protocol):
@@ -71,6 +71,7 @@ class Checkpointer:
         session, the room journal compaction needs, and could not finish (see
         `reserve`). The next change after it turns false starts one held back."""
         self._held_back = False
+        self._room_turn = asyncio.Lock()
 
     def take_over(
         self, loaded: LoadedData, documents: Documents, high_water: Callable[[], int]
@@ -120,27 +121,24 @@ class Checkpointer:
     ) -> AsyncIterator[None]:
         """Make `record` durable in the journal; the body applies it to memory.
 
-        `record` is `{"put": document}` or `{"delete": [ids], "highWater": n}`. When the
-        disk is full, `make_room` (if given) is awaited and, if it made room, the
-        append is tried again (the failed one was undone first, see `journal`).
+        `record` is `{"put": document}` or `{"delete": [ids], "highWater": n}`. With
+        `make_room` (deletes), a full disk is not the end: see `_append_making_room`.
         """
-        journal = self._store.journal
-        generation = journal.generation
+        generation = self._store.journal.generation
         # A record may land in a later generation than this (the journal ends one when
         # it is full, or a retry comes after a checkpoint): counting it here only makes
         # a checkpoint wait longer, never cut it early.
         self._unapplied[generation] = self._unapplied.get(generation, 0) + 1
         try:
-            for attempt in range(1, ROOM_ATTEMPTS + 1):
+            if make_room is not None and self.low_on_space():
+                await self._append_making_room(record, make_room)
+            else:
                 try:
-                    await finish_even_if_cancelled(asyncio.wrap_future(journal.append(record)))
-                    break
+                    await self._append(record)
                 except OSError as exc:
-                    log.error("storage failure: %s", exc)
-                    if (make_room is None or attempt == ROOM_ATTEMPTS
-                            or errors.storage_error(exc).code
-                            != errors.STORAGE_FULL or not await make_room()):
+                    if make_room is None or not _disk_full(exc):
                         raise errors.storage_error(exc) from exc
+                    await self._append_making_room(record, make_room)
             self._note(record)
             yield
         finally:
@@ -148,6 +146,31 @@ class Checkpointer:
             if not self._unapplied[generation]:
                 del self._unapplied[generation]
                 self._all_applied.set()
+
+    async def _append(self, record: Record) -> None:
+        try:
+            await finish_even_if_cancelled(
+                asyncio.wrap_future(self._store.journal.append(record)))
+        except OSError as exc:
+            log.error("storage failure: %s", exc)
+            raise
+
+    async def _append_making_room(self, record: Record, make_room: MakeRoom) -> None:
+        """Append `record` on a (nearly) full disk: one such record at a time, each
+        after `make_room` (which releases the reserve or compacts the journal while
+        there is room to), again while it made room, at most `ROOM_ATTEMPTS` times.
+        One at a time, since a batch of them could need more room than there is."""
+        async with self._room_turn:
+            for _ in range(ROOM_ATTEMPTS):
+                made = await make_room()
+                try:
+                    await self._append(record)
+                    return
+                except OSError as exc:
+                    if not made or not _disk_full(exc):
+                        raise errors.storage_error(exc) from exc
+                    failure = exc
+            raise errors.storage_error(failure) from failure
 
     def _note(self, record: Record) -> None:
         put = record.get("put")
@@ -248,6 +271,10 @@ class Checkpointer:
         except OSError as exc:
             log.warning("could not write the documents or the catalogue at exit (%s); "
                         "the next start replays the journal", exc)
+
+
+def _disk_full(exc: OSError) -> bool:
+    return errors.storage_error(exc).code == errors.STORAGE_FULL
 
 
 def _log_catalogue_failure(saving: asyncio.Future[None]) -> None:

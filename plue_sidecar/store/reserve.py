@@ -60,6 +60,8 @@ class SpaceReserve:
             self._store.journal.generation_bytes = max(1, self.size // GENERATIONS_PER_RESERVE)
             self._low_on_space = (not os.path.lexists(layout.reserve_file)
                                   and disk.f_bavail * disk.f_frsize < 2 * self.size)
+            # The journal may hold the deletes of a last run, not yet compacted.
+            self._deleted_since_compaction = self._low_on_space
         if self._low_on_space:
             log.warning("the disk is nearly full: only deletes are accepted until the space "
                         "reserve can be set aside")
@@ -81,13 +83,6 @@ class SpaceReserve:
                 log.warning("could not set aside the space reserve (%s); a disk the "
                             "sessions fill may not be emptied by deleting them", exc)
 
-    def before_delete(self) -> None:
-        """Low on space: compact before the room a compaction needs is used up."""
-        with self._lock:
-            if (self._low_on_space and self._deleted_since_compaction
-                    and self._free_bytes() < self.size // 2):
-                self._compact()
-
     def _remove_unfinished_reserves(self) -> None:
         """Temporary files of a reserve a crash interrupted (its size is a waste)."""
         data_dir, reserve = self._store.layout.data_dir, self._store.layout.reserve_file
@@ -101,8 +96,9 @@ class SpaceReserve:
         self._deleted_since_compaction = True
 
     def make_room(self) -> bool:
-        """A delete found the disk full: release the reserve, or else compact the
-        journal. Whether there may be room now."""
+        """Before a delete on a (nearly) full disk: release the reserve if it is held,
+        else compact the journal if deletes since the last compaction left less than
+        the room a compaction needs. Whether it released or freed anything."""
         with self._lock:
             if self._held:
                 try:
@@ -115,7 +111,9 @@ class SpaceReserve:
                 log.warning("the disk is full: the space reserve is released, and only "
                             "deletes are accepted until it can be taken back")
                 return True
-            return self._compact() > 0
+            if self._deleted_since_compaction and self._free_bytes() < self.size // 2:
+                return self._compact() > 0
+            return False
 
     def leave_low_space(self) -> bool:
         """Take the reserve back if there is room for it and as much again; whether

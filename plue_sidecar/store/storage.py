@@ -90,8 +90,6 @@ class SessionStorage:
                 yield
             return
         await self._reserve_set_aside()
-        if self._reserve.low_on_space:
-            await self._io.run(self._reserve.before_delete)
         async with self._checkpointer.journaled(record, self._make_room):
             self._reserve.deleted()
             yield
