@@ -57,7 +57,8 @@ class SpaceReserve:
         disk = os.statvfs(layout.data_dir)
         with self._lock:
             self.size = min(LARGEST_RESERVE, disk.f_blocks * disk.f_frsize // SHARE_OF_DISK)
-            self._store.journal.generation_bytes = max(1, self.size // GENERATIONS_PER_RESERVE)
+            # A disk that reports no size gets no reserve, and generations end as before.
+            self._store.journal.generation_bytes = self.size // GENERATIONS_PER_RESERVE
             self._low_on_space = (not os.path.lexists(layout.reserve_file)
                                   and disk.f_bavail * disk.f_frsize < 2 * self.size)
             # The journal may hold the deletes of a last run, not yet compacted.
@@ -74,7 +75,7 @@ class SpaceReserve:
             if os.path.lexists(path):
                 self._held = True
                 return
-            if self._low_on_space:
+            if self._low_on_space or not self.size:
                 return  # taken back once there is room (`leave_low_space`)
             try:
                 self._store.files.write_atomic(path, bytes(self.size))
@@ -137,12 +138,12 @@ class SpaceReserve:
             return True
 
     def _compact(self) -> int:
-        self._deleted_since_compaction = False
         try:
             freed = self._store.journal.rewrite_generations(compact_generations)
         except OSError as exc:
             log.warning("could not compact the journal (%s)", exc)
             return 0
+        self._deleted_since_compaction = False
         log.info("journal compacted: %d bytes freed", freed)
         return freed
 
