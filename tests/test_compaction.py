@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from unittest import mock
 
 import orjson
 import pytest
@@ -109,3 +110,35 @@ def test_a_generation_ends_once_it_holds_its_bytes(tmp_path: Path) -> None:
     generations = [journal.append(record).result(5) for _ in range(5)]
     journal.close()
     assert generations == [1, 1, 2, 2, 3]
+
+
+def test_a_compaction_that_fails_half_way_leaves_a_journal_that_replays_the_same(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(DurableFiles(tmp_path), tmp_path, 1)
+    journal.generation_bytes = 1
+    for session_id in IDS[1:5]:
+        journal.append({"put": document(session_id, "a")}).result(5)
+    for session_id in IDS[1:5]:
+        journal.append({"delete": [session_id], "highWater": 1}).result(5)
+    on_disk = [(n, p.read_bytes()) for n, p in generations_in(tmp_path)]
+    expected = replay_of(on_disk)
+    real_write = DurableFiles.write_atomic
+    calls = 0
+
+    def fail_the_second(files: DurableFiles, path: Path, data: bytes) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(28, "No space left on device")
+        real_write(files, path, data)
+
+    with mock.patch.object(DurableFiles, "write_atomic", fail_the_second), \
+            pytest.raises(OSError):
+        journal.rewrite_generations(compact_generations)
+    after = [(n, p.read_bytes()) for n, p in generations_in(tmp_path)]
+    assert after != on_disk
+    assert replay_of(after) == expected
+    assert journal.rewrite_generations(compact_generations) > 0
+    journal.close()
+    assert replay_of([(n, p.read_bytes()) for n, p in generations_in(tmp_path)]) == expected
