@@ -57,7 +57,9 @@ def fill(directory: Path) -> Path:
     return filler
 
 
-async def every_write_fails(sidecar: SidecarProcess, session_id: str, code: int) -> None:
+async def every_write_fails(
+    sidecar: SidecarProcess, session_id: str, code: int, deletes_too: bool = True
+) -> None:
     attempts: list[tuple[str, dict[str, Any]]] = [
         ("session/create", {}),
         ("session/create", {"parentId": session_id}),
@@ -66,8 +68,9 @@ async def every_write_fails(sidecar: SidecarProcess, session_id: str, code: int)
         ("session/share", {"sessionId": session_id}),
         ("session/fork", {"sessionId": session_id}),
         ("session/prompt", {"sessionId": session_id, "parts": TEXT}),
-        ("session/delete", {"sessionId": session_id}),
     ]
+    if deletes_too:
+        attempts.append(("session/delete", {"sessionId": session_id}))
     for method, params in attempts:
         failure = await sidecar.failure(method, params)
         assert failure.code == code, (method, failure)
@@ -76,6 +79,8 @@ async def every_write_fails(sidecar: SidecarProcess, session_id: str, code: int)
 async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
     start_sidecar: StartSidecar, tmp_path: Path, record_property: Any
 ) -> None:
+    """Filled by another program: writes fail and change nothing, except deletes, which
+    the released space reserve lets through; once space returns, every write works."""
     if not can_mount():
         pytest.fail("needs root for a real tmpfs; test_an_injected_enospc_* covers the rest")
     record_property("disk_full_mode", "real tmpfs")
@@ -87,11 +92,21 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
         await sidecar.call("message/append", {"sessionId": kept["id"], "role": "user",
                                               "parts": TEXT})
         spare = [(await sidecar.call("session/create", {}))["id"] for _ in range(8)]
+        assert (disk / "reserve").exists()
         filler = fill(disk)
-        await use_up_the_last_block(sidecar, spare)
-        listing = await sidecar.call("session/list", {"limit": 200})
+        await use_up_the_last_block(sidecar)
         before = snapshot(disk)
-        await every_write_fails(sidecar, kept["id"], errors.STORAGE_FULL)
+        failure = await sidecar.failure("session/create", {})
+        assert failure.code == errors.STORAGE_FULL
+        assert snapshot(disk) == before
+        for session_id in spare:
+            await sidecar.call("session/delete", {"sessionId": session_id})
+        assert not (disk / "reserve").exists()
+        listing = await sidecar.call("session/list", {"limit": 200})
+        listed = {s["id"] for s in listing["sessions"]}
+        assert kept["id"] in listed and not listed & set(spare)
+        before = snapshot(disk)
+        await every_write_fails(sidecar, kept["id"], errors.STORAGE_FULL, deletes_too=False)
         assert snapshot(disk) == before
         assert await sidecar.call("session/list", {"limit": 200}) == listing
         messages = await sidecar.call("message/list", {"sessionId": kept["id"]})
@@ -101,6 +116,7 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
             "session/updateTitle", {"sessionId": kept["id"], "title": "after"}
         )
         assert renamed["title"] == "after"
+        assert (disk / "reserve").exists()
         await sidecar.call("message/append", {"sessionId": kept["id"], "role": "user",
                                               "parts": TEXT})
         created = await sidecar.call("session/create", {})
@@ -112,19 +128,12 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
         await restarted.stop()
 
 
-async def use_up_the_last_block(sidecar: SidecarProcess, spare: list[str]) -> None:
+async def use_up_the_last_block(sidecar: SidecarProcess) -> None:
     """A full disk still has room in the last block of the journal, which is appended
-    to: changes succeed, truthfully, until that is used up. Creates use it up to less
-    than one document's record, then deletes of `spare` sessions to less than a delete's."""
+    to: creates succeed, truthfully, until that is used up."""
     for _ in range(100):
         try:
-            spare.append((await sidecar.call("session/create", {}))["id"])
-        except RpcError as failure:
-            assert failure.code == errors.STORAGE_FULL
-            break
-    for session_id in spare:
-        try:
-            await sidecar.call("session/delete", {"sessionId": session_id})
+            await sidecar.call("session/create", {})
         except RpcError as failure:
             assert failure.code == errors.STORAGE_FULL
             return
@@ -250,3 +259,81 @@ async def test_acknowledged_changes_survive_kill_9_at_once(start_sidecar: StartS
     page = await restarted.call("session/list", {"limit": 100})
     assert {s["id"] for s in page["sessions"]} == {s["id"] for s in created}
     assert page["sessions"][0] == titled
+
+
+async def all_session_ids(sidecar: SidecarProcess) -> list[str]:
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 1000}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = await sidecar.call("session/list", params)
+        ids.extend(session["id"] for session in page["sessions"])
+        cursor = page["nextCursor"]
+        if cursor is None:
+            return ids
+
+
+async def test_a_disk_the_sidecar_filled_with_sessions_is_emptied_by_deleting_them(
+    start_sidecar: StartSidecar, tmp_path: Path
+) -> None:
+    """Issue 12 item 5: deletes go through on a disk full of sessions and free it."""
+    if not can_mount():
+        pytest.fail("needs root for a real tmpfs")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(disk)):
+        sidecar = await start_sidecar(directory=disk)
+        created = await fill_with_sessions(sidecar)
+        deleted = created[::2]
+        for session_id in deleted[:10]:
+            await sidecar.call("session/delete", {"sessionId": session_id})
+        await sidecar.stop()  # a clean exit on a full disk neither loses nor blocks
+        sidecar = await start_sidecar(directory=disk)
+        assert sorted(await all_session_ids(sidecar)) == sorted(set(created) - set(deleted[:10]))
+        for session_id in deleted[10:]:
+            await sidecar.call("session/delete", {"sessionId": session_id})
+        kept = created[1::2]
+        assert sorted(await all_session_ids(sidecar)) == sorted(kept)
+        again = [(await sidecar.call("session/create", {}))["id"] for _ in range(20)]
+        listing = await all_session_ids(sidecar)
+        assert sorted(listing) == sorted(kept + again)
+        await sidecar.kill()
+        restarted = await start_sidecar(directory=disk)
+        assert await all_session_ids(restarted) == listing
+        await restarted.stop()
+
+
+async def fill_with_sessions(sidecar: SidecarProcess) -> list[str]:
+    """Create sessions until the disk is full; their ids."""
+    created: list[str] = []
+    for _ in range(10_000):
+        try:
+            created.append((await sidecar.call("session/create", {}))["id"])
+        except RpcError as failure:
+            assert failure.code == errors.STORAGE_FULL
+            assert len(created) > 500
+            return created
+    raise AssertionError("the disk never filled")
+
+
+async def test_concurrent_deletes_on_a_disk_full_of_sessions_survive_kill_9(
+    start_sidecar: StartSidecar, tmp_path: Path
+) -> None:
+    """Deletes that release the reserve and compact the journal at once, then a kill."""
+    if not can_mount():
+        pytest.fail("needs root for a real tmpfs")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(disk)):
+        sidecar = await start_sidecar(directory=disk)
+        created = await fill_with_sessions(sidecar)
+        deleted = created[: len(created) // 2]
+        await asyncio.gather(*(sidecar.send("session/delete", {"sessionId": session_id})
+                               for session_id in deleted))
+        await sidecar.kill()
+        restarted = await start_sidecar(directory=disk)
+        assert sorted(await all_session_ids(restarted)) == sorted(created[len(deleted):])
+        await restarted.call("session/create", {})
+        await restarted.stop()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, ItemsView
+from collections.abc import AsyncIterator, Awaitable, Callable, ItemsView
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -29,6 +29,9 @@ from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
 from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 
 log = logging.getLogger(__name__)
+MakeRoom = Callable[[], Awaitable[bool]]
+ROOM_ATTEMPTS = 3
+"""Appends of a record for which room is made (release the reserve, or compact)."""
 
 
 class Documents(Protocol):
@@ -62,6 +65,13 @@ class Checkpointer:
         self._catalogue_saving: asyncio.Future[None] | None = None
         self._scrubbing: asyncio.Task[None] | None = None
         self._closed = False
+        self.low_on_space: Callable[[], bool] = lambda: False
+        """While true, no checkpoint starts (after the load, after `checkpoint_every`
+        changes, at exit): on a disk the sessions filled it would use up, one file per
+        session, the room journal compaction needs, and could not finish (see
+        `reserve`). The next change after it turns false starts one held back."""
+        self._held_back = False
+        self._room_turn = asyncio.Lock()
 
     def take_over(
         self, loaded: LoadedData, documents: Documents, high_water: Callable[[], int]
@@ -73,7 +83,7 @@ class Checkpointer:
         self._dirty = loaded.replayed
         self._deleted = loaded.deleted
         if loaded.journal.generations:
-            self._start_checkpoint()
+            self._start_checkpoint_unless_low_on_space()
         elif loaded.catalogue_stale:
             self._save_catalogue_in_background()
         if loaded.unverified:
@@ -106,20 +116,29 @@ class Checkpointer:
             log.warning("could not record the repair of %s (%s)", session_id, exc.message)
 
     @asynccontextmanager
-    async def journaled(self, record: Record) -> AsyncIterator[None]:
+    async def journaled(
+        self, record: Record, make_room: MakeRoom | None = None
+    ) -> AsyncIterator[None]:
         """Make `record` durable in the journal; the body applies it to memory.
 
-        `record` is `{"put": document}` or `{"delete": [ids], "highWater": n}`.
+        `record` is `{"put": document}` or `{"delete": [ids], "highWater": n}`. With
+        `make_room` (deletes), a full disk is not the end: see `_append_making_room`.
         """
-        journal = self._store.journal
-        generation = journal.generation
+        generation = self._store.journal.generation
+        # A record may land in a later generation than this (the journal ends one when
+        # it is full, or a retry comes after a checkpoint): counting it here only makes
+        # a checkpoint wait longer, never cut it early.
         self._unapplied[generation] = self._unapplied.get(generation, 0) + 1
         try:
-            try:
-                await finish_even_if_cancelled(asyncio.wrap_future(journal.append(record)))
-            except OSError as exc:
-                log.error("storage failure: %s", exc)
-                raise errors.storage_error(exc) from exc
+            if make_room is not None and self.low_on_space():
+                await self._append_making_room(record, make_room)
+            else:
+                try:
+                    await self._append(record)
+                except OSError as exc:
+                    if make_room is None or not _disk_full(exc):
+                        raise errors.storage_error(exc) from exc
+                    await self._append_making_room(record, make_room)
             self._note(record)
             yield
         finally:
@@ -127,6 +146,31 @@ class Checkpointer:
             if not self._unapplied[generation]:
                 del self._unapplied[generation]
                 self._all_applied.set()
+
+    async def _append(self, record: Record) -> None:
+        try:
+            await finish_even_if_cancelled(
+                asyncio.wrap_future(self._store.journal.append(record)))
+        except OSError as exc:
+            log.error("storage failure: %s", exc)
+            raise
+
+    async def _append_making_room(self, record: Record, make_room: MakeRoom) -> None:
+        """Append `record` on a (nearly) full disk: one such record at a time, each
+        after `make_room` (which releases the reserve or compacts the journal while
+        there is room to), again while it made room, at most `ROOM_ATTEMPTS` times.
+        One at a time, since a batch of them could need more room than there is."""
+        async with self._room_turn:
+            for _ in range(ROOM_ATTEMPTS):
+                made = await make_room()
+                try:
+                    await self._append(record)
+                    return
+                except OSError as exc:
+                    if not made or not _disk_full(exc):
+                        raise errors.storage_error(exc) from exc
+                    failure = exc
+            raise errors.storage_error(failure) from failure
 
     def _note(self, record: Record) -> None:
         put = record.get("put")
@@ -137,7 +181,12 @@ class Checkpointer:
             self._dirty.discard(session_id)
             self._deleted.add(session_id)
         self._changes_since_checkpoint += 1
-        if self._changes_since_checkpoint >= self._checkpoint_every:
+        if self._held_back or self._changes_since_checkpoint >= self._checkpoint_every:
+            self._start_checkpoint_unless_low_on_space()
+
+    def _start_checkpoint_unless_low_on_space(self) -> None:
+        self._held_back = self.low_on_space()
+        if not self._held_back:
             self._start_checkpoint()
 
     def _start_checkpoint(self) -> None:
@@ -210,6 +259,10 @@ class Checkpointer:
         self._closed = True
         if self._scrubbing is not None:
             self._scrubbing.cancel()
+        if self.low_on_space():
+            log.warning("the disk is nearly full: the documents are not written at exit; "
+                        "the next start replays the journal")
+            return
         try:
             covered = self._store.journal.rotate()
             self._written(self._store.checkpoint(*self._snapshot(covered)))
@@ -218,6 +271,10 @@ class Checkpointer:
         except OSError as exc:
             log.warning("could not write the documents or the catalogue at exit (%s); "
                         "the next start replays the journal", exc)
+
+
+def _disk_full(exc: OSError) -> bool:
+    return errors.storage_error(exc).code == errors.STORAGE_FULL
 
 
 def _log_catalogue_failure(saving: asyncio.Future[None]) -> None:

@@ -17,6 +17,10 @@ exactly the records acknowledged in it, or removed if it holds none. Until that
 succeeds every write fails, so a change answered with an error can come back after a
 crash only if the sidecar acknowledged nothing after it.
 
+A generation also ends once it holds `generation_bytes` (when set), so each file stays
+small enough to be rewritten on a nearly full disk: `rewrite_generations` replaces
+generations atomically, one at a time (the compaction in `compaction` uses it).
+
 Each generation is a file `sessions/journal-<generation>.log` holding one record a
 line: the CRC-32 of the JSON as 8 hex digits, a space, the JSON. A line that is cut
 short or fails its check is a write that was never acknowledged when it is the last
@@ -30,7 +34,7 @@ import os
 import re
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +99,7 @@ def _parse_generation(data: bytes, name: str, contents: JournalContents) -> None
     complete, last = lines[:-1], lines[-1]
     bad: list[int] = []
     for number, line in enumerate(complete, start=1):
-        record = _decode(line)
+        record = decode_line(line)
         if record is None:
             bad.append(number)
         else:
@@ -111,7 +115,7 @@ def _parse_generation(data: bytes, name: str, contents: JournalContents) -> None
         contents.problems.append(problem)
 
 
-def _decode(line: bytes) -> Record | None:
+def decode_line(line: bytes) -> Record | None:
     checksum, _, payload = line.partition(b" ")
     try:
         if int(checksum, 16) != zlib.crc32(payload) or len(checksum) != 8:
@@ -141,6 +145,9 @@ class Journal:
         self._unknown: set[int] = set()
         """Generations whose file a failed write left unknown on disk."""
         self._removed_through = 0
+        self.generation_bytes = 0
+        """A generation ends once it holds this many bytes (0: only `rotate` ends one)."""
+        self._queued_in_generation = 0
 
     @property
     def generation(self) -> int:
@@ -153,6 +160,10 @@ class Journal:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the journal is closed")
+            if 0 < self.generation_bytes <= self._queued_in_generation:
+                self._generation += 1
+                self._queued_in_generation = 0
+            self._queued_in_generation += len(data)
             self._pending.append((self._generation, data, done))
             if self._flusher is None:
                 self._flusher = threading.Thread(
@@ -166,6 +177,7 @@ class Journal:
         """Start a new generation for records queued from now on; the old one's number."""
         with self._lock:
             self._generation += 1
+            self._queued_in_generation = 0
             return self._generation - 1
 
     def remove_through(self, generation: int) -> None:
@@ -180,6 +192,32 @@ class Journal:
             self._unknown = {number for number in self._unknown if number > generation}
             for number in [number for number in self._acknowledged if number <= generation]:
                 del self._acknowledged[number]
+
+    def rewrite_generations(
+        self, rewrite: Callable[[list[tuple[int, bytes]]], dict[int, bytes]]
+    ) -> int:
+        """Replace generations with shorter versions of themselves; the bytes freed.
+
+        `rewrite` gets every generation's file, oldest first, and answers the new
+        contents of those it shortens (never the current one). Each is replaced
+        atomically, oldest first, so a crash leaves every generation old or new, whole.
+        Nothing is appended meanwhile."""
+        with self._disk_lock:
+            self._make_known()
+            current = self._generation
+            on_disk = [(number, self._files.read_bytes(path))
+                       for number, path in generations_in(self._directory)]
+            freed = 0
+            rewritten = rewrite(on_disk)
+            for number, old in on_disk:
+                new = rewritten.get(number)
+                if new is None or number >= current or len(new) >= len(old):
+                    continue
+                self._files.write_atomic(journal_path(self._directory, number), new)
+                if number in self._acknowledged:
+                    self._acknowledged[number] = bytearray(new)
+                freed += len(old) - len(new)
+            return freed
 
     def close(self) -> None:
         """Finish what is queued and stop the flusher."""

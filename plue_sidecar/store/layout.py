@@ -23,6 +23,8 @@ class Layout:
         self.catalogue_file = data_dir / "catalogue.json"
         self.migration_marker = data_dir / "migrations.json"
         self.repairs_file = data_dir / "repairs.log"
+        self.reserve_file = data_dir / "reserve"
+        """Space set aside for when the disk is full (see `reserve`)."""
 
     def session_dir(self, session_id: str) -> Path:
         if not _SESSION_ID.match(session_id):

@@ -6,7 +6,9 @@ replayed on top), checkpoints and the catalogue, and the files of each session.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -108,10 +110,10 @@ class SessionStore:
         the journal generations up to `covered` hold nothing the files do not, and go."""
         written = CheckpointWritten()
         paths = [self.layout.document(document.id) for document in documents]
-        self.files.write_many_atomic([
-            (path, document_bytes(document))
-            for path, document in zip(paths, documents, strict=True)
-        ])
+        files = [(path, document_bytes(document))
+                 for path, document in zip(paths, documents, strict=True)]
+        self._check_room_for([len(data) for _, data in files])
+        self.files.write_many_atomic(files)
         for path, document in zip(paths, documents, strict=True):
             try:
                 stamp = stamp_of(self.files.stat(path))
@@ -123,6 +125,19 @@ class SessionStore:
         self.save_high_water(high_water)
         self.journal.remove_through(covered)
         return written
+
+    def _check_room_for(self, sizes: list[int]) -> None:
+        """Refuse a checkpoint the disk has no room for before it writes anything: one
+        that failed half-way would keep the documents it wrote and use up the room the
+        journal needs (a disk that reports no size is trusted)."""
+        disk = os.statvfs(self.layout.data_dir)
+        block = disk.f_frsize or disk.f_bsize
+        if not disk.f_blocks or not block:
+            return
+        needed = sum(-(-size // block) * block for size in sizes)
+        if needed > disk.f_bavail * block:
+            raise OSError(errno.ENOSPC, f"the documents need {needed} bytes, more than the "
+                          "disk has free")
 
     def save_catalogue(
         self, entries: list[Entry], directory_mtimes: dict[str, int], taken_at_ns: int,

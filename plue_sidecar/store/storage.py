@@ -10,6 +10,9 @@ through here:
 - `remove_session_files` after a delete;
 - `close`.
 
+On a disk the sessions filled, deletes still go through and free it (see `reserve`):
+while the reserve is released every other write answers `-32014`.
+
 Every call that writes is durable when it returns and raises the client's storage
 error (`errors.storage_error`) when the disk fails; checkpoints and the catalogue
 happen behind it (see `checkpointer`).
@@ -17,6 +20,7 @@ happen behind it (see `checkpointer`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Future
@@ -30,6 +34,7 @@ from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.journal import Record
 from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.message_log import LogContents
+from plue_sidecar.store.reserve import SpaceReserve, full_disk
 from plue_sidecar.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,9 @@ class SessionStorage:
         self._io = IoPool(IO_THREADS)
         self._checkpointer = Checkpointer(store, self._io, checkpoint_every)
         self._loaded = False
+        self._reserve = SpaceReserve(store)
+        self._checkpointer.low_on_space = lambda: self._reserve.low_on_space
+        self._reserve_taken: Future[None] | None = None
 
     # --- opening -------------------------------------------------------------
 
@@ -63,15 +71,50 @@ class SessionStorage:
     ) -> None:
         """Memory now holds what `load` found: write behind it from here on."""
         self._loaded = True
+        try:
+            self._reserve.size_at_start()
+        except OSError as exc:
+            log.warning("could not size the space reserve (%s)", exc)
         self._checkpointer.take_over(loaded, documents, high_water)
+        self._reserve_taken = self._io.submit(self._reserve.take_at_start)
 
     # --- session changes -----------------------------------------------------
 
     @asynccontextmanager
     async def journaled(self, record: Record) -> AsyncIterator[None]:
-        """Make `record` durable; the body applies it to memory (see `Checkpointer`)."""
-        async with self._checkpointer.journaled(record):
+        """Make `record` durable; the body applies it to memory (see `Checkpointer`).
+        A delete goes through on a full disk if room can be made for it."""
+        if "delete" not in record:
+            await self._refuse_while_low_on_space()
+            async with self._checkpointer.journaled(record):
+                yield
+            return
+        await self._reserve_set_aside()
+        async with self._checkpointer.journaled(record, self._make_room):
+            self._reserve.deleted()
             yield
+
+    async def _reserve_set_aside(self) -> None:
+        """Wait until the start has set the reserve aside (or failed to), so that the
+        disk a write fills is filled around it."""
+        if self._reserve_taken is not None and not self._reserve_taken.done():
+            try:
+                await asyncio.wrap_future(self._reserve_taken)
+            except OSError as exc:
+                log.warning("could not size the space reserve (%s)", exc)
+
+    async def _refuse_while_low_on_space(self) -> None:
+        await self._reserve_set_aside()
+        if self._reserve.low_on_space and not await self._io.run(
+            self._reserve.leave_low_space
+        ):
+            raise errors.storage_error(full_disk())
+
+    async def _make_room(self) -> bool:
+        try:
+            return await self._io.run(self._reserve.make_room)
+        except errors.RpcError:
+            return False
 
     async def remove_session_files(self, session_ids: list[str]) -> None:
         """Remove the files of deleted sessions; what is left, a checkpoint removes."""
@@ -87,10 +130,12 @@ class SessionStorage:
         return await self._io.run(self._store.read_messages, session_id, acknowledged)
 
     async def append_message(self, record: MessageRecord) -> None:
+        await self._refuse_while_low_on_space()
         await self._io.run(self._store.append_message, record)
 
     async def write_messages(self, session_id: str, records: Iterable[MessageRecord]) -> None:
         """A new session's whole log (a fork's copy)."""
+        await self._refuse_while_low_on_space()
         await self._io.run(self._store.write_messages, session_id, list(records))
 
     async def cut_message_log(self, session_id: str, size: int) -> None:
