@@ -7,10 +7,12 @@ the process imports), then kept up to date one change at a time.
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterable
+from itertools import compress
+from operator import attrgetter, itemgetter, methodcaller, not_
 
 from plue_sidecar.core.ordering import RecencyIndex, SortKey
 from plue_sidecar.core.shares import ShareIndex
-from plue_sidecar.models.base import id_number
+from plue_sidecar.models.base import SESSION_ID_PREFIX, id_number
 from plue_sidecar.models.records import Session
 
 
@@ -24,30 +26,52 @@ class SessionIndex:
     share secrets. Sessions whose parent is missing are listed as roots (`orphans`)."""
 
     def __init__(self, sessions: Iterable[Session] = ()) -> None:
-        self._sessions: dict[str, Session] = {}
-        self._ids_by_number: dict[int, str] = {}
-        self._children: dict[str, set[str]] = {}
+        self._sessions: dict[str, Session] = {session.id: session for session in sessions}
+        self._odd_ids: dict[int, str] = {}
+        """Ids that are not the prefix and their number's digits (leading zeros): the
+        id of any other number is spelled from it (a dict by number would cost as much
+        as the one by id)."""
+        self._children: dict[str, str | set[str]] = {}
+        """Children by parent: one child as its id (most parents have one; a set each
+        would be most of the index's memory), more as a set."""
         self._shares = ShareIndex()
         self.orphans: list[str] = []
         """Sessions whose parent is gone: they are listed as roots."""
-        by_id = self._sessions
-        keys: list[SortKey] = []
-        for session in sessions:
-            number = id_number(session.id)
-            by_id[session.id] = session
-            self._ids_by_number[number] = session.id
-            keys.append((session.updated_at, number))
-        roots: list[SortKey] = []
-        children = self._children
-        for key, session in zip(keys, by_id.values(), strict=True):
-            parent = session.parent_id
-            if parent is None:
-                roots.append(key)
-            elif parent in by_id:
-                children.setdefault(parent, set()).add(session.id)
-            else:
-                roots.append(key)
-                self.orphans.append(session.id)
+        # Column by column, each pass in C (map, zip, comprehensions): a loop in Python
+        # per session was most of the index's time. The id number is computed once.
+        by_id, children, odd_ids = self._sessions, self._children, self._odd_ids
+        sessions_in = list(by_id.values())
+        ids = list(by_id)
+        digits = list(map(itemgetter(slice(len(SESSION_ID_PREFIX), None)), ids))
+        numbers = list(map(int, digits))
+        joined = "".join(digits)
+        if not (joined.isascii() and joined.isdigit()) or any(
+            map(methodcaller("startswith", "0"), digits)
+        ):
+            for session_id, spelled, number in zip(ids, digits, numbers, strict=True):
+                if spelled != str(number):
+                    odd_ids[number] = session_id
+        del digits, joined
+        keys: list[SortKey] = list(zip(map(attrgetter("updated_at"), sessions_in), numbers,
+                                       strict=True))
+        parents = list(map(attrgetter("parent_id"), sessions_in))
+        linked = list(map(by_id.__contains__, parents))
+        unlinked = list(map(not_, linked))
+        roots = list(compress(keys, unlinked))
+        self.orphans = [session_id for session_id, parent
+                        in compress(zip(ids, parents, strict=True), unlinked)
+                        if parent is not None]
+        links = list(zip(compress(parents, linked), compress(ids, linked), strict=True))
+        children.update(links)
+        if len(children) < len(links):  # some parents have more than one child
+            for parent, child in links:
+                siblings = children[parent]
+                if isinstance(siblings, str):
+                    if siblings != child:
+                        children[parent] = {siblings, child}
+                else:
+                    siblings.add(child)
+        for session in sessions_in:
             if session.share is not None:
                 self._shares.add(session.share.secret, session.id)
         self._recency = RecencyIndex(keys)
@@ -79,16 +103,14 @@ class SessionIndex:
         self._recency.discard(key)
         self._roots.discard(key)
         if session.parent_id is not None:
-            siblings = self._children.get(session.parent_id)
-            if siblings is not None:
-                siblings.discard(session_id)
-                if not siblings:
-                    del self._children[session.parent_id]
+            self._unlink_child(session.parent_id, session_id)
         self._children.pop(session_id, None)
         if session.share is not None:
             self._shares.remove(session.share.secret)
         del self._sessions[session_id]
-        del self._ids_by_number[id_number(session_id)]
+        number = id_number(session_id)
+        if self._odd_ids.get(number) == session_id:
+            del self._odd_ids[number]
         return session
 
     def replace(self, old: Session, new: Session) -> None:
@@ -113,12 +135,15 @@ class SessionIndex:
         """Up to `limit` sessions older than `before`, and the key to continue from."""
         if parent_id is not None:
             order = RecencyIndex(
-                sort_key(self._sessions[c]) for c in self._children.get(parent_id, ())
+                sort_key(self._sessions[c]) for c in self._children_of(parent_id)
             )
         else:
             order = self._roots if roots_only else self._recency
         keys, more = order.newest_before(before, limit)
-        sessions = [self._sessions[self._ids_by_number[key[1]]] for key in keys]
+        by_id, odd_ids = self._sessions, self._odd_ids
+        sessions = [
+            by_id[odd_ids.get(key[1]) or f"{SESSION_ID_PREFIX}{key[1]}"] for key in keys
+        ]
         return sessions, keys[-1] if more else None
 
     def subtree(self, session_id: str) -> list[str]:
@@ -131,7 +156,7 @@ class SessionIndex:
                 ordered.append(current)
                 continue
             pending.append((current, True))
-            pending.extend((child, False) for child in sorted(self._children.get(current, ()),
+            pending.extend((child, False) for child in sorted(self._children_of(current),
                                                               reverse=True))
         return ordered
 
@@ -143,18 +168,45 @@ class SessionIndex:
     def _link(self, session: Session) -> SortKey:
         self._sessions[session.id] = session
         number = id_number(session.id)
-        self._ids_by_number[number] = session.id
+        if session.id != f"{SESSION_ID_PREFIX}{number}":
+            self._odd_ids[number] = session.id
+        else:
+            self._odd_ids.pop(number, None)
         parent = session.parent_id
         if parent is not None and parent in self._sessions:
-            children = self._children.get(parent)
-            if children is None:
-                children = self._children[parent] = set()
-            children.add(session.id)
+            siblings = self._children.get(parent)
+            if siblings is None:
+                self._children[parent] = session.id
+            elif isinstance(siblings, str):
+                if siblings != session.id:
+                    self._children[parent] = {siblings, session.id}
+            else:
+                siblings.add(session.id)
         if session.share is not None:
             self._shares.add(session.share.secret, session.id)
         return (session.updated_at, number)
 
     def _is_root(self, session: Session) -> bool:
         parent = session.parent_id
-        return parent is None or session.id not in self._children.get(parent, ())
+        return parent is None or session.id not in self._children_of(parent)
+
+    def _children_of(self, parent_id: str) -> tuple[str, ...] | set[str]:
+        siblings = self._children.get(parent_id)
+        if siblings is None:
+            return ()
+        return (siblings,) if isinstance(siblings, str) else siblings
+
+    def _unlink_child(self, parent_id: str, child_id: str) -> None:
+        siblings = self._children.get(parent_id)
+        if siblings is None:
+            return
+        if isinstance(siblings, str):
+            if siblings == child_id:
+                del self._children[parent_id]
+            return
+        siblings.discard(child_id)
+        if len(siblings) == 1:
+            self._children[parent_id] = next(iter(siblings))
+        elif not siblings:
+            del self._children[parent_id]
 

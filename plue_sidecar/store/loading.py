@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,7 +87,7 @@ class DataDirLoader:
             loaded.stamps[session.id] = self._store.save_session(session)
         loaded.journal = journal
         high_water = max(high_water, self._replay(journal.records, loaded))
-        newest = max((id_number(s.id) for s in loaded.sessions), default=0)
+        newest = max(map(id_number, map(attrgetter("id"), loaded.sessions)), default=0)
         loaded.high_water = max(high_water, self._read_high_water(), newest)
         return loaded
 
@@ -158,22 +159,32 @@ class DataDirLoader:
         loaded = LoadedData()
         snapshot = self._store.catalogue.load() if trust_catalogue else Snapshot()
         seen: set[str] = set()
+        trusted: list[list[str]] = []
         for relative, directory, mtime_ns in session_directories(self.layout.sessions_dir):
             seen.add(relative)
             if snapshot.trusts(relative, mtime_ns):
-                sessions, stamps = loaded.sessions, loaded.stamps
-                unverified = loaded.unverified
-                for document, stamp in snapshot.entries(relative):
-                    sessions.append(document)
-                    stamps[document.id] = stamp
-                    unverified[document.id] = snapshot.checksums[document.id]
-                    if document.schema_version > SESSION_SCHEMA_VERSION:
-                        self._accept_newer(document, loaded)
+                recorded = snapshot.directories[relative]
+                ids = list(map(attrgetter("id"), recorded.sessions))
+                loaded.sessions.extend(recorded.sessions)
+                loaded.stamps.update(zip(ids, recorded.stamps, strict=True))
+                trusted.append(ids)
+                if max(map(attrgetter("schema_version"), recorded.sessions),
+                       default=0) > SESSION_SCHEMA_VERSION:
+                    for document in recorded.sessions:
+                        if document.schema_version > SESSION_SCHEMA_VERSION:
+                            self._accept_newer(document, loaded)
             else:
                 loaded.catalogue_stale = True
                 self._load_directory(directory, snapshot, relative, loaded, journaled)
         if set(snapshot.directories) - seen:
             loaded.catalogue_stale = True
+        if not loaded.catalogue_stale:
+            # Every row was trusted: the snapshot's checksums are exactly the unverified.
+            loaded.unverified = snapshot.checksums
+        else:
+            checksums = snapshot.checksums
+            for ids in trusted:
+                loaded.unverified.update(zip(ids, map(checksums.__getitem__, ids), strict=True))
         return loaded
 
     def _load_directory(
