@@ -270,23 +270,20 @@ def _snapshot_of(head: Head, rows_by_directory: dict[str, list[list[Any]]]) -> S
     A loop in Python per row (unpacking it, an `Entry` each) was most of the load's time;
     here each column is read by `map` in C and `Session` is the only call per row. A
     parent id is the parent's own id string (one copy of each id in memory)."""
-    every_row = [rows for rows in rows_by_directory.values()]
-    if any(len(row) != _ROW_FIELDS + 5 for rows in every_row for row in rows):
+    every_row = list(rows_by_directory.values())
+    if any(set(map(len, rows)) - {_ROW_FIELDS + 5} for rows in every_row):
         raise ValueError("a catalogue row of the wrong length")
     col = _COLUMNS
     ids_col, checksum_col, parent_col = col[1], col[-1], col[2]
-    checksums = {
-        session_id: checksum
-        for rows in every_row
-        for session_id, checksum in zip(
-            map(ids_col, rows), map(int, map(checksum_col, rows)), strict=True)
-    }
-    own_id = {session_id: session_id for session_id in checksums}
+    checksums: dict[str, int] = {}
+    for rows in every_row:
+        checksums.update(zip(map(ids_col, rows), map(int, map(checksum_col, rows)), strict=True))
+    own_id = dict(zip(checksums, checksums, strict=True))
     directories: dict[str, RecordedDirectory] = {}
     for name in head.mtimes.keys() | rows_by_directory.keys():
         rows = rows_by_directory.get(name, [])
         shares: Iterator[ShareRecord | None] = map(col[_ROW_FIELDS], rows)
-        if any(share is not None for share in map(col[_ROW_FIELDS], rows)):
+        if list(map(col[_ROW_FIELDS], rows)).count(None) != len(rows):
             shares = iter([_share_of(row[_ROW_FIELDS]) for row in rows])
         sessions = list(map(
             Session, map(col[0], rows), map(ids_col, rows),

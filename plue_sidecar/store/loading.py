@@ -15,13 +15,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
 
-from plue_sidecar.models.base import id_number
+from plue_sidecar.models.base import SESSION_ID_PREFIX
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
 from plue_sidecar.store.catalogue import (
     Entry,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from plue_sidecar.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
+_ID_DIGITS = itemgetter(slice(len(SESSION_ID_PREFIX), None))
 
 
 @dataclass
@@ -87,7 +88,8 @@ class DataDirLoader:
             loaded.stamps[session.id] = self._store.save_session(session)
         loaded.journal = journal
         high_water = max(high_water, self._replay(journal.records, loaded))
-        newest = max(map(id_number, map(attrgetter("id"), loaded.sessions)), default=0)
+        newest = max(map(int, map(_ID_DIGITS, map(attrgetter("id"), loaded.sessions))),
+                     default=0)  # id_number, in C
         loaded.high_water = max(high_water, self._read_high_water(), newest)
         return loaded
 
