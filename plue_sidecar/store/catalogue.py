@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import zlib
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -125,12 +126,51 @@ class Head:
         )
 
 
+class Checksums:
+    """Session ids with their documents' checksums, in order, as a list and an array
+    of 32-bit numbers: a dict and an int object each cost 80 bytes a session, kept
+    for as long as the scrub runs."""
+
+    __slots__ = ("ids", "values")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.values = array("I")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, session_id: str, checksum: int) -> None:
+        self.values.append(checksum)
+        self.ids.append(session_id)
+
+    def extend(self, session_ids: list[str], checksums: Iterable[int]) -> None:
+        values = self.values
+        values.extend(checksums)
+        if len(values) != len(self.ids) + len(session_ids):
+            del values[len(self.ids):]
+            raise ValueError("as many checksums as sessions")
+        self.ids.extend(session_ids)
+
+    def items(self) -> Iterator[tuple[str, int]]:
+        return zip(self.ids, self.values, strict=True)
+
+
 @dataclass
 class Snapshot:
     taken_at_ns: int = 0
     directories: dict[str, RecordedDirectory] = field(default_factory=dict)
-    checksums: dict[str, int] = field(default_factory=dict)
-    """Each row's document checksum, by session id."""
+    recorded: Checksums = field(default_factory=Checksums)
+    """Each row's document checksum, in row order."""
+    _by_id: dict[str, int] | None = field(default=None, repr=False)
+
+    @property
+    def checksums(self) -> dict[str, int]:
+        """Each row's document checksum, by session id (made when first asked for: a
+        start that trusts every directory never needs it)."""
+        if self._by_id is None:
+            self._by_id = dict(self.recorded.items())
+        return self._by_id
 
     def trusts(self, relative: str, mtime_ns: int) -> bool:
         recorded = self.directories.get(relative)
@@ -168,7 +208,7 @@ class Catalogue:
                     try:
                         return _snapshot_of(head, _chunks_read(file, head.body))
                     except (_BodyChangedError, orjson.JSONDecodeError, KeyError, TypeError,
-                            ValueError, AttributeError):
+                            ValueError, AttributeError, OverflowError):
                         # Not the body written with this head (edited by hand, or
                         # damaged): parse it whole.
                         file.seek(body_start)
@@ -176,7 +216,8 @@ class Catalogue:
             return _snapshot_of(head, rows_by_directory.items())
         except FileNotFoundError:
             return Snapshot()
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError,
+                OverflowError) as exc:
             log.warning("catalogue is unreadable (%s); rebuilding it", exc)
             return Snapshot()
 
@@ -359,14 +400,14 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
     each id in memory)."""
     col = _COLUMNS
     ids_col, checksum_col, parent_col = col[1], col[-1], col[2]
-    checksums: dict[str, int] = {}
+    checksums = Checksums()
     own_id: dict[str, str] = {}
     directories = {name: RecordedDirectory(mtime) for name, mtime in head.mtimes.items()}
     for name, rows in chunks:
         if set(map(len, rows)) - {_ROW_FIELDS + 5}:
             raise ValueError("a catalogue row of the wrong length")
         ids = list(map(ids_col, rows))
-        checksums.update(zip(ids, map(int, map(checksum_col, rows)), strict=True))
+        checksums.extend(ids, map(checksum_col, rows))
         own_id.update(zip(ids, ids, strict=True))
         shares: Iterator[ShareRecord | None] = map(col[_ROW_FIELDS], rows)
         if list(map(col[_ROW_FIELDS], rows)).count(None) != len(rows):

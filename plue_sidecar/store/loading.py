@@ -24,6 +24,7 @@ import orjson
 from plue_sidecar.models.base import SESSION_ID_PREFIX
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
 from plue_sidecar.store.catalogue import (
+    Checksums,
     Entry,
     Head,
     Snapshot,
@@ -62,7 +63,7 @@ class LoadedData:
     deleted: set[str] = field(default_factory=set)
     """Sessions the journal deleted: their files must be gone before it is cut."""
     journal: JournalContents = field(default_factory=JournalContents)
-    unverified: dict[str, int] = field(default_factory=dict)
+    unverified: Checksums = field(default_factory=Checksums)
     """Sessions taken from the catalogue without reading their files, with the checksum
     the catalogue recorded: the scrub compares them with their files."""
     recovered: list[Session] = field(default_factory=list)
@@ -182,11 +183,11 @@ class DataDirLoader:
             loaded.catalogue_stale = True
         if not loaded.catalogue_stale:
             # Every row was trusted: the snapshot's checksums are exactly the unverified.
-            loaded.unverified = snapshot.checksums
+            loaded.unverified = snapshot.recorded
         else:
             checksums = snapshot.checksums
             for ids in trusted:
-                loaded.unverified.update(zip(ids, map(checksums.__getitem__, ids), strict=True))
+                loaded.unverified.extend(ids, map(checksums.__getitem__, ids))
         return loaded
 
     def _load_directory(
@@ -212,7 +213,7 @@ class DataDirLoader:
             row = rows.get(session_id)
             if row is not None and snapshot.vouches_for(row, stamp):
                 self._accept(row.document, stamp, loaded)
-                loaded.unverified[session_id] = snapshot.checksums[session_id]
+                loaded.unverified.add(session_id, snapshot.checksums[session_id])
                 continue
             loaded.documents_read += 1
             document = self._read_or_quarantine(Path(file.path), session_id, loaded)
