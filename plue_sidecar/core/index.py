@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import ItemsView, Iterable
 from itertools import compress
-from operator import attrgetter, itemgetter, methodcaller, not_
+from operator import attrgetter, itemgetter, not_
 
 from plue_sidecar.core.ordering import RecencyIndex, SortKey
 from plue_sidecar.core.shares import ShareIndex
@@ -26,11 +26,15 @@ class SessionIndex:
     share secrets. Sessions whose parent is missing are listed as roots (`orphans`)."""
 
     def __init__(self, sessions: Iterable[Session] = ()) -> None:
-        self._sessions: dict[str, Session] = {session.id: session for session in sessions}
-        self._odd_ids: dict[int, str] = {}
-        """Ids that are not the prefix and their number's digits (leading zeros): the
-        id of any other number is spelled from it (a dict by number would cost as much
-        as the one by id)."""
+        sessions_in = sessions if isinstance(sessions, list) else list(sessions)
+        ids = list(map(attrgetter("id"), sessions_in))
+        self._sessions: dict[str, Session] = dict(zip(ids, sessions_in, strict=True))
+        if len(self._sessions) != len(ids):  # the same id twice: the last one counts
+            ids, sessions_in = list(self._sessions), list(self._sessions.values())
+        self._odd_ids: dict[int, str] | None = None
+        """Ids that are not the prefix and their number's digits (leading zeros), by
+        number: the id of any other number is spelled from it (a dict by number would
+        cost as much as the one by id). Found when a page first misses an id."""
         self._children: dict[str, str | set[str]] = {}
         """Children by parent: one child as its id (most parents have one; a set each
         would be most of the index's memory), more as a set."""
@@ -39,19 +43,8 @@ class SessionIndex:
         """Sessions whose parent is gone: they are listed as roots."""
         # Column by column, each pass in C (map, zip, comprehensions): a loop in Python
         # per session was most of the index's time. The id number is computed once.
-        by_id, children, odd_ids = self._sessions, self._children, self._odd_ids
-        sessions_in = list(by_id.values())
-        ids = list(by_id)
-        digits = list(map(itemgetter(slice(len(SESSION_ID_PREFIX), None)), ids))
-        numbers = list(map(int, digits))
-        joined = "".join(digits)
-        if not (joined.isascii() and joined.isdigit()) or any(
-            map(methodcaller("startswith", "0"), digits)
-        ):
-            for session_id, spelled, number in zip(ids, digits, numbers, strict=True):
-                if spelled != str(number):
-                    odd_ids[number] = session_id
-        del digits, joined
+        by_id, children = self._sessions, self._children
+        numbers = list(map(int, map(itemgetter(slice(len(SESSION_ID_PREFIX), None)), ids)))
         keys: list[SortKey] = list(zip(map(attrgetter("updated_at"), sessions_in), numbers,
                                        strict=True))
         parents = list(map(attrgetter("parent_id"), sessions_in))
@@ -61,19 +54,21 @@ class SessionIndex:
         self.orphans = [session_id for session_id, parent
                         in compress(zip(ids, parents, strict=True), unlinked)
                         if parent is not None]
-        links = list(zip(compress(parents, linked), compress(ids, linked), strict=True))
-        children.update(links)
-        if len(children) < len(links):  # some parents have more than one child
-            for parent, child in links:
+        children.update(zip(compress(parents, linked), compress(ids, linked), strict=True))
+        if len(children) < sum(linked):  # some parents have more than one child
+            for parent, child in zip(compress(parents, linked), compress(ids, linked),
+                                     strict=True):
                 siblings = children[parent]
                 if isinstance(siblings, str):
                     if siblings != child:
                         children[parent] = {siblings, child}
                 else:
                     siblings.add(child)
-        for session in sessions_in:
-            if session.share is not None:
-                self._shares.add(session.share.secret, session.id)
+        shares = list(map(attrgetter("share"), sessions_in))
+        if shares.count(None) != len(shares):
+            for session_id, share in zip(ids, shares, strict=True):
+                if share is not None:
+                    self._shares.add(share.secret, session_id)
         self._recency = RecencyIndex(keys)
         self._roots = RecencyIndex(roots)
 
@@ -109,7 +104,7 @@ class SessionIndex:
             self._shares.remove(session.share.secret)
         del self._sessions[session_id]
         number = id_number(session_id)
-        if self._odd_ids.get(number) == session_id:
+        if self._odd_ids is not None and self._odd_ids.get(number) == session_id:
             del self._odd_ids[number]
         return session
 
@@ -140,10 +135,7 @@ class SessionIndex:
         else:
             order = self._roots if roots_only else self._recency
         keys, more = order.newest_before(before, limit)
-        by_id, odd_ids = self._sessions, self._odd_ids
-        sessions = [
-            by_id[odd_ids.get(key[1]) or f"{SESSION_ID_PREFIX}{key[1]}"] for key in keys
-        ]
+        sessions = [self._session_numbered(key[1]) for key in keys]
         return sessions, keys[-1] if more else None
 
     def subtree(self, session_id: str) -> list[str]:
@@ -168,10 +160,11 @@ class SessionIndex:
     def _link(self, session: Session) -> SortKey:
         self._sessions[session.id] = session
         number = id_number(session.id)
-        if session.id != f"{SESSION_ID_PREFIX}{number}":
-            self._odd_ids[number] = session.id
-        else:
-            self._odd_ids.pop(number, None)
+        if self._odd_ids is not None:
+            if session.id != f"{SESSION_ID_PREFIX}{number}":
+                self._odd_ids[number] = session.id
+            else:
+                self._odd_ids.pop(number, None)
         parent = session.parent_id
         if parent is not None and parent in self._sessions:
             siblings = self._children.get(parent)
@@ -189,6 +182,20 @@ class SessionIndex:
     def _is_root(self, session: Session) -> bool:
         parent = session.parent_id
         return parent is None or session.id not in self._children_of(parent)
+
+    def _session_numbered(self, number: int) -> Session:
+        odd_ids = self._odd_ids
+        if odd_ids is not None and number in odd_ids:
+            return self._sessions[odd_ids[number]]
+        session = self._sessions.get(f"{SESSION_ID_PREFIX}{number}")
+        if session is not None:
+            return session
+        if odd_ids is None:
+            self._odd_ids = odd_ids = {
+                id_number(session_id): session_id for session_id in self._sessions
+                if session_id != f"{SESSION_ID_PREFIX}{id_number(session_id)}"
+            }
+        return self._sessions[odd_ids[number]]
 
     def _children_of(self, parent_id: str) -> tuple[str, ...] | set[str]:
         siblings = self._children.get(parent_id)
