@@ -7,10 +7,10 @@ the process imports), then kept up to date one change at a time.
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterable
-from itertools import compress
-from operator import attrgetter, itemgetter, not_
+from itertools import compress, repeat
+from operator import attrgetter, itemgetter, lshift, not_, or_
 
-from plue_sidecar.core.ordering import RecencyIndex, SortKey
+from plue_sidecar.core.ordering import NUMBER_BITS, RecencyIndex, SortKey
 from plue_sidecar.core.shares import ShareIndex
 from plue_sidecar.models.base import SESSION_ID_PREFIX, id_number
 from plue_sidecar.models.records import Session
@@ -45,8 +45,10 @@ class SessionIndex:
         # per session was most of the index's time. The id number is computed once.
         by_id, children = self._sessions, self._children
         numbers = list(map(int, map(itemgetter(slice(len(SESSION_ID_PREFIX), None)), ids)))
-        keys: list[SortKey] = list(zip(map(attrgetter("updated_at"), sessions_in), numbers,
-                                       strict=True))
+        # Recency keys packed in C (see ordering.pack): updatedAt << 108 | number.
+        keys = list(map(or_, map(lshift, map(attrgetter("updated_at"), sessions_in),
+                                 repeat(NUMBER_BITS)), numbers))
+        del numbers
         parents = list(map(attrgetter("parent_id"), sessions_in))
         linked = list(map(by_id.__contains__, parents))
         unlinked = list(map(not_, linked))
@@ -69,8 +71,8 @@ class SessionIndex:
             for session_id, share in zip(ids, shares, strict=True):
                 if share is not None:
                     self._shares.add(share.secret, session_id)
-        self._recency = RecencyIndex(keys)
-        self._roots = RecencyIndex(roots)
+        self._recency = RecencyIndex.of_packed(keys)
+        self._roots = RecencyIndex.of_packed(roots)
 
     def __len__(self) -> int:
         return len(self._sessions)
