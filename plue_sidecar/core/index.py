@@ -7,10 +7,12 @@ the process imports), then kept up to date one change at a time.
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterable
+from itertools import compress, repeat
+from operator import attrgetter, itemgetter, lshift, not_, or_
 
-from plue_sidecar.core.ordering import RecencyIndex, SortKey
+from plue_sidecar.core.ordering import NUMBER_BITS, RecencyIndex, SortKey
 from plue_sidecar.core.shares import ShareIndex
-from plue_sidecar.models.base import id_number
+from plue_sidecar.models.base import SESSION_ID_PREFIX, id_number
 from plue_sidecar.models.records import Session
 
 
@@ -24,34 +26,53 @@ class SessionIndex:
     share secrets. Sessions whose parent is missing are listed as roots (`orphans`)."""
 
     def __init__(self, sessions: Iterable[Session] = ()) -> None:
-        self._sessions: dict[str, Session] = {}
-        self._ids_by_number: dict[int, str] = {}
-        self._children: dict[str, set[str]] = {}
+        sessions_in = sessions if isinstance(sessions, list) else list(sessions)
+        ids = list(map(attrgetter("id"), sessions_in))
+        self._sessions: dict[str, Session] = dict(zip(ids, sessions_in, strict=True))
+        if len(self._sessions) != len(ids):  # the same id twice: the last one counts
+            ids, sessions_in = list(self._sessions), list(self._sessions.values())
+        self._odd_ids: dict[int, str] | None = None
+        """Ids that are not the prefix and their number's digits (leading zeros), by
+        number: the id of any other number is spelled from it (a dict by number would
+        cost as much as the one by id). Found when a page first misses an id."""
+        self._children: dict[str, str | set[str]] = {}
+        """Children by parent: one child as its id (most parents have one; a set each
+        would be most of the index's memory), more as a set."""
         self._shares = ShareIndex()
         self.orphans: list[str] = []
         """Sessions whose parent is gone: they are listed as roots."""
-        by_id = self._sessions
-        keys: list[SortKey] = []
-        for session in sessions:
-            number = id_number(session.id)
-            by_id[session.id] = session
-            self._ids_by_number[number] = session.id
-            keys.append((session.updated_at, number))
-        roots: list[SortKey] = []
-        children = self._children
-        for key, session in zip(keys, by_id.values(), strict=True):
-            parent = session.parent_id
-            if parent is None:
-                roots.append(key)
-            elif parent in by_id:
-                children.setdefault(parent, set()).add(session.id)
-            else:
-                roots.append(key)
-                self.orphans.append(session.id)
-            if session.share is not None:
-                self._shares.add(session.share.secret, session.id)
-        self._recency = RecencyIndex(keys)
-        self._roots = RecencyIndex(roots)
+        # Column by column, each pass in C (map, zip, comprehensions): a loop in Python
+        # per session was most of the index's time. The id number is computed once.
+        by_id, children = self._sessions, self._children
+        numbers = list(map(int, map(itemgetter(slice(len(SESSION_ID_PREFIX), None)), ids)))
+        # Recency keys packed in C (see ordering.pack): updatedAt << 108 | number.
+        keys = list(map(or_, map(lshift, map(attrgetter("updated_at"), sessions_in),
+                                 repeat(NUMBER_BITS)), numbers))
+        del numbers
+        parents = list(map(attrgetter("parent_id"), sessions_in))
+        linked = list(map(by_id.__contains__, parents))
+        unlinked = list(map(not_, linked))
+        roots = list(compress(keys, unlinked))
+        self.orphans = [session_id for session_id, parent
+                        in compress(zip(ids, parents, strict=True), unlinked)
+                        if parent is not None]
+        children.update(zip(compress(parents, linked), compress(ids, linked), strict=True))
+        if len(children) < sum(linked):  # some parents have more than one child
+            for parent, child in zip(compress(parents, linked), compress(ids, linked),
+                                     strict=True):
+                siblings = children[parent]
+                if isinstance(siblings, str):
+                    if siblings != child:
+                        children[parent] = {siblings, child}
+                else:
+                    siblings.add(child)
+        shares = list(map(attrgetter("share"), sessions_in))
+        if shares.count(None) != len(shares):
+            for session_id, share in zip(ids, shares, strict=True):
+                if share is not None:
+                    self._shares.add(share.secret, session_id)
+        self._recency = RecencyIndex.of_packed(keys)
+        self._roots = RecencyIndex.of_packed(roots)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -79,16 +100,14 @@ class SessionIndex:
         self._recency.discard(key)
         self._roots.discard(key)
         if session.parent_id is not None:
-            siblings = self._children.get(session.parent_id)
-            if siblings is not None:
-                siblings.discard(session_id)
-                if not siblings:
-                    del self._children[session.parent_id]
+            self._unlink_child(session.parent_id, session_id)
         self._children.pop(session_id, None)
         if session.share is not None:
             self._shares.remove(session.share.secret)
         del self._sessions[session_id]
-        del self._ids_by_number[id_number(session_id)]
+        number = id_number(session_id)
+        if self._odd_ids is not None and self._odd_ids.get(number) == session_id:
+            del self._odd_ids[number]
         return session
 
     def replace(self, old: Session, new: Session) -> None:
@@ -113,12 +132,12 @@ class SessionIndex:
         """Up to `limit` sessions older than `before`, and the key to continue from."""
         if parent_id is not None:
             order = RecencyIndex(
-                sort_key(self._sessions[c]) for c in self._children.get(parent_id, ())
+                sort_key(self._sessions[c]) for c in self._children_of(parent_id)
             )
         else:
             order = self._roots if roots_only else self._recency
         keys, more = order.newest_before(before, limit)
-        sessions = [self._sessions[self._ids_by_number[key[1]]] for key in keys]
+        sessions = [self._session_numbered(key[1]) for key in keys]
         return sessions, keys[-1] if more else None
 
     def subtree(self, session_id: str) -> list[str]:
@@ -131,7 +150,7 @@ class SessionIndex:
                 ordered.append(current)
                 continue
             pending.append((current, True))
-            pending.extend((child, False) for child in sorted(self._children.get(current, ()),
+            pending.extend((child, False) for child in sorted(self._children_of(current),
                                                               reverse=True))
         return ordered
 
@@ -143,18 +162,60 @@ class SessionIndex:
     def _link(self, session: Session) -> SortKey:
         self._sessions[session.id] = session
         number = id_number(session.id)
-        self._ids_by_number[number] = session.id
+        if self._odd_ids is not None:
+            if session.id != f"{SESSION_ID_PREFIX}{number}":
+                self._odd_ids[number] = session.id
+            else:
+                self._odd_ids.pop(number, None)
         parent = session.parent_id
         if parent is not None and parent in self._sessions:
-            children = self._children.get(parent)
-            if children is None:
-                children = self._children[parent] = set()
-            children.add(session.id)
+            siblings = self._children.get(parent)
+            if siblings is None:
+                self._children[parent] = session.id
+            elif isinstance(siblings, str):
+                if siblings != session.id:
+                    self._children[parent] = {siblings, session.id}
+            else:
+                siblings.add(session.id)
         if session.share is not None:
             self._shares.add(session.share.secret, session.id)
         return (session.updated_at, number)
 
     def _is_root(self, session: Session) -> bool:
         parent = session.parent_id
-        return parent is None or session.id not in self._children.get(parent, ())
+        return parent is None or session.id not in self._children_of(parent)
+
+    def _session_numbered(self, number: int) -> Session:
+        odd_ids = self._odd_ids
+        if odd_ids is not None and number in odd_ids:
+            return self._sessions[odd_ids[number]]
+        session = self._sessions.get(f"{SESSION_ID_PREFIX}{number}")
+        if session is not None:
+            return session
+        if odd_ids is None:
+            self._odd_ids = odd_ids = {
+                id_number(session_id): session_id for session_id in self._sessions
+                if session_id != f"{SESSION_ID_PREFIX}{id_number(session_id)}"
+            }
+        return self._sessions[odd_ids[number]]
+
+    def _children_of(self, parent_id: str) -> tuple[str, ...] | set[str]:
+        siblings = self._children.get(parent_id)
+        if siblings is None:
+            return ()
+        return (siblings,) if isinstance(siblings, str) else siblings
+
+    def _unlink_child(self, parent_id: str, child_id: str) -> None:
+        siblings = self._children.get(parent_id)
+        if siblings is None:
+            return
+        if isinstance(siblings, str):
+            if siblings == child_id:
+                del self._children[parent_id]
+            return
+        siblings.discard(child_id)
+        if len(siblings) == 1:
+            self._children[parent_id] = next(iter(siblings))
+        elif not siblings:
+            del self._children[parent_id]
 

@@ -22,14 +22,15 @@ from the head alone, while the body (every row, by directory) loads behind it.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import os
 import zlib
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -38,7 +39,10 @@ from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.store.durable_io import DurableFiles
 
 log = logging.getLogger(__name__)
-CATALOGUE_VERSION = 4
+CATALOGUE_VERSION = 5
+"""5: the head says where the body's chunks of rows are (`BodyLayout`); rows are
+written oldest first."""
+CHUNK_ROWS = 4096
 HEAD_ROWS = 1000
 """Newest sessions kept in the head: the largest page a client may ask for."""
 _ROW_FIELDS = 10
@@ -78,7 +82,25 @@ class Entry(NamedTuple):
 @dataclass
 class RecordedDirectory:
     mtime_ns: int | None
-    entries: list[Entry]
+    sessions: list[Session] = field(default_factory=list)
+    stamps: list[Stamp] = field(default_factory=list)
+    """Each session's stamp, in the same order."""
+
+    @property
+    def entries(self) -> list[Entry]:
+        return list(map(Entry, self.sessions, self.stamps))
+
+
+class BodyLayout(NamedTuple):
+    """The body as written: its length, CRC-32 and each chunk of rows as (directory,
+    start, end), the bytes between a directory's brackets that hold up to CHUNK_ROWS
+    whole rows. It lets the load parse one chunk at a time: orjson's parse of the whole
+    body held a parsed copy of it (about 40 MB at 100,000 sessions) on top of every
+    row, the highest point of the process's memory."""
+
+    length: int
+    crc: int
+    chunks: list[tuple[str, int, int]]
 
 
 @dataclass
@@ -93,6 +115,8 @@ class Head:
     roots_total: int = 0
     newest: list[Session] = field(default_factory=list)
     newest_roots: list[Session] = field(default_factory=list)
+    body: BodyLayout | None = None
+    """Where the body's chunks of rows are, when the body is still the one written."""
 
     def trusts_all(self, on_disk: dict[str, int]) -> bool:
         """The directories are exactly the recorded ones, each trusted whole."""
@@ -102,12 +126,51 @@ class Head:
         )
 
 
+class Checksums:
+    """Session ids with their documents' checksums, in order, as a list and an array
+    of 32-bit numbers: a dict and an int object each cost 80 bytes a session, kept
+    for as long as the scrub runs."""
+
+    __slots__ = ("ids", "values")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.values = array("I")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, session_id: str, checksum: int) -> None:
+        self.values.append(checksum)
+        self.ids.append(session_id)
+
+    def extend(self, session_ids: list[str], checksums: Iterable[int]) -> None:
+        values = self.values
+        values.extend(checksums)
+        if len(values) != len(self.ids) + len(session_ids):
+            del values[len(self.ids):]
+            raise ValueError("as many checksums as sessions")
+        self.ids.extend(session_ids)
+
+    def items(self) -> Iterator[tuple[str, int]]:
+        return zip(self.ids, self.values, strict=True)
+
+
 @dataclass
 class Snapshot:
     taken_at_ns: int = 0
     directories: dict[str, RecordedDirectory] = field(default_factory=dict)
-    checksums: dict[str, int] = field(default_factory=dict)
-    """Each row's document checksum, by session id."""
+    recorded: Checksums = field(default_factory=Checksums)
+    """Each row's document checksum, in row order."""
+    _by_id: dict[str, int] | None = field(default=None, repr=False)
+
+    @property
+    def checksums(self) -> dict[str, int]:
+        """Each row's document checksum, by session id (made when first asked for: a
+        start that trusts every directory never needs it)."""
+        if self._by_id is None:
+            self._by_id = dict(self.recorded.items())
+        return self._by_id
 
     def trusts(self, relative: str, mtime_ns: int) -> bool:
         recorded = self.directories.get(relative)
@@ -140,19 +203,21 @@ class Catalogue:
                 head = _parse_head(file.readline())
                 if head is None:
                     return Snapshot()
+                if head.body is not None:
+                    body_start = file.tell()
+                    try:
+                        return _snapshot_of(head, _chunks_read(file, head.body))
+                    except (_BodyChangedError, orjson.JSONDecodeError, KeyError, TypeError,
+                            ValueError, AttributeError, OverflowError):
+                        # Not the body written with this head (edited by hand, or
+                        # damaged): parse it whole.
+                        file.seek(body_start)
                 rows_by_directory = orjson.loads(file.read())["directories"]
-            checksums = {row[1]: int(row[-1]) for rows in rows_by_directory.values()
-                         for row in rows}
-            return Snapshot(head.taken_at_ns, {
-                name: RecordedDirectory(
-                    head.mtimes.get(name),
-                    [entry_of(row) for row in rows_by_directory.get(name, ())],
-                )
-                for name in head.mtimes.keys() | rows_by_directory.keys()
-            }, checksums)
+            return _snapshot_of(head, rows_by_directory.items())
         except FileNotFoundError:
             return Snapshot()
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError,
+                OverflowError) as exc:
             log.warning("catalogue is unreadable (%s); rebuilding it", exc)
             return Snapshot()
 
@@ -178,6 +243,9 @@ class Catalogue:
         """Write a snapshot; directories without a known mtime are checked file by file.
         `complete`: `entries` are every session there is, and every directory's mtime
         is known (so the head's newest sessions are the newest of all)."""
+        # Oldest first: the load then meets the sessions nearly in list order, and the
+        # sort of the recency index (most of its time when they come shuffled) is a merge.
+        entries = sorted(entries, key=_recency)
         directories: dict[str, list[list[Any]]] = {}
         for entry in entries:
             directories.setdefault(directory_of(entry.document.id), []).append(row_of(entry))
@@ -193,11 +261,65 @@ class Catalogue:
                      or e.document.parent_id not in ids]
             head.update(
                 total=len(entries), rootsTotal=len(roots),
-                newest=[row_of(e) for e in heapq.nlargest(HEAD_ROWS, entries, key=_recency)],
-                newestRoots=[row_of(e) for e in heapq.nlargest(HEAD_ROWS, roots, key=_recency)],
+                newest=[row_of(e) for e in entries[: -HEAD_ROWS - 1 : -1]],
+                newestRoots=[row_of(e) for e in roots[: -HEAD_ROWS - 1 : -1]],
             )
-        data = orjson.dumps(head) + b"\n" + orjson.dumps({"directories": directories})
+        body, chunks = _body_of(directories)
+        head["body"] = {"length": len(body), "crc": zlib.crc32(body), "chunks": chunks}
+        data = orjson.dumps(head) + b"\n" + body
         self._files.write_atomic(self.path, data)
+
+
+class _BodyChangedError(Exception):
+    pass
+
+
+def _chunks_read(
+    file: BinaryIO, layout: BodyLayout
+) -> Iterator[tuple[str, list[list[Any]]]]:
+    """Each chunk of rows, parsed, reading the body only as far as the chunk; the body
+    is checked against its recorded length and CRC-32 after the last one, and
+    `_BodyChangedError` raised then if it is not the one written."""
+    position, crc = 0, 0
+    for name, start, end in layout.chunks:
+        if not position <= start <= end:
+            raise _BodyChangedError
+        data = file.read(end - position)
+        if len(data) != end - position:
+            raise _BodyChangedError
+        crc = zlib.crc32(data, crc)
+        chunk = b"[" + data[start - position :] + b"]"
+        position = end
+        del data
+        yield name, orjson.loads(chunk)
+    rest = file.read()
+    if position + len(rest) != layout.length or zlib.crc32(rest, crc) != layout.crc:
+        raise _BodyChangedError
+
+
+def _body_of(
+    directories: dict[str, list[list[Any]]]
+) -> tuple[bytes, list[tuple[str, int, int]]]:
+    """`{"directories": {name: [row, ...]}}` as one line, and where its chunks are."""
+    parts: list[bytes] = [b'{"directories":{']
+    offset = len(parts[0])
+    chunks: list[tuple[str, int, int]] = []
+    for number, (name, rows) in enumerate(directories.items()):
+        opening = (b"," if number else b"") + orjson.dumps(name) + b":["
+        parts.append(opening)
+        offset += len(opening)
+        for first in range(0, len(rows), CHUNK_ROWS):
+            if first:
+                parts.append(b",")
+                offset += 1
+            chunk = orjson.dumps(rows[first : first + CHUNK_ROWS])[1:-1]
+            parts.append(chunk)
+            chunks.append((name, offset, offset + len(chunk)))
+            offset += len(chunk)
+        parts.append(b"]")
+        offset += 1
+    parts.append(b"}}")
+    return b"".join(parts), chunks
 
 
 def _recency(entry: Entry) -> tuple[int, int]:
@@ -213,6 +335,11 @@ def _parse_head(line: bytes, with_sessions: bool = False) -> Head | None:
         log.warning("catalogue has version %r; rebuilding it", raw.get("version"))
         return None
     head = Head(int(raw["takenAt"]), dict(raw["mtimes"]), bool(raw["complete"]))
+    body = raw.get("body")
+    if body is not None:
+        head.body = BodyLayout(int(body["length"]), int(body["crc"]), [
+            (str(name), int(start), int(end)) for name, start, end in body["chunks"]
+        ])
     if with_sessions and head.complete:
         head.total, head.roots_total = int(raw["total"]), int(raw["rootsTotal"])
         head.newest = [entry_of(row).document for row in raw["newest"]]
@@ -257,6 +384,53 @@ def entry_of(row: list[Any]) -> Entry:
     )
     inode, mtime_ns, size = row[_ROW_FIELDS + 1 : _ROW_FIELDS + 4]
     return Entry(session, (inode, mtime_ns, size))
+
+
+_COLUMNS = [itemgetter(i) for i in range(_ROW_FIELDS + 5)]
+"""Each field of a row, for reading a column in C without building it."""
+
+
+def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> Snapshot:
+    """Every row as a `Session` and its stamp, column by column, one chunk of rows at
+    a time (each is dropped before the next is parsed).
+
+    A loop in Python per row (unpacking it, an `Entry` each) was most of the load's time;
+    here each column is read by `map` in C and `Session` is the only call per row. A
+    parent id is the parent's own id string when the parent came first (one copy of
+    each id in memory)."""
+    col = _COLUMNS
+    ids_col, checksum_col, parent_col = col[1], col[-1], col[2]
+    checksums = Checksums()
+    own_id: dict[str, str] = {}
+    directories = {name: RecordedDirectory(mtime) for name, mtime in head.mtimes.items()}
+    for name, rows in chunks:
+        if set(map(len, rows)) - {_ROW_FIELDS + 5}:
+            raise ValueError("a catalogue row of the wrong length")
+        ids = list(map(ids_col, rows))
+        checksums.extend(ids, map(checksum_col, rows))
+        own_id.update(zip(ids, ids, strict=True))
+        shares: Iterator[ShareRecord | None] = map(col[_ROW_FIELDS], rows)
+        if list(map(col[_ROW_FIELDS], rows)).count(None) != len(rows):
+            shares = iter([_share_of(row[_ROW_FIELDS]) for row in rows])
+        recorded = directories.get(name)
+        if recorded is None:
+            recorded = directories[name] = RecordedDirectory(None)
+        recorded.sessions.extend(map(
+            Session, map(col[0], rows), ids,
+            map(own_id.get, map(parent_col, rows), map(parent_col, rows)),
+            *(map(col[i], rows) for i in range(3, _ROW_FIELDS)), shares,
+        ))
+        recorded.stamps.extend(zip(map(col[_ROW_FIELDS + 1], rows),
+                                   map(col[_ROW_FIELDS + 2], rows),
+                                   map(col[_ROW_FIELDS + 3], rows), strict=True))
+        del rows, ids
+    return Snapshot(head.taken_at_ns, directories, checksums)
+
+
+def _share_of(share: list[Any] | None) -> ShareRecord | None:
+    if share is None:
+        return None
+    return ShareRecord(secret=share[0], created_at=share[1], expires_at=share[2])
 
 
 def session_directories(sessions_dir: Path) -> Iterator[tuple[str, Path, int]]:

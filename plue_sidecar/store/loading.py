@@ -15,14 +15,16 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
 
-from plue_sidecar.models.base import id_number
+from plue_sidecar.models.base import SESSION_ID_PREFIX
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
 from plue_sidecar.store.catalogue import (
+    Checksums,
     Entry,
     Head,
     Snapshot,
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from plue_sidecar.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
+_ID_DIGITS = itemgetter(slice(len(SESSION_ID_PREFIX), None))
 
 
 @dataclass
@@ -60,7 +63,7 @@ class LoadedData:
     deleted: set[str] = field(default_factory=set)
     """Sessions the journal deleted: their files must be gone before it is cut."""
     journal: JournalContents = field(default_factory=JournalContents)
-    unverified: dict[str, int] = field(default_factory=dict)
+    unverified: Checksums = field(default_factory=Checksums)
     """Sessions taken from the catalogue without reading their files, with the checksum
     the catalogue recorded: the scrub compares them with their files."""
     recovered: list[Session] = field(default_factory=list)
@@ -86,7 +89,8 @@ class DataDirLoader:
             loaded.stamps[session.id] = self._store.save_session(session)
         loaded.journal = journal
         high_water = max(high_water, self._replay(journal.records, loaded))
-        newest = max((id_number(s.id) for s in loaded.sessions), default=0)
+        newest = max(map(int, map(_ID_DIGITS, map(attrgetter("id"), loaded.sessions))),
+                     default=0)  # id_number, in C
         loaded.high_water = max(high_water, self._read_high_water(), newest)
         return loaded
 
@@ -158,22 +162,32 @@ class DataDirLoader:
         loaded = LoadedData()
         snapshot = self._store.catalogue.load() if trust_catalogue else Snapshot()
         seen: set[str] = set()
+        trusted: list[list[str]] = []
         for relative, directory, mtime_ns in session_directories(self.layout.sessions_dir):
             seen.add(relative)
             if snapshot.trusts(relative, mtime_ns):
-                sessions, stamps = loaded.sessions, loaded.stamps
-                unverified = loaded.unverified
-                for document, stamp in snapshot.entries(relative):
-                    sessions.append(document)
-                    stamps[document.id] = stamp
-                    unverified[document.id] = snapshot.checksums[document.id]
-                    if document.schema_version > SESSION_SCHEMA_VERSION:
-                        self._accept_newer(document, loaded)
+                recorded = snapshot.directories[relative]
+                ids = list(map(attrgetter("id"), recorded.sessions))
+                loaded.sessions.extend(recorded.sessions)
+                loaded.stamps.update(zip(ids, recorded.stamps, strict=True))
+                trusted.append(ids)
+                if max(map(attrgetter("schema_version"), recorded.sessions),
+                       default=0) > SESSION_SCHEMA_VERSION:
+                    for document in recorded.sessions:
+                        if document.schema_version > SESSION_SCHEMA_VERSION:
+                            self._accept_newer(document, loaded)
             else:
                 loaded.catalogue_stale = True
                 self._load_directory(directory, snapshot, relative, loaded, journaled)
         if set(snapshot.directories) - seen:
             loaded.catalogue_stale = True
+        if not loaded.catalogue_stale:
+            # Every row was trusted: the snapshot's checksums are exactly the unverified.
+            loaded.unverified = snapshot.recorded
+        else:
+            checksums = snapshot.checksums
+            for ids in trusted:
+                loaded.unverified.extend(ids, map(checksums.__getitem__, ids))
         return loaded
 
     def _load_directory(
@@ -199,7 +213,7 @@ class DataDirLoader:
             row = rows.get(session_id)
             if row is not None and snapshot.vouches_for(row, stamp):
                 self._accept(row.document, stamp, loaded)
-                loaded.unverified[session_id] = snapshot.checksums[session_id]
+                loaded.unverified.add(session_id, snapshot.checksums[session_id])
                 continue
             loaded.documents_read += 1
             document = self._read_or_quarantine(Path(file.path), session_id, loaded)

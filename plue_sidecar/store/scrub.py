@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.catalogue import document_bytes
+from plue_sidecar.store.catalogue import Checksums, document_bytes
 from plue_sidecar.store.documents import document_from_fields
 from plue_sidecar.store.session_store import SessionStore
 
@@ -43,8 +43,9 @@ class Scrub:
         """The session's document while memory and its file agree, else None."""
         self._repair = repair
 
-    async def run(self, unverified: dict[str, int]) -> None:
-        for session_id, checksum in list(unverified.items()):
+    async def run(self, unverified: Checksums) -> None:
+        # Not copied: nothing changes it once the load is over.
+        for session_id, checksum in unverified.items():
             await asyncio.sleep(PAUSE_SECONDS)
             document = self._current(session_id)
             if document is None:
