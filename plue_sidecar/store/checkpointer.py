@@ -29,6 +29,8 @@ from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
 from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 
 log = logging.getLogger(__name__)
+QUIET_START_SECONDS = 2.0
+"""How long after the load its follow-up work (checkpoint, catalogue, scrub) waits."""
 MakeRoom = Callable[[], Awaitable[bool]]
 ROOM_ATTEMPTS = 3
 """Appends of a record for which room is made (release the reserve, or compact)."""
@@ -82,6 +84,16 @@ class Checkpointer:
         self._stamps = loaded.stamps
         self._dirty = loaded.replayed
         self._deleted = loaded.deleted
+        # What the load leaves to do waits out the start: a checkpoint after a replay
+        # saves the whole catalogue, and competing with the first requests for the
+        # interpreter would delay what the editor shows first.
+        asyncio.get_running_loop().call_later(
+            QUIET_START_SECONDS, self._after_the_start, loaded
+        )
+
+    def _after_the_start(self, loaded: LoadedData) -> None:
+        if self._closed:
+            return
         if loaded.journal.generations:
             self._start_checkpoint_unless_low_on_space()
         elif loaded.catalogue_stale:
