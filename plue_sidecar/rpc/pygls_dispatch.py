@@ -9,13 +9,14 @@ release renames any of them; pyproject.toml pins pygls to the 2.x line they were
 from.
 
 Why keep pygls at all: it is the engine the project chose, and behind this adapter it
-costs nothing measurable per request: `python -m bench` puts a `session/get` round trip
-at 1.3-1.5x a hand-written raw loop and 64 requests in flight at about 0.6x its rate,
-both inside their targets, and what remains is the sidecar's own work (validation,
-the session lock, orjson). Its real cost is the start: `pygls.exceptions` imports
-`lsprotocol.types`, about a third of a cold start. Replacing it would save that and
-little else, so it stays unless the start targets demand otherwise; this module is the
-only place that would change.
+costs little per request: `python -m bench` puts a `session/get` round trip at
+0.8-1.5x a hand-written raw loop across runs, and 64 requests in flight at 0.6-0.75x
+its rate, both inside their targets; what remains is the sidecar's own work
+(validation, the session lock, orjson). Its real cost is the start: `pygls.exceptions`
+imports `lsprotocol.types`, about 255 of the 430 ms that importing the app takes.
+Replacing it would save that and little else, and the start's target is better met by
+answering the first requests before pygls is imported at all (see BENCHMARKS.md), so
+it stays; this module is the only place that would change.
 """
 
 from __future__ import annotations
