@@ -156,3 +156,39 @@ async def test_shutdown_stores_a_running_turn_as_aborted_before_it_answers(
     restarted = await start_sidecar()
     messages = (await restarted.call("message/list", {"sessionId": session["id"]}))["messages"]
     assert [m["status"] for m in messages] == ["complete", "aborted"]
+
+
+async def test_after_a_replayed_start_the_journal_is_checkpointed_without_an_exit(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    """The follow-up work a load leaves waits out the start, then runs by itself."""
+    first = await start_sidecar()
+    await populate(first, 2)
+    await first.kill()
+    assert list(data_dir.glob("sessions/journal-*.log"))
+    restarted = await start_sidecar("--log-level", "INFO")
+    listed = await restarted.call("session/list", {"limit": 50})
+    await restarted.wait_for_stderr("checkpoint: ")
+    assert await restarted.call("session/list", {"limit": 50}) == listed
+    await restarted.kill()
+    again = await start_sidecar("--log-level", "INFO")
+    assert await again.call("session/list", {"limit": 50}) == listed
+    await again.stop()
+
+
+async def test_a_lost_catalogue_is_saved_again_soon_after_the_start(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    first = await start_sidecar()
+    await populate(first, 2)
+    assert await first.stop() == 0
+    (data_dir / "catalogue.json").unlink()
+    rebuilt = await start_sidecar("--log-level", "INFO")
+    listed = await rebuilt.call("session/list", {"limit": 50})
+    await rebuilt.wait_for_stderr("catalogue saved")
+    await rebuilt.kill()  # no clean exit: only the catalogue saved after the start remains
+    assert (data_dir / "catalogue.json").exists()
+    again = await start_sidecar("--log-level", "INFO")
+    assert await again.call("session/list", {"limit": 50}) == listed
+    await again.stop()
+    assert HEAD_USED in await again.stderr_text()

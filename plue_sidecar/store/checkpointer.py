@@ -262,7 +262,7 @@ class Checkpointer:
         saving = asyncio.wrap_future(
             self._io.submit(self._store.save_catalogue, *self._catalogue_snapshot())
         )
-        saving.add_done_callback(_log_catalogue_failure)
+        saving.add_done_callback(_log_catalogue_saved)
         self._catalogue_saving = saving
 
     def close(self) -> None:
@@ -289,6 +289,10 @@ def _disk_full(exc: OSError) -> bool:
     return errors.storage_error(exc).code == errors.STORAGE_FULL
 
 
-def _log_catalogue_failure(saving: asyncio.Future[None]) -> None:
-    if not saving.cancelled() and saving.exception() is not None:
+def _log_catalogue_saved(saving: asyncio.Future[None]) -> None:
+    if saving.cancelled():
+        return
+    if saving.exception() is not None:
         log.warning("could not write the catalogue (%s); it is rebuilt later", saving.exception())
+    else:
+        log.info("catalogue saved")
