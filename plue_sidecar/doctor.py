@@ -19,19 +19,13 @@ from pathlib import Path
 import orjson
 
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
-from plue_sidecar.store.catalogue import (
-    Catalogue,
-    Entry,
-    Stamp,
-    checksum_of,
-    files_with_stamps,
-    session_directories,
-)
+from plue_sidecar.store.catalogue import Catalogue, Entry, checksum_of
 from plue_sidecar.store.documents import read_document, replay_journal
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.journal import read_journal
 from plue_sidecar.store.layout import LOG_SUFFIX, Layout, session_id_of
 from plue_sidecar.store.message_log import parse_log
+from plue_sidecar.store.stamps import Stamp, files_with_stamps, session_directories
 
 
 @dataclass

@@ -12,8 +12,9 @@ import pytest
 
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session, ShareRecord
 from plue_sidecar.store import catalogue
-from plue_sidecar.store.catalogue import Entry, stamp_of
+from plue_sidecar.store.catalogue import Entry
 from plue_sidecar.store.session_store import SessionStore
+from plue_sidecar.store.stamps import stamp_of
 
 
 def sessions() -> list[Session]:

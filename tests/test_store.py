@@ -18,13 +18,14 @@ from plue_sidecar.errors import storage_error
 from plue_sidecar.models.parts import TextPart
 from plue_sidecar.models.records import MessageRecord, Session, SessionDocument, ShareRecord
 from plue_sidecar.store import durable_io
-from plue_sidecar.store.catalogue import Entry, Head, quiet_before, stamp_of
+from plue_sidecar.store.catalogue import Entry, Head
 from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
 from plue_sidecar.store.layout import Layout
 from plue_sidecar.store.lock import DataDirLock, DataDirLockedError
 from plue_sidecar.store.message_log import encode_record, parse_log
 from plue_sidecar.store.root import Root
 from plue_sidecar.store.session_store import SessionStore
+from plue_sidecar.store.stamps import quiet_before, stamp_of
 
 SID = "session_1795000000000"
 

@@ -23,7 +23,6 @@ from the head alone, while the body (every row, by directory) loads behind it.
 from __future__ import annotations
 
 import logging
-import os
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +36,7 @@ import orjson
 from plue_sidecar.models.base import id_number
 from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.store.durable_io import DurableFiles
+from plue_sidecar.store.stamps import Stamp, quiet_before
 
 log = logging.getLogger(__name__)
 CATALOGUE_VERSION = 5
@@ -48,32 +48,6 @@ HEAD_ROWS = 1000
 _ROW_FIELDS = 10
 """Leading fields of a row, in `Session` field order; then share, the stamp and the
 document's checksum."""
-RACY_NS = 2_000_000_000
-"""A directory changed this close to the snapshot may change again with the same mtime
-(filesystems that keep whole seconds, or two: FAT)."""
-FINE_RACY_NS = 50_000_000
-"""The same for a filesystem that keeps sub-second mtimes: its clock ticks every few
-milliseconds at worst, and this is several ticks."""
-
-
-def racy_window(mtime_ns: int) -> int:
-    """How long after `mtime_ns` a later change may still carry the same mtime."""
-    return FINE_RACY_NS if mtime_ns % 1_000_000_000 else RACY_NS
-
-
-def quiet_before(mtime_ns: int, taken_at_ns: int) -> bool:
-    """A change after `taken_at_ns` cannot carry `mtime_ns` again."""
-    return mtime_ns + racy_window(mtime_ns) < taken_at_ns
-
-
-Stamp = tuple[int, int, int]
-"""A file's (inode, mtime in ns, size): a replaced or edited file gets a new one."""
-
-
-def stamp_of(stat: os.stat_result) -> Stamp:
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-
 class Entry(NamedTuple):
     document: Session
     stamp: Stamp
@@ -431,24 +405,3 @@ def _share_of(share: list[Any] | None) -> ShareRecord | None:
     if share is None:
         return None
     return ShareRecord(secret=share[0], created_at=share[1], expires_at=share[2])
-
-
-def session_directories(sessions_dir: Path) -> Iterator[tuple[str, Path, int]]:
-    """Each `<yyyy>/<mm>` directory: its name relative to `sessions_dir`, path and mtime."""
-    if not sessions_dir.is_dir():
-        return
-    with os.scandir(sessions_dir) as years:
-        year_dirs = [Path(y.path) for y in years if y.is_dir(follow_symlinks=False)]
-    for year in year_dirs:
-        with os.scandir(year) as months:
-            for month in months:
-                if month.is_dir(follow_symlinks=False):
-                    mtime = month.stat(follow_symlinks=False).st_mtime_ns
-                    yield f"{year.name}/{month.name}", Path(month.path), mtime
-
-
-def files_with_stamps(directory: Path) -> Iterator[tuple[os.DirEntry[str], Stamp]]:
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.is_file(follow_symlinks=False):
-                yield entry, stamp_of(entry.stat(follow_symlinks=False))

@@ -20,12 +20,13 @@ from typing import Protocol
 
 from plue_sidecar import errors
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.catalogue import Entry, Stamp
+from plue_sidecar.store.catalogue import Entry
 from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.journal import Record
 from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.scrub import Scrub
 from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
+from plue_sidecar.store.stamps import Stamp
 from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 
 log = logging.getLogger(__name__)

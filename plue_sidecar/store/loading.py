@@ -23,20 +23,12 @@ import orjson
 
 from plue_sidecar.models.base import SESSION_ID_PREFIX
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
-from plue_sidecar.store.catalogue import (
-    Checksums,
-    Entry,
-    Head,
-    Snapshot,
-    Stamp,
-    checksum_of,
-    files_with_stamps,
-    session_directories,
-)
+from plue_sidecar.store.catalogue import Checksums, Entry, Head, Snapshot, checksum_of
 from plue_sidecar.store.documents import journaled_ids, read_document, replay_journal
 from plue_sidecar.store.journal import JournalContents, Record, generations_in, read_journal
 from plue_sidecar.store.layout import LOG_SUFFIX, session_id_of
 from plue_sidecar.store.recovery import session_from_log
+from plue_sidecar.store.stamps import Stamp, files_with_stamps, session_directories
 
 if TYPE_CHECKING:
     from plue_sidecar.store.session_store import SessionStore

@@ -20,17 +20,7 @@ from plue_sidecar.models.records import (
     MessageRecord,
     Session,
 )
-from plue_sidecar.store.catalogue import (
-    FINE_RACY_NS,
-    Catalogue,
-    Entry,
-    Head,
-    Stamp,
-    document_bytes,
-    racy_window,
-    session_directories,
-    stamp_of,
-)
+from plue_sidecar.store.catalogue import Catalogue, Entry, Head, document_bytes
 from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles
 from plue_sidecar.store.journal import (
     Journal,
@@ -39,6 +29,13 @@ from plue_sidecar.store.layout import Layout
 from plue_sidecar.store.loading import DataDirLoader, LoadedData
 from plue_sidecar.store.lock import DataDirLock
 from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
+from plue_sidecar.store.stamps import (
+    FINE_RACY_NS,
+    Stamp,
+    racy_window,
+    session_directories,
+    stamp_of,
+)
 
 log = logging.getLogger(__name__)
 
