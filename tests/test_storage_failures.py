@@ -261,6 +261,17 @@ async def test_acknowledged_changes_survive_kill_9_at_once(start_sidecar: StartS
     assert page["sessions"][0] == titled
 
 
+@contextlib.contextmanager
+def small_disk(tmp_path: Path, size: str = "512k") -> Iterator[Path]:
+    """A real tmpfs of `size`, mounted for the test (root only, as in CI)."""
+    if not can_mount():
+        pytest.fail("needs root for a real tmpfs")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    with mounted("-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(disk)):
+        yield disk
+
+
 async def all_session_ids(sidecar: SidecarProcess) -> list[str]:
     ids: list[str] = []
     cursor = None
@@ -279,11 +290,7 @@ async def test_a_disk_the_sidecar_filled_with_sessions_is_emptied_by_deleting_th
     start_sidecar: StartSidecar, tmp_path: Path
 ) -> None:
     """Issue 12 item 5: deletes go through on a disk full of sessions and free it."""
-    if not can_mount():
-        pytest.fail("needs root for a real tmpfs")
-    disk = tmp_path / "small-disk"
-    disk.mkdir()
-    with mounted("-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(disk)):
+    with small_disk(tmp_path) as disk:
         sidecar = await start_sidecar(directory=disk)
         created = await fill_with_sessions(sidecar)
         deleted = created[::2]
@@ -322,11 +329,7 @@ async def test_concurrent_deletes_on_a_disk_full_of_sessions_survive_kill_9(
     start_sidecar: StartSidecar, tmp_path: Path
 ) -> None:
     """Deletes that release the reserve and compact the journal at once, then a kill."""
-    if not can_mount():
-        pytest.fail("needs root for a real tmpfs")
-    disk = tmp_path / "small-disk"
-    disk.mkdir()
-    with mounted("-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(disk)):
+    with small_disk(tmp_path) as disk:
         sidecar = await start_sidecar(directory=disk)
         created = await fill_with_sessions(sidecar)
         deleted = created[: len(created) // 2]
