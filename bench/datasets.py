@@ -12,7 +12,8 @@ from pathlib import Path
 import orjson
 
 from plue_sidecar.models.parts import TextPart
-from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, MessageRecord, Session
+from plue_sidecar.models.records import MessageRecord, Session
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store.layout import Layout
 from plue_sidecar.store.message_log import encode_record
 

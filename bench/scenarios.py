@@ -26,6 +26,12 @@ from bench.measure import (
 from bench.rpc_client import RpcClient, sidecar_command
 
 TEXT = [{"type": "text", "text": "benchmark"}]
+
+
+async def one_get(client: RpcClient) -> None:
+    """The newest session's info: a request that waits until every session is loaded."""
+    newest = (await client.call("session/list", {"limit": 1}))["sessions"][0]
+    await client.call("session/get", {"sessionId": newest["id"]})
 SESSION_GET_PARAMS = {"sessionId": "session_1795000000000"}
 
 
@@ -146,6 +152,24 @@ class Bench:
                         listed["median"], "ms", "raw start", raw["median"], "<= 2 x raw start",
                         p99=listed["p99"]), 2.0)
 
+        # The early answers (see plue_sidecar.early) answer initialize and the first page
+        # before the rest imports; a request that needs the sessions waits for all of it.
+        # That start is the floor of the rows that load every session.
+        one_session = self.fresh_dir("cold-get")
+        client = await RpcClient.spawn(*sidecar_command(one_session))
+        await client.call("initialize", {})
+        await client.call("session/create", {})
+        await client.close()
+        full = summary([
+            await cold_start_ms(sidecar_command(one_session), one_get)
+            for _ in range(rounds)
+        ])
+        self.full_start = full["median"]
+        self.add(Figure("cold start, one session on disk",
+                        "spawn to a session/get answered (every module imported)",
+                        full["median"], "ms", "pygls", pygls["median"], "<= 1.1 x pygls",
+                        p99=full["p99"]), 1.1)
+
     async def round_trips(self) -> None:
         sizes = self.sizes
         raw = await RpcClient.spawn(*raw_command())
@@ -226,10 +250,6 @@ class Bench:
                         starts["median"], "ms", "raw start", self.raw_start,
                         "<= 2 x raw start", p99=starts["p99"]), 2.0)
 
-        async def one_get(client: RpcClient) -> None:
-            newest = (await client.call("session/list", {"limit": 1}))["sessions"][0]
-            await client.call("session/get", {"sessionId": newest["id"]})
-
         # The first page comes from the catalogue's head; a get waits for everything.
         loaded = summary([
             await cold_start_ms(sidecar_command(data_dir), one_get)
@@ -237,8 +257,8 @@ class Bench:
         ])
         self.add(Figure(f"cold start, {sizes.sessions:,} sessions on disk",
                         "spawn to a session/get answered (every session loaded)",
-                        loaded["median"], "ms", "empty data dir start", self.empty_start,
-                        "<= 1.5 x empty", p99=loaded["p99"]), 1.5)
+                        loaded["median"], "ms", "same with one session", self.full_start,
+                        "<= 1.5 x one session", p99=loaded["p99"]), 1.5)
 
         async def crashed_after_a_change() -> None:
             client = await RpcClient.spawn(*sidecar_command(data_dir))
@@ -255,8 +275,8 @@ class Bench:
         after_kill = summary(replayed)
         self.add(Figure(f"cold start, {sizes.sessions:,} sessions on disk, after a kill -9",
                         "spawn to a session/get answered (journal replayed)",
-                        after_kill["median"], "ms", "empty data dir start", self.empty_start,
-                        "<= 1.5 x empty", p99=after_kill["p99"]), 1.5)
+                        after_kill["median"], "ms", "same with one session", self.full_start,
+                        "<= 1.5 x one session", p99=after_kill["p99"]), 1.5)
         client = await RpcClient.spawn(*sidecar_command(data_dir))
         await client.call("initialize", {})
         pages = summary(await sequential_ms(client, "session/list", {"limit": 50},

@@ -17,13 +17,15 @@ from plue_sidecar import errors
 from plue_sidecar.core import collector
 from plue_sidecar.core.opening import Opening
 from plue_sidecar.core.sidecar_core import SidecarCore, Sink
+from plue_sidecar.early.start import Handover
+from plue_sidecar.fd_io import claim_stdout
 from plue_sidecar.handlers import lifecycle, messages, sessions, shares
 from plue_sidecar.models.wire import SessionChange, SessionUpdate
 from plue_sidecar.rpc import framing
 from plue_sidecar.rpc.client_watch import watch_process
 from plue_sidecar.rpc.protocol import SidecarProtocol
 from plue_sidecar.rpc.registrar import Registrar
-from plue_sidecar.rpc.stdio import OutputPipe, claim_stdout, read_input
+from plue_sidecar.rpc.stdio import OutputPipe, read_input
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.session_store import SessionStore
 from plue_sidecar.store.storage import SessionStorage
@@ -73,7 +75,7 @@ class Sidecar:
         for route in [
             *lifecycle.routes(
                 self._open_core, self._watch_client, data_dir=str(settings.data_dir),
-                methods=lambda: registrar.methods, runners=self.core.turns.runner_names,
+                runners=self.core.turns.runner_names,
                 settle=self._settle,
             ),
             *sessions.routes(self.core),
@@ -96,12 +98,15 @@ class Sidecar:
 
     def receive(self, data: bytes) -> None:
         for event in self._splitter.feed(data):
-            try:
-                self._handle(event)
-            except Exception:
-                # Defence in depth: one frame that trips a bug must not cost the frames
-                # that came with it, nor the process.
-                log.exception("could not handle a frame from the client")
+            self._handle_safely(event)
+
+    def _handle_safely(self, event: framing.FrameEvent) -> None:
+        try:
+            self._handle(event)
+        except Exception:
+            # Defence in depth: one frame that trips a bug must not cost the frames
+            # that came with it, nor the process.
+            log.exception("could not handle a frame from the client")
 
     def _handle(self, event: framing.FrameEvent) -> None:
         if isinstance(event, framing.Frame):
@@ -125,7 +130,21 @@ class Sidecar:
         log.info("stdin closed; finishing and exiting")
         self.protocol.request_exit(0)
 
-    async def run(self, input_fd: int, output_fd: int) -> int:
+    def _take_over(self, handover: Handover[Any]) -> None:
+        """Carry on where the early answers stopped (see `early.start`)."""
+        self._splitter = handover.splitter
+        if handover.initialized:
+            self.protocol.initialized_elsewhere()
+            self._opened = True
+            self.core.open_behind()
+            if handover.process_id is not None:
+                self._watch_client(handover.process_id)
+        for event in handover.deferred:
+            self._handle_safely(event)
+
+    async def run(
+        self, input_fd: int, output_fd: int, handover: Handover[Any] | None = None
+    ) -> int:
         loop = asyncio.get_running_loop()
         self.protocol.exit_code = loop.create_future()
         output = OutputPipe(output_fd, self.settings.max_pending_output_bytes)
@@ -134,6 +153,8 @@ class Sidecar:
         # SIGTERM (what an editor's terminate() sends) ends the sidecar the way EOF does.
         loop.add_signal_handler(signal.SIGTERM, self.terminated)
         self._collector = loop.create_task(collector.resume_when(self.core.ready))
+        if handover is not None:
+            self._take_over(handover)
         await read_input(input_fd, self.receive, self.end_of_input)
         code = await self.protocol.exit_code
         await self._settle()
@@ -159,6 +180,10 @@ class Sidecar:
         if pending:
             await asyncio.wait(pending, timeout=PENDING_REQUESTS_SECONDS)
         if self._opened:
+            # What is loaded behind the first answers must be in memory before the
+            # catalogue is written from it; a load that failed leaves nothing to write.
+            with contextlib.suppress(Exception):
+                await self.core.ready()
             self.core.close()
 
 
@@ -169,12 +194,16 @@ def open_storage(settings: Settings) -> SessionStorage:
 
 def serve(
     settings: Settings, storage: SessionStorage | None = None,
-    opening: Opening | None = None,
+    opening: Opening | None = None, output_fd: int | None = None,
+    handover: Handover[Any] | None = None,
 ) -> int:
-    output_fd = claim_stdout()
+    """Serve on stdio; `output_fd` is stdout claimed already, `handover` what the early
+    answers leave (see `early.start`)."""
+    if output_fd is None:
+        output_fd = claim_stdout()
     sidecar = Sidecar(settings, storage, opening)
     try:
-        return asyncio.run(sidecar.run(0, output_fd))
+        return asyncio.run(sidecar.run(0, output_fd, handover))
     finally:
         with contextlib.suppress(OSError):
             os.close(output_fd)

@@ -8,8 +8,10 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from plue_sidecar import __version__
+from plue_sidecar.fd_io import claim_stdout
 from plue_sidecar.settings import (
     DEFAULT_CHECKPOINT_EVERY,
     DEFAULT_HISTORY_CACHE_BYTES,
@@ -19,6 +21,12 @@ from plue_sidecar.settings import (
     DEFAULT_SHARE_BASE_URL,
     Settings,
 )
+
+if TYPE_CHECKING:
+    from plue_sidecar.core.opening import Opening
+    from plue_sidecar.early.start import Handover
+    from plue_sidecar.store.lock import DataDirLock
+    from plue_sidecar.store.storage import SessionStorage
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -59,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the echo runner's wait before each word")
     parser.add_argument("--abort-grace-ms", type=_non_negative, default=2000,
                         help="how long an aborted runner may take to stop")
+    parser.add_argument("--no-early-answers", dest="early_answers", action="store_false",
+                        help="answer nothing before every module is imported (the first "
+                        "answers are the same either way, only later)")
     parser.add_argument("--checkpoint-every", type=_positive, default=DEFAULT_CHECKPOINT_EVERY,
                         help="write documents behind the journal after this many changes")
     return parser
@@ -128,19 +139,46 @@ def main(argv: list[str] | None = None) -> int:
         max_pending_output_bytes=args.max_pending_output_bytes,
         history_cache_bytes=args.history_cache_bytes,
     )
-    # Imported late so that --help and --version answer at once, and so that the data
-    # directory is being read while pygls imports. The cyclic collector is off meanwhile
-    # (see core.collector), and the server turns it back on.
+    # The cyclic collector is off while the start allocates (see core.collector); the
+    # server turns it back on.
     gc.disable()
+    output_fd = claim_stdout()
+    if not args.early_answers:
+        storage, opening = prepare_full_path(settings, None)
+        return serve_prepared(settings, storage, opening, output_fd, None)
+    # Imported late so that --help and --version answer at once; see early.start.
+    from plue_sidecar.early.start import EarlyStart  # noqa: PLC0415
+
+    early = EarlyStart(settings, 0, output_fd)
+    early.open()
+    handover = early.run(lambda: prepare_full_path(settings, early.lock))
+    storage, opening = handover.prepared
+    return serve_prepared(settings, storage, opening, output_fd, handover)
+
+
+def prepare_full_path(
+    settings: Settings, lock: DataDirLock | None
+) -> tuple[SessionStorage, Opening]:
+    """Import the full path and start opening the data directory (`lock`: held
+    already by the early answers)."""
     from plue_sidecar.core.opening import start_opening  # noqa: PLC0415
     from plue_sidecar.store.session_store import SessionStore  # noqa: PLC0415
     from plue_sidecar.store.storage import SessionStorage  # noqa: PLC0415
 
-    storage = SessionStorage(SessionStore(settings.data_dir), settings.checkpoint_every)
+    storage = SessionStorage(SessionStore(settings.data_dir, lock), settings.checkpoint_every)
     opening = start_opening(storage)
+    import plue_sidecar.app  # noqa: F401, PLC0415 - the rest, while the data dir opens
+
+    return storage, opening
+
+
+def serve_prepared(
+    settings: Settings, storage: SessionStorage, opening: Opening, output_fd: int,
+    handover: Handover[Any] | None,
+) -> int:
     from plue_sidecar.app import serve  # noqa: PLC0415
 
-    return serve(settings, storage, opening)
+    return serve(settings, storage, opening, output_fd, handover)
 
 
 def run_doctor(data_dir: Path) -> int:

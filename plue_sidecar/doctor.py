@@ -18,7 +18,8 @@ from pathlib import Path
 
 import orjson
 
-from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
+from plue_sidecar.models.records import Session
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store.catalogue import Catalogue, Entry, checksum_of
 from plue_sidecar.store.documents import read_document, replay_journal
 from plue_sidecar.store.durable_io import DurableFiles

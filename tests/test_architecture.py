@@ -16,23 +16,30 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plue_sidecar"
 
 ALLOWED = {
     # layer: the layers (and leaves) it may import
-    "app": {"rpc", "handlers", "core", "store", "models", "errors", "settings", "runners"},
-    "cli": {"app", "core", "store", "settings", "doctor"},
+    "app": {"rpc", "handlers", "core", "store", "models", "errors", "settings", "runners",
+            "early"},
+    "cli": {"app", "early", "core", "store", "settings", "doctor"},
+    # Imports neither pydantic nor pygls (a test holds it): no models, no handlers.
+    "early": {"early", "rpc.framing", "rpc.params_depth", "core.ordering", "store.head",
+              "store.layout", "store.lock", "store.modes", "runners.names", "settings",
+              "capabilities"},
     "doctor": {"store", "models"},
     "rpc": {"rpc", "routes", "core.inflight", "models", "errors"},
     "handlers": {"handlers", "routes", "core", "models", "errors"},
     "core": {"core", "store", "models", "errors", "runners", "settings"},
-    "runners": {"runners", "models"},
+    "runners": {"runners", "models", "settings"},
     "store": {"store", "models", "errors"},
     "models": {"models"},
     "routes": set(),
     "errors": set(),
     "fd_io": set(),
     "settings": set(),
+    "session_format": set(),
+    "capabilities": set(),
 }
 
 
-LEAVES = {"__version__", "fd_io"}
+LEAVES = {"__version__", "fd_io", "session_format", "capabilities"}
 """Imported by any layer: they import nothing of the package."""
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session, ShareRecord
+from plue_sidecar.models.records import Session, ShareRecord
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store import catalogue
 from plue_sidecar.store.catalogue import Entry
 from plue_sidecar.store.session_store import SessionStore

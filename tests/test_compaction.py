@@ -15,7 +15,8 @@ from plue_sidecar.models.records import Session
 from plue_sidecar.store.compaction import compact_generations
 from plue_sidecar.store.documents import JournalReplay, replay_journal
 from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.journal import Journal, Record, encode, generations_in, read_journal
+from plue_sidecar.store.journal import Journal, Record, encode, read_journal
+from plue_sidecar.store.journal_files import generations_in
 
 IDS = [f"session_17950000000{n:02d}" for n in range(12)]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from plue_sidecar.core.index import SessionIndex
 from plue_sidecar.core.ordering import RecencyIndex, pack, unpack
-from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
+from plue_sidecar.models.records import Session
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 
 
 def session(session_id: str, updated: int, parent: str | None = None) -> Session:

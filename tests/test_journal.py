@@ -11,7 +11,8 @@ import pytest
 
 from plue_sidecar.store import durable_io
 from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.journal import Journal, encode, journal_path, read_journal
+from plue_sidecar.store.journal import Journal, encode, read_journal
+from plue_sidecar.store.journal_files import journal_path
 
 
 def journal_in(directory: Path, generation: int = 1) -> Journal:

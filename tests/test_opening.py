@@ -5,16 +5,20 @@ either way."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from plue_sidecar import errors
+from plue_sidecar.app import PENDING_REQUESTS_SECONDS
 from plue_sidecar.core.opening import Opening, open_store
 from tests.conftest import StartSidecar
 from tests.harness.client import SidecarProcess
 from tests.harness.in_process import core_at, storage_at
+from tests.harness.raw import frame, request
+from tests.harness.scripted import finish_script, start_script
 
 HEAD_USED = "the catalogue's head answers the first list pages"
 
@@ -140,6 +144,27 @@ async def test_a_client_that_kills_the_sidecar_once_shutdown_is_answered_gets_a_
     assert await restarted.call("session/list", {"limit": 50}) == expected
     await restarted.stop()
     assert HEAD_USED in await restarted.stderr_text()
+
+
+@pytest.mark.parametrize("early", [True, False], ids=["early answers", "full path"])
+async def test_shutdown_and_exit_sent_with_requests_still_waiting_end_without_delay(
+    start_sidecar: StartSidecar, data_dir: Path, early: bool
+) -> None:
+    """`shutdown` waits for the requests before it, never for itself: sent in one write
+    with `exit` and a create that waits for the load, it used to wait 10 s for its own
+    answer before the process could exit."""
+    first = await start_sidecar()
+    await populate(first, 3)
+    assert await first.stop() == 0
+    script = [request(1, "initialize", {}), request(2, "session/create", {}),
+              request(3, "shutdown"), frame(b'{"jsonrpc":"2.0","method":"exit"}')]
+    process = start_script(data_dir, script, *([] if early else ["--no-early-answers"]))
+    bodies, _ = finish_script(process, timeout=PENDING_REQUESTS_SECONDS - 2)
+    answers = {json.loads(body)["id"]: json.loads(body) for body in bodies
+               if "id" in json.loads(body)}
+    assert answers[3] == {"jsonrpc": "2.0", "id": 3, "result": None}
+    assert answers[2]["result"]["title"] == "New Session"
+    assert process.returncode == 0
 
 
 async def test_shutdown_stores_a_running_turn_as_aborted_before_it_answers(

@@ -56,6 +56,7 @@ async def test_create_under_a_missing_parent_is_parent_not_found(sidecar: Sideca
 async def test_ids_that_are_not_session_ids_are_invalid_params_and_touch_no_file(
     sidecar: SidecarProcess, data_dir: Path, bad_id: object
 ) -> None:
+    await sidecar.call("session/list", {"cursor": "0.0"})  # waits until the load is done
     before = paths_but_the_reserve(data_dir)
     failure = await sidecar.failure("session/get", {"sessionId": bad_id})
     assert failure.code == errors.INVALID_PARAMS

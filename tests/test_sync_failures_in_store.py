@@ -12,7 +12,8 @@ import pytest
 
 from plue_sidecar.store import durable_io
 from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
-from plue_sidecar.store.journal import Journal, journal_path, read_journal
+from plue_sidecar.store.journal import Journal, read_journal
+from plue_sidecar.store.journal_files import journal_path
 
 
 def test_a_failed_shared_directory_sync_fails_every_caller_it_covered(tmp_path: Path) -> None:

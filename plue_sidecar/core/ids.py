@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from plue_sidecar.core.clock import now_ms
-from plue_sidecar.models.base import SESSION_ID_PREFIX
+from plue_sidecar.session_format import SESSION_ID_PREFIX
 
 
 class SessionIdAllocator:

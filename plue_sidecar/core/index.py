@@ -12,8 +12,8 @@ from operator import attrgetter, itemgetter, lshift, not_, or_
 
 from plue_sidecar.core.ordering import NUMBER_BITS, RecencyIndex, SortKey
 from plue_sidecar.core.shares import ShareIndex
-from plue_sidecar.models.base import SESSION_ID_PREFIX, id_number
 from plue_sidecar.models.records import Session
+from plue_sidecar.session_format import SESSION_ID_PREFIX, id_number
 
 
 def sort_key(session: Session) -> SortKey:

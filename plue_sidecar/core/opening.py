@@ -99,6 +99,8 @@ class Loader:
         self.head: Head | None = None
         """Until every session is loaded: the newest ones, from the catalogue's head."""
         self._ready = asyncio.Event()
+        self._waiting = 0
+        """Requests waiting in `ready` and not yet resumed."""
         self._failure: Exception | None = None
         self._loading_task: asyncio.Task[None] | None = None
 
@@ -122,10 +124,32 @@ class Loader:
                  head.total)
         self._loading_task = asyncio.get_running_loop().create_task(self._finish_behind(opening))
 
+    def open_behind(self) -> None:
+        """Open as `open` does, for a client already answered `initialize` (see
+        `early`): what makes the opening fail is what every request that waits for the
+        load answers."""
+        self._loading_task = asyncio.get_running_loop().create_task(self._open_behind())
+
+    async def _open_behind(self) -> None:
+        try:
+            await self.open(answer_early=True)
+        except Exception as exc:
+            log.error("opening the data directory failed: %s", exc)
+            self._failure = exc
+            self._ready.set()
+
     async def ready(self) -> None:
         """Wait until every session is loaded."""
         if not self._ready.is_set():
-            await self._ready.wait()
+            self._waiting += 1
+            try:
+                await self._ready.wait()
+            finally:
+                self._waiting -= 1
+        elif self._waiting:
+            # Requests that waited for the load resume first, in the order they came:
+            # this one must not overtake them (creates would get ids out of order).
+            await asyncio.sleep(0)
         failure = self._failure
         if failure is not None:
             raise errors.storage_error(failure) if isinstance(failure, OSError) else failure

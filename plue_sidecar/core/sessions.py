@@ -24,13 +24,9 @@ from plue_sidecar.core.ordering import decode_cursor
 from plue_sidecar.core.running import new_message_id
 from plue_sidecar.core.shares import new_secret
 from plue_sidecar.models.fast_json import JsonObject
-from plue_sidecar.models.records import (
-    SESSION_SCHEMA_VERSION,
-    MessageRecord,
-    Session,
-    ShareRecord,
-)
+from plue_sidecar.models.records import MessageRecord, Session, ShareRecord
 from plue_sidecar.models.wire import ChangeKind, SessionChange, SessionInfo, ShareInfo
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.storage import SessionStorage
 
@@ -79,6 +75,10 @@ class SessionService:
         can answer the first list pages (see `core.opening`) and load the rest behind;
         `ready` waits for that."""
         await self._loader.open(answer_early)
+
+    def open_behind(self) -> None:
+        """Open for a client answered `initialize` already (see `Loader.open_behind`)."""
+        self._loader.open_behind()
 
     async def ready(self) -> None:
         """Wait until every session is loaded."""

@@ -16,20 +16,13 @@ from plue_sidecar.core.turns import TurnManager, UpdateSink
 from plue_sidecar.models.parts import Part
 from plue_sidecar.models.wire import AbortResult, Message, Role, SessionInfo
 from plue_sidecar.runners.base import RunnerSettings
-from plue_sidecar.runners.registry import RunnerRegistry, is_import_spec
+from plue_sidecar.runners.names import launch_runner_specs
+from plue_sidecar.runners.registry import RunnerRegistry
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.lock import DataDirLockedError
 from plue_sidecar.store.storage import SessionStorage
 
 log = logging.getLogger(__name__)
-
-
-def launch_runner_specs(settings: Settings) -> dict[str, str]:
-    """The runners the command line registers, by name."""
-    specs = dict(settings.runner_modules)
-    if is_import_spec(settings.runner):
-        specs[settings.runner] = settings.runner
-    return specs
 
 
 class Sink(ChangeSink, UpdateSink):
@@ -74,6 +67,11 @@ class SidecarCore:
             raise errors.data_dir_locked(exc.holder_pid) from None
         except OSError as exc:
             raise errors.storage_error(exc) from None
+
+    def open_behind(self) -> None:
+        """Open the data directory for a client answered `initialize` already (see
+        `early`); requests that need the sessions wait for it, or answer its failure."""
+        self.sessions.open_behind()
 
     async def ready(self) -> None:
         await self.sessions.ready()

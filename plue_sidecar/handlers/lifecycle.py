@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from plue_sidecar import __version__
+from plue_sidecar.capabilities import initialize_result
 from plue_sidecar.models.base import WireModel
-from plue_sidecar.models.wire import Capabilities, InitializeParams, InitializeResult, ServerInfo
+from plue_sidecar.models.wire import InitializeParams
 from plue_sidecar.routes import Route, Routes
-
-PROTOCOL_VERSION = 1
-NOTIFICATIONS = ["session/didChange", "session/update"]
 
 
 class NoParams(WireModel):
@@ -23,25 +20,18 @@ def routes(
     watch_client: Callable[[int], None],
     *,
     data_dir: str,
-    methods: Callable[[], list[str]],
     runners: Callable[[], list[str]],
     settle: Callable[[], Awaitable[None]],
 ) -> list[Route[Any]]:
     rpc = Routes()
 
     @rpc.request("initialize", InitializeParams, bound_to_session=False, waits_for_load=False)
-    async def initialize(params: InitializeParams) -> InitializeResult:
-        """Open the data directory and say what this sidecar can do."""
+    async def initialize(params: InitializeParams) -> dict[str, Any]:
+        """Open the data directory and say what this sidecar can do (`InitializeResult`)."""
         await open_core()
         if params.process_id is not None:
             watch_client(params.process_id)
-        return InitializeResult(
-            protocol_version=PROTOCOL_VERSION,
-            server_info=ServerInfo(name="plue-sidecar", version=__version__),
-            data_dir=data_dir,
-            capabilities=Capabilities(methods=sorted(methods()), notifications=NOTIFICATIONS,
-                                      runners=runners()),
-        )
+        return initialize_result(data_dir, runners())
 
     @rpc.request("shutdown", NoParams, bound_to_session=False, waits_for_load=False)
     async def shutdown(params: NoParams) -> None:

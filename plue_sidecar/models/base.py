@@ -7,14 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
 
-SESSION_ID_PATTERN = r"^session_[0-9]{13,32}$"
-SESSION_ID_PREFIX = "session_"
-
-
-def id_number(session_id: str) -> int:
-    """The millisecond number of a well-formed session id."""
-    return int(session_id[len(SESSION_ID_PREFIX) :])
-
+from plue_sidecar.session_format import SESSION_ID_PATTERN
 
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN, max_length=40)]
 MessageId = Annotated[str, StringConstraints(min_length=1, max_length=128)]

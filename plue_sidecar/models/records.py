@@ -9,8 +9,8 @@ from pydantic import Field
 
 from plue_sidecar.models.base import Millis, WireModel
 from plue_sidecar.models.wire import Message
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 
-SESSION_SCHEMA_VERSION = 1
 MESSAGE_SCHEMA_VERSION = 1
 
 

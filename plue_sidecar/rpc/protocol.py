@@ -29,6 +29,7 @@ SHUTDOWN = "shutdown"
 
 
 _NO_INITIALIZE = object()
+_NO_SHUTDOWN = object()
 
 
 class Phase(enum.Enum):
@@ -63,6 +64,7 @@ class SidecarProtocol:
         self._dispatcher = PyglsDispatcher(self._request_finished)
         self._writer: Writer | None = None
         self._initialize_id: object = _NO_INITIALIZE
+        self._shutdown_id: object = _NO_SHUTDOWN
         self._held: list[bytes] = []
         self.warnings = RepeatedWarnings(log)
 
@@ -80,8 +82,13 @@ class SidecarProtocol:
             await self._writer.wait_for_room()
 
     def in_flight(self) -> list[asyncio.Future[Any]]:
-        """Requests not answered yet."""
-        return self._dispatcher.in_flight()
+        """Requests not answered yet, but `shutdown`: it waits for the others."""
+        return self._dispatcher.in_flight(excluding=self._shutdown_id)
+
+    def initialized_elsewhere(self) -> None:
+        """`initialize` was answered before this protocol took over (see `early`)."""
+        if self.phase is Phase.STARTED:
+            self.phase = Phase.RUNNING
 
     # --- inbound -------------------------------------------------------------
 
@@ -131,6 +138,7 @@ class SidecarProtocol:
             # At once, not when the handler runs: an `exit` or request may follow in the
             # same read, before any handler task has had a turn.
             self.phase = Phase.SHUT_DOWN
+            self._shutdown_id = data["id"]
         if not self._dispatcher.handles(method):
             self.send_error(data["id"], errors.method_not_found(method))
             return

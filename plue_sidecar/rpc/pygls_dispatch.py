@@ -114,10 +114,11 @@ class PyglsDispatcher:
         """Cancel request `msg_id` if it is still running; unknown ids are ignored."""
         self._engine._handle_cancel_notification(msg_id)
 
-    def in_flight(self) -> list[asyncio.Future[Any]]:
-        """The tasks of requests not answered yet."""
+    def in_flight(self, excluding: object = None) -> list[asyncio.Future[Any]]:
+        """The tasks of requests not answered yet (but request `excluding`)."""
         in_flight: list[asyncio.Future[Any]] = []
-        for future in self._engine._request_futures.values():
-            if isinstance(future, asyncio.Future):  # pygls types them as thread futures
+        for msg_id, future in self._engine._request_futures.items():
+            # pygls types them as thread futures
+            if isinstance(future, asyncio.Future) and msg_id != excluding:
                 in_flight.append(future)
         return in_flight

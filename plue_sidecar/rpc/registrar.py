@@ -10,7 +10,7 @@ by alias. Domain errors pass through as they are; anything else becomes -32603.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -18,12 +18,8 @@ from pydantic import BaseModel, ValidationError
 from plue_sidecar import errors
 from plue_sidecar.core.inflight import InflightRequests
 from plue_sidecar.routes import Handler, Result, Route
+from plue_sidecar.rpc.params_depth import MAX_PARAMS_DEPTH, path_past_depth
 from plue_sidecar.rpc.protocol import SidecarProtocol
-
-MAX_PARAMS_DEPTH = 128
-"""Objects and arrays nest at most this deep in params (params itself is level 1): far
-below what the encoder refuses (255) once a value is wrapped in a stored record or an
-answer, so whatever is accepted can be stored and sent back."""
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -85,7 +81,7 @@ def validate(model: type[P], raw: Any) -> P:
         raw = {}
     if not isinstance(raw, dict):
         raise errors.invalid_params("", "params must be an object")
-    too_deep = _path_past_depth(raw, MAX_PARAMS_DEPTH)
+    too_deep = path_past_depth(raw)
     if too_deep is not None:
         raise errors.invalid_params(
             too_deep, f"nested deeper than {MAX_PARAMS_DEPTH} levels of objects and arrays"
@@ -100,29 +96,3 @@ def validate(model: type[P], raw: Any) -> P:
         ]
         first = problems[0]
         raise errors.invalid_params(first["field"], first["message"], problems) from None
-
-
-def _path_past_depth(params: dict[str, Any], limit: int) -> str | None:
-    """The dotted path of the first object or array nested below `limit` levels, if any.
-
-    Depth first with one iterator per level: memory grows with the depth (at most
-    `limit`), never with the width, and no nesting can exhaust the Python stack.
-    """
-    path: list[str] = []
-    levels: list[Iterator[tuple[Any, Any]]] = [iter(params.items())]
-    while levels:
-        for key, item in levels[-1]:
-            if isinstance(item, dict | list):
-                if len(levels) == limit:
-                    return ".".join([*path, str(key)])
-                if item:
-                    path.append(str(key))
-                    levels.append(
-                        iter(item.items()) if isinstance(item, dict) else enumerate(item)
-                    )
-                    break
-        else:
-            levels.pop()
-            if path:
-                path.pop()
-    return None

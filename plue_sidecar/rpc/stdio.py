@@ -1,8 +1,7 @@
 """The process's standard streams as a byte pipe in and a byte pipe out.
 
-stdout is claimed at start: the protocol writes to a private duplicate of fd 1, and
-fd 1 itself is pointed at stderr, so a stray print call or a child's output can never
-corrupt the frames the editor reads.
+stdout is claimed at start (`fd_io.claim_stdout`): the protocol writes to a private
+duplicate of fd 1, and fd 1 itself is pointed at stderr.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable
 
@@ -19,15 +17,6 @@ from plue_sidecar.fd_io import write_all
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 256 * 1024
-
-
-def claim_stdout() -> int:
-    """Return a private fd for protocol output; fd 1 and sys.stdout now go to stderr."""
-    sys.stdout.flush()
-    protocol_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return protocol_fd
 
 
 class _PipeReader(asyncio.Protocol):

@@ -17,25 +17,17 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 from typing import Any
 
 from plue_sidecar.runners.base import Runner, RunnerSettings
 from plue_sidecar.runners.echo import EchoRunner
+from plue_sidecar.runners.names import ECHO, runner_specs
 
 log = logging.getLogger(__name__)
-ENTRY_POINT_GROUP = "plue_sidecar.runners"
-ECHO = "echo"
 
 
 class UnknownRunnerError(LookupError):
     pass
-
-
-def is_import_spec(text: str) -> bool:
-    """`module:attribute`, as the command line may name a runner."""
-    module, _, attribute = text.partition(":")
-    return bool(module) and bool(attribute)
 
 
 class RunnerRegistry:
@@ -59,10 +51,7 @@ class RunnerRegistry:
 
     def _all_specs(self) -> dict[str, str]:
         if self._specs is None:
-            specs = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-            specs.update(self._launch_specs)
-            specs[ECHO] = ECHO
-            self._specs = specs
+            self._specs = runner_specs(self._launch_specs)
         return self._specs
 
     def _load(self, name: str) -> Runner:

@@ -33,21 +33,16 @@ from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
-from plue_sidecar.models.base import id_number
 from plue_sidecar.models.records import Session, ShareRecord
+from plue_sidecar.session_format import id_number
 from plue_sidecar.store.durable_io import DurableFiles
+from plue_sidecar.store.head import CATALOGUE_VERSION, ROW_FIELDS, RawHead, parse_head_line
 from plue_sidecar.store.stamps import Stamp, quiet_before
 
 log = logging.getLogger(__name__)
-CATALOGUE_VERSION = 5
-"""5: the head says where the body's chunks of rows are (`BodyLayout`); rows are
-written oldest first."""
 CHUNK_ROWS = 4096
 HEAD_ROWS = 1000
 """Newest sessions kept in the head: the largest page a client may ask for."""
-_ROW_FIELDS = 10
-"""Leading fields of a row, in `Session` field order; then share, the stamp and the
-document's checksum."""
 class Entry(NamedTuple):
     document: Session
     stamp: Stamp
@@ -91,13 +86,6 @@ class Head:
     newest_roots: list[Session] = field(default_factory=list)
     body: BodyLayout | None = None
     """Where the body's chunks of rows are, when the body is still the one written."""
-
-    def trusts_all(self, on_disk: dict[str, int]) -> bool:
-        """The directories are exactly the recorded ones, each trusted whole."""
-        return self.complete and on_disk.keys() == self.mtimes.keys() and all(
-            self.mtimes[name] == mtime and quiet_before(mtime, self.taken_at_ns)
-            for name, mtime in on_disk.items()
-        )
 
 
 class Checksums:
@@ -174,9 +162,10 @@ class Catalogue:
         """The recorded snapshot, or an empty one when it is missing, foreign or damaged."""
         try:
             with open(self.path, "rb") as file:
-                head = _parse_head(file.readline())
-                if head is None:
+                raw = parse_head_line(file.readline())
+                if raw is None:
                     return Snapshot()
+                head = head_of(raw, with_sessions=False)
                 if head.body is not None:
                     body_start = file.tell()
                     try:
@@ -194,17 +183,6 @@ class Catalogue:
                 OverflowError) as exc:
             log.warning("catalogue is unreadable (%s); rebuilding it", exc)
             return Snapshot()
-
-    def load_head(self) -> Head | None:
-        """Only the head: the newest sessions and what is needed to trust them."""
-        try:
-            with open(self.path, "rb") as file:
-                return _parse_head(file.readline(), with_sessions=True)
-        except FileNotFoundError:
-            return None
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.warning("catalogue head is unreadable (%s)", exc)
-            return None
 
     def save(
         self,
@@ -301,13 +279,9 @@ def _recency(entry: Entry) -> tuple[int, int]:
     return entry.document.updated_at, id_number(entry.document.id)
 
 
-def _parse_head(line: bytes, with_sessions: bool = False) -> Head | None:
-    if not line:
-        return None
-    raw = orjson.loads(line)
-    if raw.get("version") != CATALOGUE_VERSION:
-        log.warning("catalogue has version %r; rebuilding it", raw.get("version"))
-        return None
+def head_of(raw: RawHead, with_sessions: bool) -> Head:
+    """The head of `parse_head_line`, its newest sessions built when asked and there
+    (rows `head.trusted_head` checked)."""
     head = Head(int(raw["takenAt"]), dict(raw["mtimes"]), bool(raw["complete"]))
     body = raw.get("body")
     if body is not None:
@@ -344,23 +318,23 @@ def checksum_of(session: Session) -> int:
 
 
 def entry_of(row: list[Any]) -> Entry:
-    if len(row) != _ROW_FIELDS + 5:
+    if len(row) != ROW_FIELDS + 5:
         raise ValueError("a catalogue row of the wrong length")
-    share = row[_ROW_FIELDS]
+    share = row[ROW_FIELDS]
     if share is not None:
         share = ShareRecord(secret=share[0], created_at=share[1], expires_at=share[2])
     schema, session_id, parent, title, created, updated, count, aborted, aborted_at, runner = (
-        row[:_ROW_FIELDS]
+        row[:ROW_FIELDS]
     )
     session = Session(
         schema, session_id, parent, title, created, updated, count, aborted, aborted_at, runner,
         share,
     )
-    inode, mtime_ns, size = row[_ROW_FIELDS + 1 : _ROW_FIELDS + 4]
+    inode, mtime_ns, size = row[ROW_FIELDS + 1 : ROW_FIELDS + 4]
     return Entry(session, (inode, mtime_ns, size))
 
 
-_COLUMNS = [itemgetter(i) for i in range(_ROW_FIELDS + 5)]
+_COLUMNS = [itemgetter(i) for i in range(ROW_FIELDS + 5)]
 """Each field of a row, for reading a column in C without building it."""
 
 
@@ -378,25 +352,25 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
     own_id: dict[str, str] = {}
     directories = {name: RecordedDirectory(mtime) for name, mtime in head.mtimes.items()}
     for name, rows in chunks:
-        if set(map(len, rows)) - {_ROW_FIELDS + 5}:
+        if set(map(len, rows)) - {ROW_FIELDS + 5}:
             raise ValueError("a catalogue row of the wrong length")
         ids = list(map(ids_col, rows))
         checksums.extend(ids, map(checksum_col, rows))
         own_id.update(zip(ids, ids, strict=True))
-        shares: Iterator[ShareRecord | None] = map(col[_ROW_FIELDS], rows)
-        if list(map(col[_ROW_FIELDS], rows)).count(None) != len(rows):
-            shares = iter([_share_of(row[_ROW_FIELDS]) for row in rows])
+        shares: Iterator[ShareRecord | None] = map(col[ROW_FIELDS], rows)
+        if list(map(col[ROW_FIELDS], rows)).count(None) != len(rows):
+            shares = iter([_share_of(row[ROW_FIELDS]) for row in rows])
         recorded = directories.get(name)
         if recorded is None:
             recorded = directories[name] = RecordedDirectory(None)
         recorded.sessions.extend(map(
             Session, map(col[0], rows), ids,
             map(own_id.get, map(parent_col, rows), map(parent_col, rows)),
-            *(map(col[i], rows) for i in range(3, _ROW_FIELDS)), shares,
+            *(map(col[i], rows) for i in range(3, ROW_FIELDS)), shares,
         ))
-        recorded.stamps.extend(zip(map(col[_ROW_FIELDS + 1], rows),
-                                   map(col[_ROW_FIELDS + 2], rows),
-                                   map(col[_ROW_FIELDS + 3], rows), strict=True))
+        recorded.stamps.extend(zip(map(col[ROW_FIELDS + 1], rows),
+                                   map(col[ROW_FIELDS + 2], rows),
+                                   map(col[ROW_FIELDS + 3], rows), strict=True))
         del rows, ids
     return Snapshot(head.taken_at_ns, directories, checksums)
 

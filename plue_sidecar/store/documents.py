@@ -13,7 +13,8 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session, SessionDocument
+from plue_sidecar.models.records import Session, SessionDocument
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store.journal import Record
 from plue_sidecar.store.migrations import migrate, version_of
 

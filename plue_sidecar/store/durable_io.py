@@ -31,10 +31,9 @@ from pathlib import Path
 
 from plue_sidecar.errors import DataDirReplacedError
 from plue_sidecar.fd_io import write_all
+from plue_sidecar.store.modes import DIR_MODE, FILE_MODE
 from plue_sidecar.store.root import Root
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 BATCH_FILES = 200
 """Files a batched write holds open at once (well under the usual descriptor limits)."""
 SYNC_THREADS = 4

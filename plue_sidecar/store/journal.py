@@ -30,8 +30,6 @@ one; anywhere else it is damage, reported and skipped.
 from __future__ import annotations
 
 import logging
-import os
-import re
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -44,14 +42,10 @@ import orjson
 
 from plue_sidecar.errors import DataDirReplacedError
 from plue_sidecar.store.durable_io import DurableFiles
+from plue_sidecar.store.journal_files import generations_in, journal_path
 
 log = logging.getLogger(__name__)
-_FILE_NAME = re.compile(r"journal-(\d{6,})\.log")
 Record = dict[str, Any]
-
-
-def journal_path(directory: Path, generation: int) -> Path:
-    return directory / f"journal-{generation:06d}.log"
 
 
 def encode(record: Record) -> bytes:
@@ -82,16 +76,6 @@ def read_journal(directory: Path) -> JournalContents:
         contents.generations.append(generation)
         _parse_generation(path.read_bytes(), path.name, contents)
     return contents
-
-
-def generations_in(directory: Path) -> list[tuple[int, Path]]:
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    found = [(int(m.group(1)), directory / name)
-             for name in names if (m := _FILE_NAME.fullmatch(name))]
-    return sorted(found)
 
 
 def _parse_generation(data: bytes, name: str, contents: JournalContents) -> None:

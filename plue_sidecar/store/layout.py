@@ -6,7 +6,7 @@ import re
 import time
 from pathlib import Path
 
-from plue_sidecar.models.base import SESSION_ID_PATTERN, id_number
+from plue_sidecar.session_format import SESSION_ID_PATTERN, id_number
 
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 DOCUMENT_SUFFIX = ".json"

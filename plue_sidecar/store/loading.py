@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from plue_sidecar.models.base import SESSION_ID_PREFIX
-from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
-from plue_sidecar.store.catalogue import Checksums, Entry, Head, Snapshot, checksum_of
+from plue_sidecar.models.records import Session
+from plue_sidecar.session_format import SESSION_ID_PREFIX, SESSION_SCHEMA_VERSION
+from plue_sidecar.store.catalogue import Checksums, Entry, Head, Snapshot, checksum_of, head_of
 from plue_sidecar.store.documents import journaled_ids, read_document, replay_journal
-from plue_sidecar.store.journal import JournalContents, Record, generations_in, read_journal
+from plue_sidecar.store.head import completed_migration, trusted_head
+from plue_sidecar.store.journal import JournalContents, Record, read_journal
 from plue_sidecar.store.layout import LOG_SUFFIX, session_id_of
 from plue_sidecar.store.recovery import session_from_log
 from plue_sidecar.store.stamps import Stamp, files_with_stamps, session_directories
@@ -73,7 +74,7 @@ class DataDirLoader:
     def load(self) -> LoadedData:
         high_water = self._finish_interrupted_delete()
         journal = read_journal(self.layout.sessions_dir)
-        migrations_done = self._completed_migration() >= SESSION_SCHEMA_VERSION
+        migrations_done = completed_migration(self.layout) >= SESSION_SCHEMA_VERSION
         loaded = self._load_documents(migrations_done, journaled_ids(journal.records))
         if not migrations_done or not self.layout.migration_marker.exists():
             self._write_back_migrated(loaded)
@@ -88,17 +89,14 @@ class DataDirLoader:
 
     def head(self) -> Head | None:
         """The catalogue's head when it alone describes the newest sessions."""
-        if (
-            self.layout.tombstone_file.exists()
-            or generations_in(self.layout.sessions_dir)
-            or self._completed_migration() < SESSION_SCHEMA_VERSION
-            or not self.layout.migration_marker.exists()
-        ):
+        raw = trusted_head(self.layout)
+        if raw is None:
             return None
-        head = self._store.catalogue.load_head()
-        if head is None or not head.trusts_all(self._store.directory_mtimes()):
+        try:
+            return head_of(raw, with_sessions=True)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("catalogue head is unreadable (%s)", exc)
             return None
-        return head
 
     def _replay(self, records: list[Record], loaded: LoadedData) -> int:
         """Apply the journal's records in order; the highest id a delete recorded."""
@@ -127,16 +125,6 @@ class DataDirLoader:
         except OSError as exc:
             log.warning("could not remove the files of deleted sessions (%s); "
                         "they stay hidden and are removed later", exc)
-
-    def _completed_migration(self) -> int:
-        try:
-            return int(orjson.loads(self.layout.migration_marker.read_bytes())["completed"])
-        except FileNotFoundError:
-            # A data directory without sessions has nothing to migrate.
-            return SESSION_SCHEMA_VERSION if not self.layout.sessions_dir.exists() else 0
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            log.error("the migration marker is unreadable; checking every document again")
-            return 0
 
     def _write_back_migrated(self, loaded: LoadedData) -> None:
         """Write every migrated document in the current format, then advance the marker."""

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from plue_sidecar.models.records import SESSION_SCHEMA_VERSION
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sys
 
 from plue_sidecar.models.parts import TextPart
-from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
+from plue_sidecar.models.records import Session
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store.message_log import parse_log
 
 RECOVERED_TITLE = "Recovered session"

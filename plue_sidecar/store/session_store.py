@@ -21,7 +21,8 @@ from plue_sidecar.models.records import (
     Session,
 )
 from plue_sidecar.store.catalogue import Catalogue, Entry, Head, document_bytes
-from plue_sidecar.store.durable_io import DIR_MODE, DurableFiles
+from plue_sidecar.store.durable_io import DurableFiles
+from plue_sidecar.store.head import directory_mtimes
 from plue_sidecar.store.journal import (
     Journal,
 )
@@ -29,11 +30,11 @@ from plue_sidecar.store.layout import Layout
 from plue_sidecar.store.loading import DataDirLoader, LoadedData
 from plue_sidecar.store.lock import DataDirLock
 from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
+from plue_sidecar.store.modes import DIR_MODE
 from plue_sidecar.store.stamps import (
     FINE_RACY_NS,
     Stamp,
     racy_window,
-    session_directories,
     stamp_of,
 )
 
@@ -49,11 +50,12 @@ class SessionStore:
     that writes is durable when it returns.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, lock: DataDirLock | None = None) -> None:
+        """`lock`: the data directory's, when it was taken already (see `early`)."""
         self.layout = Layout(data_dir)
         self.files = DurableFiles(data_dir)
         self.catalogue = Catalogue(self.layout.catalogue_file, self.files)
-        self._lock = DataDirLock(data_dir)
+        self._lock = lock or DataDirLock(data_dir)
         self.journal = Journal(self.files, self.layout.sessions_dir, 1)
 
     # --- opening -------------------------------------------------------------
@@ -155,10 +157,7 @@ class SessionStore:
             time.sleep((due - now) / 1e9 + 0.001)
 
     def directory_mtimes(self) -> dict[str, int]:
-        return {
-            relative: mtime
-            for relative, _, mtime in session_directories(self.layout.sessions_dir)
-        }
+        return directory_mtimes(self.layout)
 
     def _relative_directory(self, session_id: str) -> str:
         return str(self.layout.session_dir(session_id).relative_to(self.layout.sessions_dir))

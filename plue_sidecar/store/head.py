@@ -1,0 +1,126 @@
+"""The catalogue's head, read and trusted without building a session.
+
+The head is the catalogue's first line (see `catalogue`): the directories' mtimes and,
+after a clean exit, the newest sessions' rows. The early answers (see `early`) read it
+before pydantic is imported, and the full load decides with the same functions, so
+both trust the same head.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
+from plue_sidecar.store.journal_files import generations_in
+from plue_sidecar.store.layout import Layout
+from plue_sidecar.store.stamps import quiet_before, session_directories
+
+log = logging.getLogger(__name__)
+CATALOGUE_VERSION = 5
+"""5: the head says where the body's chunks of rows are (`BodyLayout`); rows are
+written oldest first."""
+
+RawHead = dict[str, Any]
+"""The head as parsed JSON: `takenAt`, `mtimes`, `complete`, `body`, and when complete
+`total`, `rootsTotal`, `newest` and `newestRoots` (rows, newest first)."""
+
+
+def parse_head_line(line: bytes) -> RawHead | None:
+    """The head, or None when the line is missing or of another version (raises what
+    orjson raises on damage)."""
+    if not line:
+        return None
+    raw = orjson.loads(line)
+    if not isinstance(raw, dict) or raw.get("version") != CATALOGUE_VERSION:
+        version = raw.get("version") if isinstance(raw, dict) else None
+        log.warning("catalogue has version %r; rebuilding it", version)
+        return None
+    return raw
+
+
+def directory_mtimes(layout: Layout) -> dict[str, int]:
+    """Each `<yyyy>/<mm>` session directory's mtime, by its relative name."""
+    return {relative: mtime for relative, _, mtime in session_directories(layout.sessions_dir)}
+
+
+def completed_migration(layout: Layout) -> int:
+    """The schema version every document has been migrated to (0 when unknown)."""
+    try:
+        return int(orjson.loads(layout.migration_marker.read_bytes())["completed"])
+    except FileNotFoundError:
+        # A data directory without sessions has nothing to migrate.
+        return SESSION_SCHEMA_VERSION if not layout.sessions_dir.exists() else 0
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        log.error("the migration marker is unreadable; checking every document again")
+        return 0
+
+
+def trusts_all(raw: RawHead, on_disk: dict[str, int]) -> bool:
+    """The snapshot held every session, and the directories are exactly the recorded
+    ones, each trusted whole."""
+    mtimes = raw["mtimes"]
+    taken_at = int(raw["takenAt"])
+    return bool(raw["complete"]) and on_disk.keys() == mtimes.keys() and all(
+        mtimes[name] == mtime and quiet_before(mtime, taken_at)
+        for name, mtime in on_disk.items()
+    )
+
+
+def trusted_head(layout: Layout) -> RawHead | None:
+    """The head when it alone describes the newest sessions: a clean last exit (nothing
+    in the journal, no delete unfinished, every document migrated) and every directory
+    unchanged since; else None. The data directory's lock must be held."""
+    if (
+        layout.tombstone_file.exists()
+        or generations_in(layout.sessions_dir)
+        or completed_migration(layout) < SESSION_SCHEMA_VERSION
+        or not layout.migration_marker.exists()
+    ):
+        return None
+    try:
+        with open(layout.catalogue_file, "rb") as file:
+            raw = parse_head_line(file.readline())
+        if raw is None or not trusts_all(raw, directory_mtimes(layout)):
+            return None
+        _check_rows(raw)
+    except FileNotFoundError:
+        return None
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        log.warning("catalogue head is unreadable (%s)", exc)
+        return None
+    return raw
+
+
+def _check_rows(raw: RawHead) -> None:
+    """Raise ValueError unless the newest rows are there and exactly of the row's
+    shape: a share is trusted only as the sidecar writes it, so that no reader of the
+    head needs to convert a value."""
+    if not all(_is_int(raw[key]) for key in ("total", "rootsTotal")):
+        raise ValueError("a catalogue head count that is not an integer")
+    for rows in (raw["newest"], raw["newestRoots"]):
+        if not isinstance(rows, list) or not all(map(_is_row, rows)):
+            raise ValueError("a catalogue head row of the wrong shape")
+
+
+def _is_row(row: Any) -> bool:
+    if not isinstance(row, list) or len(row) != ROW_LENGTH or not isinstance(row[1], str):
+        return False
+    share = row[SHARE_FIELD]
+    return share is None or (
+        isinstance(share, list) and len(share) == 3 and isinstance(share[0], str)
+        and _is_int(share[1]) and (share[2] is None or _is_int(share[2]))
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+ROW_FIELDS = 10
+"""Leading fields of a row, in `Session` field order; then share, the stamp and the
+document's checksum."""
+SHARE_FIELD = ROW_FIELDS
+ROW_LENGTH = ROW_FIELDS + 5
