@@ -155,6 +155,8 @@ class Sidecar:
         self._collector = loop.create_task(collector.resume_when(self.core.ready))
         if handover is not None:
             self._take_over(handover)
+            if handover.terminated():  # asked only now that the handler above is set
+                self.terminated()
         await read_input(input_fd, self.receive, self.end_of_input)
         code = await self.protocol.exit_code
         await self._settle()

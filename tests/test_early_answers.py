@@ -17,6 +17,7 @@ import pytest
 from plue_sidecar.capabilities import METHODS, initialize_result
 from plue_sidecar.models.wire import InitializeResult
 from tests.conftest import StartSidecar
+from tests.harness.client import sidecar_command
 from tests.harness.raw import frame, request
 from tests.harness.scripted import finish_script, run_script, start_script
 
@@ -212,3 +213,26 @@ def test_initialize_is_answered_as_its_model_says_and_lists_every_method() -> No
     model = InitializeResult.model_validate(result)
     assert model.model_dump(mode="json", by_alias=True) == result
     assert Sidecar(Settings(data_dir=Path("/nonexistent"))).methods == METHODS
+
+
+async def test_a_sigterm_right_after_an_early_initialize_ends_the_sidecar_cleanly(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    await populate(start_sidecar, 2)
+    process = subprocess.Popen(
+        sidecar_command(data_dir), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(INITIALIZE)
+    process.stdin.flush()
+    header = process.stdout.readline()
+    assert header.startswith(b"Content-Length: ")
+    process.terminate()
+    assert process.wait(30) == 0
+    process.stdin.close()
+    process.stdout.close()
+    assert process.stderr is not None
+    process.stderr.close()
+    again = await start_sidecar()
+    assert len((await again.call("session/list", {}))["sessions"]) == 4

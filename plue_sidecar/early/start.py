@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -63,6 +64,8 @@ class Handover(Generic[T]):
     process_id: int | None = None
     deferred: list[FrameEvent] = field(default_factory=list)
     """Messages received and not answered, in order."""
+    terminated: Callable[[], bool] = lambda: False
+    """Whether a SIGTERM came before the full path handles it (ask once it does)."""
 
 
 class EarlyStart:
@@ -75,6 +78,8 @@ class EarlyStart:
         self._answers: EarlyAnswers | None = None
         self._deferred: list[FrameEvent] = []
         self._written = 0
+        self._terminated = False
+        self._wake_write: int | None = None
 
     @property
     def lock(self) -> DataDirLock | None:
@@ -112,21 +117,23 @@ class EarlyStart:
 
     def run(self, prepare: Callable[[], T]) -> Handover[T]:
         """Answer what can be answered early while `prepare` runs on a thread; return
-        when it is done, at a message boundary."""
+        when it is done, at a message boundary. A SIGTERM meanwhile ends the wait, and
+        the full path, told by the handover, ends the process as it would."""
+        signal.signal(signal.SIGTERM, self._on_sigterm)
         answers = self._answers
         if answers is None:
-            return Handover(prepare(), self._splitter, self._lock)
-        wake_read, wake_write = os.pipe()
+            return self._handover(prepare(), initialized=False, process_id=None)
+        wake_read, self._wake_write = os.pipe()
         outcome: list[T] = []
         failure: list[BaseException] = []
 
         def behind() -> None:
             try:
                 outcome.append(prepare())
-            except BaseException as exc:
+            except BaseException as exc:  # raised again on the main thread
                 failure.append(exc)
             finally:
-                os.write(wake_write, b"x")
+                self._wake()
 
         thread = threading.Thread(target=behind, name="plue-import", daemon=True)
         switch_interval = sys.getswitchinterval()
@@ -137,6 +144,7 @@ class EarlyStart:
         finally:
             thread.join()
             sys.setswitchinterval(switch_interval)
+            wake_write, self._wake_write = self._wake_write, None
             os.close(wake_read)
             os.close(wake_write)
         if failure:
@@ -144,8 +152,19 @@ class EarlyStart:
         if answers.initialized:
             log.info("initialize answered before the full path; %d messages hand over",
                      len(self._deferred))
-        return Handover(outcome[0], self._splitter, self._lock, answers.initialized,
-                        answers.process_id, self._deferred)
+        return self._handover(outcome[0], answers.initialized, answers.process_id)
+
+    def _handover(self, prepared: T, initialized: bool, process_id: int | None) -> Handover[T]:
+        return Handover(prepared, self._splitter, self._lock, initialized, process_id,
+                        self._deferred, lambda: self._terminated)
+
+    def _on_sigterm(self, signum: int, frame: object) -> None:
+        self._terminated = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wake_write is not None:
+            os.write(self._wake_write, b"x")
 
     def _answer_until(self, wake: int, answers: EarlyAnswers) -> None:
         reading = True
