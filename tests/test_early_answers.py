@@ -236,3 +236,36 @@ async def test_a_sigterm_right_after_an_early_initialize_ends_the_sidecar_cleanl
     process.stderr.close()
     again = await start_sidecar()
     assert len((await again.call("session/list", {}))["sessions"]) == 4
+
+
+def damage_head(data_dir: Path, change: str) -> None:
+    catalogue = data_dir / "catalogue.json"
+    head_line, _, body = catalogue.read_bytes().partition(b"\n")
+    head = json.loads(head_line)
+    if change == "another version":
+        head["version"] -= 1
+    elif change == "a count as text":
+        head["total"] = str(head["total"])
+    elif change == "a share's time as a float":
+        shared = next(row for row in head["newest"] if row[10] is not None)
+        shared[10][1] = float(shared[10][1])
+    elif change == "a short row":
+        head["newestRoots"][0].pop()
+    head_line = b"{" + head_line if change == "not JSON" else json.dumps(head).encode()
+    if change == "an unreadable migration marker":
+        (data_dir / "migrations.json").write_text("{")
+    catalogue.write_bytes(head_line + b"\n" + body)
+
+
+@pytest.mark.parametrize("change", [
+    "another version", "not JSON", "a count as text", "a share's time as a float",
+    "a short row", "an unreadable migration marker",
+])
+async def test_a_head_that_is_not_exactly_as_written_answers_nothing_early(
+    start_sidecar: StartSidecar, data_dir: Path, change: str
+) -> None:
+    await populate(start_sidecar, 4)
+    damage_head(data_dir, change)
+    answers, log = both_ways(data_dir, [INITIALIZE, *FIRST_PAGES, *AFTER])
+    assert ANSWERED_EARLY not in log
+    assert len(json.loads(answers["2"])["result"]["sessions"]) == 5
