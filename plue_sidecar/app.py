@@ -133,7 +133,9 @@ class Sidecar:
         self.protocol.set_writer(output)
         # SIGTERM (what an editor's terminate() sends) ends the sidecar the way EOF does.
         loop.add_signal_handler(signal.SIGTERM, self.terminated)
-        self._collector = loop.create_task(collector.resume_when(self.core.ready))
+        self._collector = loop.create_task(
+            collector.resume_when(self.core.ready, busy=lambda: bool(self.protocol.in_flight()))
+        )
         await read_input(input_fd, self.receive, self.end_of_input)
         code = await self.protocol.exit_code
         await self._settle()
