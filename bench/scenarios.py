@@ -43,6 +43,7 @@ class Sizes:
     sessions: int
     messages: int
     aborts: int
+    abort_starts: int
 
     @property
     def session_steps(self) -> tuple[int, ...]:
@@ -56,9 +57,9 @@ class Sizes:
     def of(cls, quick: bool) -> Sizes:
         if quick:
             return cls(rounds=3, requests=300, creates=100, sessions=2_000, messages=500,
-                       aborts=5)
+                       aborts=5, abort_starts=1)
         return cls(rounds=11, requests=3_000, creates=500, sessions=100_000, messages=10_000,
-                   aborts=25)
+                   aborts=25, abort_starts=4)
 
 
 @dataclass
@@ -319,6 +320,26 @@ class Bench:
                         "<= 1.2 x empty", p99=results["long"]["p99"]), 1.2)
 
     async def aborts(self) -> None:
+        """Aborts during echo turns, each sidecar fresh: the first second after a start is
+        where its one-off work lands (see core.collector). Several starts, so that the p99
+        is not one sample on a shared machine."""
+        samples: list[float] = []
+        firsts: list[float] = []
+        for _ in range(self.sizes.abort_starts):
+            one_start = await self.aborts_in_one_start()
+            firsts.append(one_start[0])
+            samples += one_start
+        result = summary(samples)
+        figure = Figure("session/abort during an echo turn", "abort sent to prompt answered, p99",
+                        result["p99"], "ms", target="<= 20 ms", p99=result["p99"])
+        figure.met = result["p99"] <= 20
+        self.figures.append(figure)
+        self.figures.append(Figure(
+            "session/abort during an echo turn",
+            f"the first abort after a start, median of {len(firsts)} (p99: the worst)",
+            summary(firsts)["median"], "ms", target="report", p99=max(firsts)))
+
+    async def aborts_in_one_start(self) -> list[float]:
         client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("abort"),
                                                         "--echo-delay-ms", "20"))
         await client.call("initialize", {})
@@ -339,11 +360,7 @@ class Bench:
             while not client._notifications.empty():
                 client._notifications.get_nowait()
         await client.close()
-        result = summary(samples)
-        figure = Figure("session/abort during an echo turn", "abort sent to prompt answered, p99",
-                        result["p99"], "ms", target="<= 20 ms", p99=result["p99"])
-        figure.met = result["p99"] <= 20
-        self.figures.append(figure)
+        return samples
 
     async def unread_output(self) -> None:
         """A long streamed turn to a client that reads nothing until the turn waits."""

@@ -152,7 +152,9 @@ class Sidecar:
         self.protocol.set_writer(output)
         # SIGTERM (what an editor's terminate() sends) ends the sidecar the way EOF does.
         loop.add_signal_handler(signal.SIGTERM, self.terminated)
-        self._collector = loop.create_task(collector.resume_when(self.core.ready))
+        self._collector = loop.create_task(
+            collector.resume_when(self.core.ready, busy=lambda: bool(self.protocol.in_flight()))
+        )
         if handover is not None:
             self._take_over(handover)
             if handover.terminated():  # asked only now that the handler above is set
