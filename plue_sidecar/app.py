@@ -18,6 +18,7 @@ from plue_sidecar.core import collector
 from plue_sidecar.core.opening import Opening
 from plue_sidecar.core.sidecar_core import SidecarCore, Sink
 from plue_sidecar.handlers import lifecycle, messages, sessions, shares
+from plue_sidecar.models.fast_json import JsonObject
 from plue_sidecar.models.wire import SessionChange, SessionUpdate
 from plue_sidecar.rpc import framing
 from plue_sidecar.rpc.client_watch import watch_process
@@ -39,6 +40,9 @@ class ClientNotifier(Sink):
 
     def session_changed(self, change: SessionChange) -> None:
         self._protocol.notify("session/didChange", _dump(change))
+
+    def session_changed_json(self, change: JsonObject) -> None:
+        self._protocol.notify("session/didChange", change)
 
     def turn_update(self, update: SessionUpdate) -> None:
         self._protocol.notify("session/update", _dump(update))
