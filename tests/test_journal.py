@@ -15,6 +15,7 @@ import pytest
 from plue_sidecar.store import durable_io
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.journal import Journal, encode, journal_path, read_journal
+from plue_sidecar.store.uninterrupted import finish_even_if_cancelled, take_absorbed_cancel
 
 
 def journal_in(directory: Path, generation: int = 1) -> Journal:
@@ -274,3 +275,20 @@ async def test_waiters_on_a_loop_are_released_with_their_generation(tmp_path: Pa
     assert isinstance(failed[0], OSError) and failed[0].errno == errno.EIO
     journal.close()
     assert read_journal(tmp_path).records == [{"n": n} for n in range(20)]
+
+
+async def test_a_write_cancelled_while_it_waits_for_its_sync_still_ends_with_it(
+    tmp_path: Path,
+) -> None:
+    journal = journal_in(tmp_path, generation=2)
+
+    async def write() -> tuple[int, bool]:
+        generation = await finish_even_if_cancelled(journal.append_on_loop({"n": 1}))
+        return generation, take_absorbed_cancel()
+
+    task = asyncio.create_task(write())
+    await asyncio.sleep(0)  # waiting for the sync, which can only end on this loop
+    task.cancel()
+    assert await task == (2, True)
+    journal.close()
+    assert read_journal(tmp_path).records == [{"n": 1}]

@@ -55,6 +55,7 @@ import orjson
 
 from plue_sidecar.errors import DataDirReplacedError
 from plue_sidecar.store.durable_io import PREALLOCATE_BYTES, AppendLog, DurableFiles
+from plue_sidecar.store.uninterrupted import Uncancellable
 
 log = logging.getLogger(__name__)
 _FILE_NAME = re.compile(r"journal-(\d{6,})\.log")
@@ -179,8 +180,9 @@ class Journal:
 
     def append_on_loop(self, record: Record) -> asyncio.Future[int]:
         """`append` for a caller on an event loop: the waiters of one batch on the same
-        loop are released together, with one call to it (not one wake-up each)."""
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop are released together, with one call to it (not one wake-up each). The
+        future cannot be cancelled (see `uninterrupted`)."""
+        done: asyncio.Future[int] = Uncancellable(loop=asyncio.get_running_loop())
         self._queue(encode(record), done)
         return done
 
