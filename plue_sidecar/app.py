@@ -20,6 +20,7 @@ from plue_sidecar.core.sidecar_core import SidecarCore, Sink
 from plue_sidecar.early.start import Handover
 from plue_sidecar.fd_io import claim_stdout
 from plue_sidecar.handlers import lifecycle, messages, sessions, shares
+from plue_sidecar.models.fast_json import JsonObject
 from plue_sidecar.models.wire import SessionChange, SessionUpdate
 from plue_sidecar.rpc import framing
 from plue_sidecar.rpc.client_watch import watch_process
@@ -41,6 +42,9 @@ class ClientNotifier(Sink):
 
     def session_changed(self, change: SessionChange) -> None:
         self._protocol.notify("session/didChange", _dump(change))
+
+    def session_changed_json(self, change: JsonObject) -> None:
+        self._protocol.notify("session/didChange", change)
 
     def turn_update(self, update: SessionUpdate) -> None:
         self._protocol.notify("session/update", _dump(update))

@@ -16,7 +16,7 @@ from plue_sidecar.store.compaction import compact_generations
 from plue_sidecar.store.documents import JournalReplay, replay_journal
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.journal import Journal, Record, encode, read_journal
-from plue_sidecar.store.journal_files import generations_in
+from plue_sidecar.store.journal_files import generations_in, journal_path
 
 IDS = [f"session_17950000000{n:02d}" for n in range(12)]
 
@@ -143,3 +143,16 @@ def test_a_compaction_that_fails_half_way_leaves_a_journal_that_replays_the_same
     assert journal.rewrite_generations(compact_generations) > 0
     journal.close()
     assert replay_of([(n, p.read_bytes()) for n, p in generations_in(tmp_path)]) == expected
+
+
+def test_compaction_drops_the_zeros_a_crash_left_in_an_older_generation(
+    tmp_path: Path,
+) -> None:
+    put = encode({"put": document(IDS[1], "a")})
+    journal_path(tmp_path, 1).write_bytes(put + put + bytes(5000))
+    journal = Journal(DurableFiles(tmp_path), tmp_path, 2)
+    journal.append({"put": document(IDS[2], "b")}).result(5)
+    assert journal.rewrite_generations(compact_generations) == len(put) + 5000
+    journal.close()
+    assert journal_path(tmp_path, 1).read_bytes() == put
+    assert read_journal(tmp_path).problems == []

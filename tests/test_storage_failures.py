@@ -17,6 +17,7 @@ import pytest
 
 from plue_sidecar import errors
 from plue_sidecar.store import durable_io
+from plue_sidecar.store.journal import IDLE_SECONDS
 from tests.conftest import StartSidecar
 from tests.harness.client import RpcError, SidecarProcess
 from tests.harness.in_process import core_at
@@ -38,8 +39,10 @@ def mounted(*args: str) -> Iterator[None]:
 
 
 def snapshot(directory: Path, skip: str = "filler") -> dict[str, bytes]:
+    """Every file's bytes; of a journal generation, without the zeros it holds ahead."""
     return {
-        str(p.relative_to(directory)): p.read_bytes()
+        str(p.relative_to(directory)):
+            p.read_bytes().rstrip(b"\0") if p.name.startswith("journal-") else p.read_bytes()
         for p in directory.rglob("*") if p.is_file() and p.name not in (skip, "lock")
     }
 
@@ -105,6 +108,12 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
         listing = await sidecar.call("session/list", {"limit": 200})
         listed = {s["id"] for s in listing["sessions"]}
         assert kept["id"] in listed and not listed & set(spare)
+        # The first write refused compacts what the deletes left in the journal's older
+        # generations (writes over the zeros a generation holds ahead may have filled
+        # more than one); it stores nothing of its own.
+        refused = await sidecar.failure("session/updateTitle",
+                                        {"sessionId": kept["id"], "title": "refused"})
+        assert refused.code == errors.STORAGE_FULL
         before = snapshot(disk)
         await every_write_fails(sidecar, kept["id"], errors.STORAGE_FULL, deletes_too=False)
         assert snapshot(disk) == before
@@ -147,7 +156,8 @@ async def every_write_fails_in_process(tmp_path: Path, failure: OSError, code: i
     await core.open()
     kept = await core.sessions.create(parent_id=None, title="kept", runner=None)
     before = snapshot(tmp_path / "data")
-    with mock.patch.object(durable_io.os, "write", side_effect=failure):
+    with mock.patch.object(durable_io.os, "write", side_effect=failure), \
+            mock.patch.object(durable_io.os, "pwrite", side_effect=failure):
         for attempt in (
             core.sessions.create(parent_id=None, title=None, runner=None),
             core.sessions.update_title(kept.id, "changed"),
@@ -193,7 +203,7 @@ async def test_a_read_only_disk_answers_storage_unavailable_and_recovers(
         sidecar = await start_sidecar(directory=disk)
         kept = await sidecar.call("session/create", {"title": "kept"})
         before = snapshot(disk)
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(sessions)], check=True)
+        await remount_read_only(sessions)
         await every_write_fails(sidecar, kept["id"], errors.STORAGE_UNAVAILABLE)
         failure = await sidecar.failure("session/create", {})
         assert failure.data["reason"] == "read_only"
@@ -202,6 +212,18 @@ async def test_a_read_only_disk_answers_storage_unavailable_and_recovers(
         assert snapshot(disk) == before
         await sidecar.call("session/updateTitle", {"sessionId": kept["id"], "title": "again"})
         await sidecar.stop()
+
+
+async def remount_read_only(mount_point: Path) -> None:
+    """Remount read-only as soon as no file below is open for writing (the journal
+    keeps its file open until it has been idle for `IDLE_SECONDS`)."""
+    for _ in range(int(IDLE_SECONDS * 20) + 40):
+        done = subprocess.run(["mount", "-o", "remount,bind,ro", str(mount_point)],
+                              capture_output=True, check=False)
+        if done.returncode == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"could not remount {mount_point} read-only: {done.stderr!r}")
 
 
 async def test_a_session_whose_log_is_damaged_in_the_middle_is_served_read_only(

@@ -55,6 +55,7 @@ def test_a_journal_generation_whose_sync_failed_is_rewritten_with_what_was_ackno
     path = journal_path(tmp_path, 1)
     inode = path.stat().st_ino
     with mock.patch.object(durable_io, "fsync_fd", side_effect=OSError(errno.EIO, "io")), \
+            mock.patch.object(durable_io, "datasync_fd", side_effect=OSError(errno.EIO, "io")), \
             pytest.raises(OSError):
         journal.append({"n": 2}).result(5)
     journal.append({"n": 3}).result(5)
@@ -69,7 +70,8 @@ def test_nothing_is_acknowledged_until_an_unknown_generation_is_rewritten(
     journal = Journal(DurableFiles(tmp_path), tmp_path, 1)
     journal.append({"n": 1}).result(5)
     failing = OSError(errno.EIO, "io")
-    with mock.patch.object(durable_io, "fsync_fd", side_effect=failing):
+    with mock.patch.object(durable_io, "fsync_fd", side_effect=failing), \
+            mock.patch.object(durable_io, "datasync_fd", side_effect=failing):
         for n in (2, 3):
             with pytest.raises(OSError):
                 journal.append({"n": n}).result(5)

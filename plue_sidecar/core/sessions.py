@@ -37,6 +37,11 @@ DEFAULT_TITLE = "New Session"
 class ChangeSink(Protocol):
     def session_changed(self, change: SessionChange) -> None: ...
 
+    def session_changed_json(self, change: JsonObject) -> None:
+        """`session_changed` with the change already as its JSON (a create's, built from
+        the `SessionInfo` JSON the answer carries too)."""
+        ...
+
 
 class SessionService:
     """Owns the sessions: their documents, index, locks, ids and read-only marks.
@@ -152,12 +157,20 @@ class SessionService:
     async def create(
         self, *, parent_id: str | None, title: str | None, runner: str | None
     ) -> SessionInfo:
+        return SessionInfo.model_validate(
+            await self.create_json(parent_id=parent_id, title=title, runner=runner))
+
+    async def create_json(
+        self, *, parent_id: str | None, title: str | None, runner: str | None
+    ) -> JsonObject:
+        """A new session's `SessionInfo`, as JSON."""
         if parent_id is None:
-            return await self.create_locked(None, title or DEFAULT_TITLE, runner, [])
+            return self._wire.json(await self._create(None, title or DEFAULT_TITLE, runner, []))
         if parent_id not in self._index:
             raise errors.parent_not_found(parent_id)
         async with self.locked(parent_id):
-            return await self.create_locked(parent_id, title or DEFAULT_TITLE, runner, [])
+            document = await self._create(parent_id, title or DEFAULT_TITLE, runner, [])
+            return self._wire.json(document)
 
     async def update_title(self, session_id: str, title: str) -> SessionInfo:
         return await self._update(session_id, "updated", lambda doc, now: {"title": title})
@@ -217,6 +230,12 @@ class SessionService:
     ) -> SessionInfo:
         """A new session holding a copy of `copied` (a fork's history, given new ids and
         renumbered from 1), with the parent's lock held by the caller."""
+        return self._wire.model(await self._create(parent_id, title, runner, copied))
+
+    async def _create(
+        self, parent_id: str | None, title: str, runner: str | None,
+        copied: Sequence[MessageRecord],
+    ) -> Session:
         session_id = self._ids.allocate()
         now = now_ms()
         messages = [
@@ -239,10 +258,9 @@ class SessionService:
             if messages:
                 await self._storage.remove_session_files([session_id])
             raise
-        info = self._wire.model(document)
-        self._sink.session_changed(SessionChange(change="created", session_id=session_id,
-                                                 session=info))
-        return info
+        self._sink.session_changed_json(
+            {"change": "created", "sessionId": session_id, "session": self._wire.json(document)})
+        return document
 
     async def _update(
         self,

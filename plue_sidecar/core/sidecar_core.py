@@ -13,8 +13,9 @@ from plue_sidecar.core.opening import Opening
 from plue_sidecar.core.running import RunningTurns
 from plue_sidecar.core.sessions import ChangeSink, SessionService
 from plue_sidecar.core.turns import TurnManager, UpdateSink
+from plue_sidecar.models.fast_json import JsonObject
 from plue_sidecar.models.parts import Part
-from plue_sidecar.models.wire import AbortResult, Message, Role, SessionInfo
+from plue_sidecar.models.wire import AbortResult, Message, Role
 from plue_sidecar.runners.base import RunnerSettings
 from plue_sidecar.runners.names import launch_runner_specs
 from plue_sidecar.runners.registry import RunnerRegistry
@@ -86,10 +87,11 @@ class SidecarCore:
 
     async def create(
         self, parent_id: str | None, title: str | None, runner: str | None
-    ) -> SessionInfo:
+    ) -> JsonObject:
+        """The new session's `SessionInfo`, as JSON."""
         if runner is not None:
             self.turns.runner_for(runner)
-        return await self.sessions.create(parent_id=parent_id, title=title, runner=runner)
+        return await self.sessions.create_json(parent_id=parent_id, title=title, runner=runner)
 
     async def append_message(self, session_id: str, role: Role, parts: list[Part]) -> Message:
         return await self.histories.append_from_client(session_id, role, parts)

@@ -23,7 +23,7 @@ def routes(core: SidecarCore) -> list[Route[Any]]:
     rpc = Routes()
 
     @rpc.request("session/create", CreateSessionParams)
-    async def create(params: CreateSessionParams) -> SessionInfo:
+    async def create(params: CreateSessionParams) -> JsonObject:
         """A new session, a child of `parentId` when given."""
         return await core.create(params.parent_id, params.title, params.runner)
 

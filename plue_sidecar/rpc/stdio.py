@@ -17,6 +17,8 @@ from plue_sidecar.fd_io import write_all
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 256 * 1024
+COALESCE_BYTES = 64 * 1024
+"""Frames gathered for one write are written at once past this many bytes."""
 
 
 class _PipeReader(asyncio.Protocol):
@@ -88,6 +90,11 @@ class _WriteFlow(asyncio.Protocol):
 class OutputPipe:
     """Writes frames to the protocol fd without blocking the event loop.
 
+    Frames written during a step of the loop go out together, in order, with one write
+    a step or two later (a request's change notification and its answer, or the
+    answers of many requests in flight, cost the pipe and the client one wake-up),
+    or at once past `COALESCE_BYTES`.
+
     What the client has not read yet waits in the transport's buffer. Once that passes
     `max_pending_bytes`, `has_room` is False until it drains to a quarter of it: a
     turn's stream waits for `wait_for_room` then, so a client that stops reading never
@@ -100,9 +107,12 @@ class OutputPipe:
         self._transport: asyncio.WriteTransport | None = None
         self._flow = _WriteFlow()
         self.broken = False
+        self._gathered: list[bytes] = []
+        self._gathered_bytes = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def open(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         pipe = open(self._fd, "wb", buffering=0, closefd=False)  # noqa: SIM115
         try:
             self._transport, _ = await loop.connect_write_pipe(lambda: self._flow, pipe)
@@ -115,6 +125,29 @@ class OutputPipe:
     def write(self, data: bytes) -> None:
         if self.broken:
             return
+        if self._transport is None or self._loop is None:
+            self._write_now(data)
+            return
+        if not self._gathered:
+            # Two hops: a task's notification is written in its last step, its answer
+            # by the done callback that step schedules; both go in the same write.
+            self._loop.call_soon(self._loop.call_soon, self.flush)
+        self._gathered.append(data)
+        self._gathered_bytes += len(data)
+        if self._gathered_bytes >= COALESCE_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what was gathered (the loop's thread)."""
+        if not self._gathered:
+            return
+        data = b"".join(self._gathered) if len(self._gathered) > 1 else self._gathered[0]
+        self._gathered.clear()
+        self._gathered_bytes = 0
+        if not self.broken:
+            self._write_now(data)
+
+    def _write_now(self, data: bytes) -> None:
         try:
             if self._transport is not None:
                 if self._transport.is_closing():
@@ -128,13 +161,16 @@ class OutputPipe:
             self.broken = True
 
     def has_room(self) -> bool:
+        self.flush()  # what waits here counts too
         return self._flow.resumed.is_set()
 
     async def wait_for_room(self) -> None:
+        self.flush()
         await self._flow.resumed.wait()
 
     async def drain(self) -> None:
         """Wait until everything written has left the process (bounded by the caller)."""
+        self.flush()
         transport = self._transport
         if transport is None or transport.is_closing():
             return
@@ -144,6 +180,7 @@ class OutputPipe:
         await self._flow.resumed.wait()
 
     def close(self) -> None:
+        self.flush()
         if self._transport is not None:
             with contextlib.suppress(Exception):
                 self._transport.close()

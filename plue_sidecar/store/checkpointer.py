@@ -162,8 +162,7 @@ class Checkpointer:
 
     async def _append(self, record: Record) -> None:
         try:
-            await finish_even_if_cancelled(
-                asyncio.wrap_future(self._store.journal.append(record)))
+            await finish_even_if_cancelled(self._store.journal.append_on_loop(record))
         except OSError as exc:
             log.error("storage failure: %s", exc)
             raise

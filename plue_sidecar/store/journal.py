@@ -6,9 +6,17 @@ which the journal generations the checkpoint covers are removed; at start, whate
 the journal still holds is replayed on top of the documents.
 
 Concurrent changes share one sync (group commit): one flusher thread takes every record
-queued so far, appends them with one write, syncs once and then releases each waiter.
-A record queued while a sync runs goes out with the next one, so no waiter is released
-by a sync that started before its record was written.
+queued so far, appends them with one write, syncs once and then releases each waiter
+(those on an event loop with one call to it per batch, see `append_on_loop`). A record
+queued while a sync runs goes out with the next one, so no waiter is released by a
+sync that started before its record was written.
+
+The flusher keeps the current generation's file open as an `AppendLog`: the file is
+grown ahead of its records with zeros, synced once, so that each batch is written over
+them and synced with `fdatasync` (its data alone, no metadata). Readers take the zeros
+at the end of a generation for its end; a power cut during a batch leaves part of it
+over the zeros, which reads as a torn last record. The zeros are cut off when the
+flusher moves on to another generation or closes.
 
 A failed write (above all a failed sync) leaves the end of its generation's file
 unknown: the failed records may be on disk or not. Before anything more is
@@ -24,11 +32,14 @@ generations atomically, one at a time (the compaction in `compaction` uses it).
 Each generation is a file `sessions/journal-<generation>.log` holding one record a
 line: the CRC-32 of the JSON as 8 hex digits, a space, the JSON. A line that is cut
 short or fails its check is a write that was never acknowledged when it is the last
-one; anywhere else it is damage, reported and skipped.
+one; anywhere else it is damage, reported and skipped. Zero bytes at the end of a
+generation are room written ahead (no record holds a zero byte), not records.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import zlib
@@ -41,11 +52,16 @@ from typing import Any
 import orjson
 
 from plue_sidecar.errors import DataDirReplacedError
-from plue_sidecar.store.durable_io import DurableFiles
+from plue_sidecar.store.durable_io import PREALLOCATE_BYTES, AppendLog, DurableFiles
 from plue_sidecar.store.journal_files import generations_in, journal_path
+from plue_sidecar.store.uninterrupted import Uncancellable
 
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
+IDLE_SECONDS = 1.0
+"""After this long without a record, the flusher closes the generation's file (it opens
+it again for the next): a file open for writing keeps its disk from going read-only."""
+Waiter = Future[int] | asyncio.Future[int]
 
 
 def encode(record: Record) -> bytes:
@@ -79,7 +95,7 @@ def read_journal(directory: Path) -> JournalContents:
 
 
 def _parse_generation(data: bytes, name: str, contents: JournalContents) -> None:
-    lines = data.split(b"\n")
+    lines = data.rstrip(b"\0").split(b"\n")
     complete, last = lines[:-1], lines[-1]
     bad: list[int] = []
     for number, line in enumerate(complete, start=1):
@@ -119,7 +135,7 @@ class Journal:
         self._generation = generation
         self._lock = threading.Lock()
         self._queued = threading.Condition(self._lock)
-        self._pending: list[tuple[int, bytes, Future[int]]] = []
+        self._pending: list[tuple[int, bytes, Waiter]] = []
         self._flusher: threading.Thread | None = None
         self._closed = False
         self._disk_lock = threading.Lock()
@@ -132,6 +148,9 @@ class Journal:
         self.generation_bytes = 0
         """A generation ends once it holds this many bytes (0: only `rotate` ends one)."""
         self._queued_in_generation = 0
+        self._log: AppendLog | None = None
+        """The generation the flusher appends to, open (only under `_disk_lock`)."""
+        self._log_generation = 0
 
     @property
     def generation(self) -> int:
@@ -139,8 +158,19 @@ class Journal:
 
     def append(self, record: Record) -> Future[int]:
         """Queue `record`; the future ends when it is durable, with its generation."""
-        data = encode(record)
         done: Future[int] = Future()
+        self._queue(encode(record), done)
+        return done
+
+    def append_on_loop(self, record: Record) -> asyncio.Future[int]:
+        """`append` for a caller on an event loop: the waiters of one batch on the same
+        loop are released together, with one call to it (not one wake-up each). The
+        future cannot be cancelled (see `uninterrupted`)."""
+        done: asyncio.Future[int] = Uncancellable(loop=asyncio.get_running_loop())
+        self._queue(encode(record), done)
+        return done
+
+    def _queue(self, data: bytes, done: Waiter) -> None:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the journal is closed")
@@ -155,7 +185,6 @@ class Journal:
                 )
                 self._flusher.start()
             self._queued.notify()
-        return done
 
     def rotate(self) -> int:
         """Start a new generation for records queued from now on; the old one's number."""
@@ -167,6 +196,8 @@ class Journal:
     def remove_through(self, generation: int) -> None:
         """Remove the files of every generation up to `generation` (a checkpoint covers them)."""
         with self._disk_lock:
+            if self._log_generation <= generation:
+                self._close_log()
             covered = {path for number, path in generations_in(self._directory)
                        if number <= generation}
             covered.update(journal_path(self._directory, number)
@@ -192,11 +223,13 @@ class Journal:
             on_disk = [(number, self._files.read_bytes(path))
                        for number, path in generations_in(self._directory)]
             freed = 0
-            rewritten = rewrite(on_disk)
+            rewritten = rewrite([(number, data.rstrip(b"\0")) for number, data in on_disk])
             for number, old in on_disk:
-                new = rewritten.get(number)
-                if new is None or number >= current or len(new) >= len(old):
+                new = rewritten.get(number, old.rstrip(b"\0"))  # zeros a crash left go too
+                if number >= current or len(new) >= len(old):
                     continue
+                if number == self._log_generation:
+                    self._close_log()
                 self._files.write_atomic(journal_path(self._directory, number), new)
                 if number in self._acknowledged:
                     self._acknowledged[number] = bytearray(new)
@@ -211,36 +244,38 @@ class Journal:
             flusher = self._flusher
         if flusher is not None:
             flusher.join()
+        with self._disk_lock:
+            self._close_log()
 
     def _flush_forever(self) -> None:
         while True:
             with self._lock:
                 while not self._pending and not self._closed:
-                    self._queued.wait()
+                    if not self._queued.wait(IDLE_SECONDS) and not self._pending:
+                        self._release_log()
                 if not self._pending:
                     return
                 batch, self._pending = self._pending, []
             for generation, group in _by_generation(batch):
                 self._flush(generation, group)
 
-    def _flush(self, generation: int, group: list[tuple[bytes, Future[int]]]) -> None:
+    def _flush(self, generation: int, group: list[tuple[bytes, Waiter]]) -> None:
         data = b"".join(data for data, _ in group)
         with self._disk_lock:
             try:
                 self._make_known()
                 self._append(generation, data)
             except OSError as exc:
-                for _, done in group:
-                    done.set_exception(_fresh_copy(exc))
+                _release(group, None, exc)
                 return
-        for _, done in group:
-            done.set_result(generation)
+        _release(group, generation, None)
 
     def _append(self, generation: int, data: bytes) -> None:
         try:
-            self._files.append_durable(journal_path(self._directory, generation), data)
+            self._log_of(generation).append(data)
         except OSError as exc:
             log.error("journal write failed: %s", exc)
+            self._close_log()
             self._unknown.add(generation)
             try:
                 self._make_known()
@@ -250,9 +285,35 @@ class Journal:
             raise
         self._acknowledged.setdefault(generation, bytearray()).extend(data)
 
+    def _log_of(self, generation: int) -> AppendLog:
+        if self._log is None or self._log.closed or self._log_generation != generation:
+            self._close_log()
+            # A generation ends once it holds `generation_bytes`: no zeros beyond that.
+            preallocate = self.generation_bytes or PREALLOCATE_BYTES
+            self._log = self._files.open_log(journal_path(self._directory, generation),
+                                             preallocate)
+            self._log_generation = generation
+        return self._log
+
+    def _release_log(self) -> None:
+        """Idle: close the file until the next batch (without waiting for the disk)."""
+        if self._disk_lock.acquire(blocking=False):
+            try:
+                if self._log is not None:
+                    self._log.release()
+            finally:
+                self._disk_lock.release()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
     def _make_known(self) -> None:
         """Rewrite each generation a failure left unknown with what was acknowledged in
         it (or remove its file, if nothing was), durably."""
+        if self._unknown:
+            self._close_log()
         for generation in sorted(self._unknown):
             path = journal_path(self._directory, generation)
             acknowledged = self._acknowledged.get(generation)
@@ -272,10 +333,40 @@ def _fresh_copy(exc: OSError) -> OSError:
     return OSError(exc.errno, exc.strerror)
 
 
+def _release(group: list[tuple[bytes, Waiter]], generation: int | None,
+             failure: OSError | None) -> None:
+    """End each waiter with `generation` or (a copy of) `failure`; those on event loops
+    with one call to each loop."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[int]]] = {}
+    for _, done in group:
+        if isinstance(done, asyncio.Future):
+            on_loops.setdefault(done.get_loop(), []).append(done)
+        elif failure is not None:
+            done.set_exception(_fresh_copy(failure))
+        else:
+            assert generation is not None
+            done.set_result(generation)
+    for loop, waiters in on_loops.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle, waiters, generation, failure)
+
+
+def _settle(waiters: list[asyncio.Future[int]], generation: int | None,
+            failure: OSError | None) -> None:
+    for done in waiters:
+        if done.done():
+            continue
+        if failure is not None:
+            done.set_exception(_fresh_copy(failure))
+        else:
+            assert generation is not None
+            done.set_result(generation)
+
+
 def _by_generation(
-    batch: list[tuple[int, bytes, Future[int]]],
-) -> Iterator[tuple[int, list[tuple[bytes, Future[int]]]]]:
-    groups: dict[int, list[tuple[bytes, Future[int]]]] = {}
+    batch: list[tuple[int, bytes, Waiter]],
+) -> Iterator[tuple[int, list[tuple[bytes, Waiter]]]]:
+    groups: dict[int, list[tuple[bytes, Waiter]]] = {}
     for generation, data, done in batch:
         groups.setdefault(generation, []).append((data, done))
     yield from groups.items()

@@ -85,7 +85,8 @@ class SessionStorage:
         """Make `record` durable; the body applies it to memory (see `Checkpointer`).
         A delete goes through on a full disk if room can be made for it."""
         if "delete" not in record:
-            await self._refuse_while_low_on_space()
+            if not self._writes_accepted():
+                await self._refuse_while_low_on_space()
             async with self._checkpointer.journaled(record):
                 yield
             return
@@ -102,6 +103,11 @@ class SessionStorage:
                 await asyncio.wrap_future(self._reserve_taken)
             except OSError as exc:
                 log.warning("could not size the space reserve (%s)", exc)
+
+    def _writes_accepted(self) -> bool:
+        """Known without waiting: the reserve is set aside and the disk not low on space."""
+        taken = self._reserve_taken
+        return (taken is None or taken.done()) and not self._reserve.low_on_space
 
     async def _refuse_while_low_on_space(self) -> None:
         await self._reserve_set_aside()

@@ -12,6 +12,14 @@ _absorbed: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 """Tasks whose cancellation a write absorbed, until they ask (`take_absorbed_cancel`)."""
 
 
+class Uncancellable(asyncio.Future[T]):
+    """A future that refuses `cancel`: a task cancelled while it awaits one is woken
+    with the cancellation once it is done (no `asyncio.shield`, and its extra step, needed)."""
+
+    def cancel(self, msg: object | None = None) -> bool:
+        return False
+
+
 async def finish_even_if_cancelled(future: asyncio.Future[T]) -> T:
     """Await `future` to its end; a cancellation meanwhile is absorbed, not lost mid-write.
 
@@ -21,7 +29,8 @@ async def finish_even_if_cancelled(future: asyncio.Future[T]) -> T:
     cancelled = 0
     while True:
         try:
-            result = await asyncio.shield(future)
+            waited = future if isinstance(future, Uncancellable) else asyncio.shield(future)
+            result = await waited
             break
         except asyncio.CancelledError:
             if future.cancelled():

@@ -1,7 +1,7 @@
-"""A sidecar run under strace that fails chosen fsyncs with EIO.
+"""A sidecar run under strace that fails chosen syncs (fsync, fdatasync) with EIO.
 
-`strace -e inject=fsync:error=EIO:when=N -P PATH` fails the Nth fsync of an open
-file or directory whose path is PATH (counting only those), without running it. The
+`strace -e inject=fsync,fdatasync:error=EIO:when=N -P PATH` fails the Nth sync of an
+open file or directory whose path is PATH (counting only those), without running it. The
 sidecar runs as strace's child; `kill_sidecar` SIGKILLs the sidecar itself (not
 strace, whose death would only detach it).
 """
@@ -27,8 +27,8 @@ from tests.harness.client import (
 def strace_command(trace_log: Path, paths: list[Path], when: str) -> list[str]:
     return [
         "strace", "-f", "-qq", "--seccomp-bpf", "-e", "signal=none", "-y",
-        "-o", str(trace_log), "-e", "trace=fsync",
-        "-e", f"inject=fsync:error=EIO:when={when}",
+        "-o", str(trace_log), "-e", "trace=fsync,fdatasync",
+        "-e", f"inject=fsync,fdatasync:error=EIO:when={when}",
         *(argument for path in paths for argument in ("-P", str(path))),
     ]
 
@@ -66,10 +66,10 @@ def injected_failures(trace_log: Path) -> list[str]:
 
 
 def fsyncs(trace_log: Path) -> list[tuple[str, bool]]:
-    """Each fsync strace saw, in order: the path synced and whether it succeeded."""
+    """Each sync strace saw, in order: the path synced and whether it succeeded."""
     found = []
     for line in trace_log.read_text().splitlines():
-        match = re.search(r"fsync\(\d+<(.*)>\)\s+= (-?\d+)", line)
+        match = re.search(r"(?:fsync|fdatasync)\(\d+<(.*)>\)\s+= (-?\d+)", line)
         if match:
             found.append((match.group(1), match.group(2) == "0"))
     return found

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from plue_sidecar.core.opening import Opening
 from plue_sidecar.core.sidecar_core import SidecarCore
+from plue_sidecar.models.fast_json import JsonObject
 from plue_sidecar.models.wire import SessionChange, SessionUpdate
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.session_store import SessionStore
@@ -17,6 +18,9 @@ class Quiet:
     """A sink that drops every notification."""
 
     def session_changed(self, change: SessionChange) -> None:
+        pass
+
+    def session_changed_json(self, change: JsonObject) -> None:
         pass
 
     def turn_update(self, update: SessionUpdate) -> None:
