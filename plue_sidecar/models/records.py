@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
@@ -64,6 +64,12 @@ class Session:
     aborted_at: int | None
     runner: str | None
     share: ShareRecord | None
+    stamp: int | tuple[int, int, int] | None = field(
+        default=None, init=False, repr=False, compare=False)
+    """The stamp of the file that holds this very version, set by the store (see
+    `store.stamps`): the stamp itself, or its row in the table of stamps the load took
+    from the catalogue; None while no file is known to hold it. Not part of the
+    document: a changed version (`dataclasses.replace`) starts without one."""
 
     @classmethod
     def from_document(cls, document: SessionDocument) -> Session:

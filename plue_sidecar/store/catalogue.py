@@ -27,6 +27,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -36,7 +37,7 @@ import orjson
 from plue_sidecar.models.base import id_number
 from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.stamps import Stamp, quiet_before
+from plue_sidecar.store.stamps import HeldStamp, Stamp, StampRows, quiet_before
 
 log = logging.getLogger(__name__)
 CATALOGUE_VERSION = 5
@@ -57,12 +58,24 @@ class Entry(NamedTuple):
 class RecordedDirectory:
     mtime_ns: int | None
     sessions: list[Session] = field(default_factory=list)
-    stamps: list[Stamp] = field(default_factory=list)
-    """Each session's stamp, in the same order."""
+    """Each holds its recorded stamp: its row in `rows`."""
+    rows: StampRows = field(default_factory=StampRows)
+
+    @property
+    def stamps(self) -> list[Stamp]:
+        """Each session's stamp, in the same order."""
+        return list(map(self.rows.stamp, map(_held_stamp, self.sessions)))
 
     @property
     def entries(self) -> list[Entry]:
         return list(map(Entry, self.sessions, self.stamps))
+
+
+def _held_stamp(session: Session) -> HeldStamp:
+    held = session.stamp
+    if held is None:
+        raise ValueError(f"{session.id} holds no stamp")
+    return held
 
 
 class BodyLayout(NamedTuple):
@@ -136,6 +149,8 @@ class Snapshot:
     directories: dict[str, RecordedDirectory] = field(default_factory=dict)
     recorded: Checksums = field(default_factory=Checksums)
     """Each row's document checksum, in row order."""
+    rows: StampRows = field(default_factory=StampRows)
+    """Each row's stamp; each session of `directories` holds its row."""
     _by_id: dict[str, int] | None = field(default=None, repr=False)
 
     @property
@@ -362,11 +377,13 @@ def entry_of(row: list[Any]) -> Entry:
 
 _COLUMNS = [itemgetter(i) for i in range(_ROW_FIELDS + 5)]
 """Each field of a row, for reading a column in C without building it."""
+_STAMP_FIELDS = range(_ROW_FIELDS + 1, _ROW_FIELDS + 4)
 
 
 def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> Snapshot:
-    """Every row as a `Session` and its stamp, column by column, one chunk of rows at
-    a time (each is dropped before the next is parsed).
+    """Every row as a `Session` holding its stamp (its row in the snapshot's
+    `StampRows`), column by column, one chunk of rows at a time (each is dropped before
+    the next is parsed).
 
     A loop in Python per row (unpacking it, an `Entry` each) was most of the load's time;
     here each column is read by `map` in C and `Session` is the only call per row. A
@@ -375,8 +392,10 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
     col = _COLUMNS
     ids_col, checksum_col, parent_col = col[1], col[-1], col[2]
     checksums = Checksums()
+    stamp_rows = StampRows()
     own_id: dict[str, str] = {}
-    directories = {name: RecordedDirectory(mtime) for name, mtime in head.mtimes.items()}
+    directories = {name: RecordedDirectory(mtime, rows=stamp_rows)
+                   for name, mtime in head.mtimes.items()}
     for name, rows in chunks:
         if set(map(len, rows)) - {_ROW_FIELDS + 5}:
             raise ValueError("a catalogue row of the wrong length")
@@ -388,17 +407,18 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
             shares = iter([_share_of(row[_ROW_FIELDS]) for row in rows])
         recorded = directories.get(name)
         if recorded is None:
-            recorded = directories[name] = RecordedDirectory(None)
-        recorded.sessions.extend(map(
+            recorded = directories[name] = RecordedDirectory(None, rows=stamp_rows)
+        sessions = list(map(
             Session, map(col[0], rows), ids,
             map(own_id.get, map(parent_col, rows), map(parent_col, rows)),
             *(map(col[i], rows) for i in range(3, _ROW_FIELDS)), shares,
         ))
-        recorded.stamps.extend(zip(map(col[_ROW_FIELDS + 1], rows),
-                                   map(col[_ROW_FIELDS + 2], rows),
-                                   map(col[_ROW_FIELDS + 3], rows), strict=True))
-        del rows, ids
-    return Snapshot(head.taken_at_ns, directories, checksums)
+        held = stamp_rows.extend(*(map(col[i], rows) for i in _STAMP_FIELDS))
+        # Each session holds its stamp's row (set in C; `any` consumes the Nones).
+        any(map(setattr, sessions, repeat("stamp"), held))
+        recorded.sessions.extend(sessions)
+        del rows, ids, sessions
+    return Snapshot(head.taken_at_ns, directories, checksums, stamp_rows)
 
 
 def _share_of(share: list[Any] | None) -> ShareRecord | None:

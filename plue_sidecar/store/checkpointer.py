@@ -5,8 +5,9 @@ of the sessions it changed reach their own files later, in a checkpoint, after w
 the journal generations the checkpoint covers are removed. The checkpointer keeps the
 bookkeeping that needs: which sessions are newer in the journal than in their files,
 which deleted sessions may still have files, each document file's stamp (for the
-catalogue), and how many records of each generation are not yet applied to memory,
-so that no generation is cut before every record in it is either applied or failed.
+catalogue; each session holds its own, see `Session.stamp`), and how many records of
+each generation are not yet applied to memory, so that no generation is cut before
+every record in it is either applied or failed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from plue_sidecar.store.journal import Record
 from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.scrub import Scrub
 from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
-from plue_sidecar.store.stamps import Stamp
+from plue_sidecar.store.stamps import StampRows
 from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,9 @@ class Checkpointer:
         self._checkpoint_every = checkpoint_every
         self._documents: Documents = {}
         self._high_water: Callable[[], int] = lambda: 0
-        self._stamps: dict[str, Stamp] = {}
-        """Each session's document file, for the catalogue; valid unless it is dirty."""
+        self._stamp_rows = StampRows()
+        """The stamps of the sessions the load took from the catalogue (each session
+        holds its file's stamp or its row here, valid unless it is dirty)."""
         self._dirty: set[str] = set()
         """Sessions whose newest version is in the journal but not yet in their file."""
         self._deleted: set[str] = set()
@@ -82,7 +84,7 @@ class Checkpointer:
         """Take over what the load found; write behind what it replayed."""
         self._documents = documents
         self._high_water = high_water
-        self._stamps = loaded.stamps
+        self._stamp_rows = loaded.stamp_rows
         self._dirty = loaded.replayed
         self._deleted = loaded.deleted
         # What the load leaves to do waits out the start: a checkpoint after a replay
@@ -106,9 +108,10 @@ class Checkpointer:
 
     def _written_document(self, session_id: str) -> Session | None:
         """The session's document while its file should hold exactly it."""
-        if session_id in self._dirty or session_id not in self._stamps:
+        document = self._documents.get(session_id)
+        if document is None or document.stamp is None or session_id in self._dirty:
             return None
-        return self._documents.get(session_id)
+        return document
 
     async def _rewrite(self, session_id: str, document: Session, problem: str) -> None:
         """Write `document` (memory's, verified) over its damaged file, and record it."""
@@ -190,7 +193,9 @@ class Checkpointer:
         if put is not None:
             self._dirty.add(put["id"])
         for session_id in record.get("delete", ()):
-            self._stamps.pop(session_id, None)
+            document = self._documents.get(session_id)
+            if document is not None:
+                document.stamp = None  # no longer one the catalogue may list
             self._dirty.discard(session_id)
             self._deleted.add(session_id)
         self._changes_since_checkpoint += 1
@@ -238,7 +243,7 @@ class Checkpointer:
     def _written(self, written: CheckpointWritten) -> None:
         for document, stamp in written.documents:
             if self._documents.get(document.id) is document:
-                self._stamps[document.id] = stamp
+                document.stamp = stamp
                 self._dirty.discard(document.id)
         self._deleted.difference_update(written.removed)
 
@@ -249,10 +254,11 @@ class Checkpointer:
         taken_at_ns = time.time_ns()
         quiet = self._io.in_flight == 0
         mtimes = self._store.directory_mtimes() if quiet else {}
+        stamp, dirty = self._stamp_rows.stamp, self._dirty
         entries = [
-            Entry(document, self._stamps[session_id])
+            Entry(document, stamp(held))
             for session_id, document in self._documents.items()
-            if session_id in self._stamps and session_id not in self._dirty
+            if (held := document.stamp) is not None and session_id not in dirty
         ]
         return entries, mtimes, taken_at_ns, quiet and len(entries) == len(self._documents)
 

@@ -28,7 +28,7 @@ from plue_sidecar.store.documents import journaled_ids, read_document, replay_jo
 from plue_sidecar.store.journal import JournalContents, Record, generations_in, read_journal
 from plue_sidecar.store.layout import LOG_SUFFIX, session_id_of
 from plue_sidecar.store.recovery import session_from_log
-from plue_sidecar.store.stamps import Stamp, files_with_stamps, session_directories
+from plue_sidecar.store.stamps import Stamp, StampRows, files_with_stamps, session_directories
 
 if TYPE_CHECKING:
     from plue_sidecar.store.session_store import SessionStore
@@ -40,7 +40,9 @@ _ID_DIGITS = itemgetter(slice(len(SESSION_ID_PREFIX), None))
 @dataclass
 class LoadedData:
     sessions: list[Session] = field(default_factory=list)
-    stamps: dict[str, Stamp] = field(default_factory=dict)
+    """Each holds its file's stamp (`Session.stamp`), or None when no file holds it."""
+    stamp_rows: StampRows = field(default_factory=StampRows)
+    """The stamps the sessions taken from the catalogue hold the rows of."""
     read_only: dict[str, str] = field(default_factory=dict)
     high_water: int = 0
     quarantined: list[str] = field(default_factory=list)
@@ -78,7 +80,7 @@ class DataDirLoader:
         if not migrations_done or not self.layout.migration_marker.exists():
             self._write_back_migrated(loaded)
         for session in loaded.recovered:
-            loaded.stamps[session.id] = self._store.save_session(session)
+            session.stamp = self._store.save_session(session)
         loaded.journal = journal
         high_water = max(high_water, self._replay(journal.records, loaded))
         newest = max(map(int, map(_ID_DIGITS, map(attrgetter("id"), loaded.sessions))),
@@ -110,7 +112,6 @@ class DataDirLoader:
         loaded.replayed = replay.put
         loaded.deleted = replay.deleted
         for session_id in replay.deleted:
-            loaded.stamps.pop(session_id, None)
             loaded.read_only.pop(session_id, None)
         for session_id in replay.put:
             document = sessions[session_id]
@@ -141,7 +142,7 @@ class DataDirLoader:
     def _write_back_migrated(self, loaded: LoadedData) -> None:
         """Write every migrated document in the current format, then advance the marker."""
         for session in loaded.migrated:
-            loaded.stamps[session.id] = self._store.save_session(session)
+            session.stamp = self._store.save_session(session)
         if loaded.migrated:
             log.warning("migrated %d sessions to schemaVersion %d",
                         len(loaded.migrated), SESSION_SCHEMA_VERSION)
@@ -153,6 +154,7 @@ class DataDirLoader:
     ) -> LoadedData:
         loaded = LoadedData()
         snapshot = self._store.catalogue.load() if trust_catalogue else Snapshot()
+        loaded.stamp_rows = snapshot.rows
         seen: set[str] = set()
         trusted: list[list[str]] = []
         for relative, directory, mtime_ns in session_directories(self.layout.sessions_dir):
@@ -160,8 +162,7 @@ class DataDirLoader:
             if snapshot.trusts(relative, mtime_ns):
                 recorded = snapshot.directories[relative]
                 ids = list(map(attrgetter("id"), recorded.sessions))
-                loaded.sessions.extend(recorded.sessions)
-                loaded.stamps.update(zip(ids, recorded.stamps, strict=True))
+                loaded.sessions.extend(recorded.sessions)  # each holds its stamp's row
                 trusted.append(ids)
                 if max(map(attrgetter("schema_version"), recorded.sessions),
                        default=0) > SESSION_SCHEMA_VERSION:
@@ -255,7 +256,7 @@ class DataDirLoader:
         loaded.sessions.append(document)
 
     def _accept(self, document: Session, stamp: Stamp, loaded: LoadedData) -> None:
-        loaded.stamps[document.id] = stamp
+        document.stamp = stamp
         if document.schema_version > SESSION_SCHEMA_VERSION:
             self._accept_newer(document, loaded)
         loaded.sessions.append(document)

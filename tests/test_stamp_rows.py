@@ -1,0 +1,135 @@
+"""File stamps held packed: each session holds its own (or its row in the load's
+`StampRows`), and gives the same answers as a stamp per session id did, racy window
+included."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
+from plue_sidecar.store.catalogue import Entry
+from plue_sidecar.store.loading import LoadedData
+from plue_sidecar.store.session_store import SessionStore
+from plue_sidecar.store.stamps import StampRows, stamp_of
+
+
+def session(number: int) -> Session:
+    return Session(SESSION_SCHEMA_VERSION, f"session_17950000000{number:02}", None,
+                   f"title {number}", 1_795_000_000_000, 1_795_000_000_000 + number, 0,
+                   False, None, None, None)
+
+
+def on_disk_stamp(store: SessionStore, session_id: str) -> tuple[int, int, int]:
+    return stamp_of(os.stat(store.layout.document(session_id)))
+
+
+def test_rows_give_back_each_stamp_and_a_held_stamp_resolves_either_way() -> None:
+    rows = StampRows()
+    assert rows.extend([7, 8], [10**18, -5], [100, 0]) == range(0, 2)
+    assert rows.extend(iter([2**64 - 1]), iter([2**63 - 1]), iter([3])) == range(2, 3)
+    assert [rows[i] for i in range(len(rows))] == [
+        (7, 10**18, 100), (8, -5, 0), (2**64 - 1, 2**63 - 1, 3)]
+    assert rows.stamp(1) == (8, -5, 0)
+    assert rows.stamp((1, 2, 3)) == (1, 2, 3)
+
+
+@pytest.mark.parametrize("inodes, mtimes, sizes, error", [
+    ([1, -1], [1, 2], [1, 2], OverflowError),
+    ([1, 2], [1, 2**63], [1, 2], OverflowError),
+    ([1, 2], [1, 2], [1], ValueError),
+    ([1, 2], [1, "2"], [1, 2], TypeError),
+])
+def test_rows_refuse_what_does_not_fit_and_keep_what_they_had(
+    inodes: list[int], mtimes: list[int], sizes: list[int], error: type[Exception],
+) -> None:
+    rows = StampRows()
+    rows.extend([5], [6], [7])
+    with pytest.raises(error):
+        rows.extend(inodes, mtimes, sizes)
+    assert len(rows) == 1
+    assert (len(rows.mtimes), len(rows.sizes)) == (1, 1)
+    assert rows[0] == (5, 6, 7)
+
+
+def test_the_stamp_is_not_part_of_the_document() -> None:
+    held = session(1)
+    held.stamp = 3
+    assert held == session(1)
+    assert "stamp" not in repr(held) and "stamp" not in held.to_json()
+    assert dataclasses.replace(held, title="changed").stamp is None
+
+
+def saved(tmp_path: Path, count: int, taken_at_ns: int) -> list[Session]:
+    store = SessionStore(tmp_path)
+    store.open()
+    made = [session(i) for i in range(count)]
+    entries = [Entry(s, store.save_session(s)) for s in made]
+    store.save_catalogue(entries, store.directory_mtimes(), taken_at_ns)
+    store.close()
+    return made
+
+
+def reopened(tmp_path: Path) -> tuple[SessionStore, LoadedData]:
+    store = SessionStore(tmp_path)
+    return store, store.open()
+
+
+def held_stamps(loaded: LoadedData) -> dict[str, tuple[int, int, int]]:
+    stamps = {}
+    for held in loaded.sessions:
+        assert held.stamp is not None
+        stamps[held.id] = loaded.stamp_rows.stamp(held.stamp)
+    return stamps
+
+
+def test_sessions_from_a_trusted_directory_hold_their_files_stamps(tmp_path: Path) -> None:
+    made = saved(tmp_path, 5, time.time_ns() + 10**10)
+    store, loaded = reopened(tmp_path)
+    assert loaded.documents_read == 0
+    assert all(isinstance(held.stamp, int) for held in loaded.sessions)
+    assert held_stamps(loaded) == {s.id: on_disk_stamp(store, s.id) for s in made}
+    store.close()
+
+
+def test_in_a_changed_directory_a_row_vouches_only_for_a_quiet_unchanged_file(
+    tmp_path: Path,
+) -> None:
+    made = saved(tmp_path, 4, time.time_ns() + 10**10)
+    store = SessionStore(tmp_path)
+    store.open()
+    edited = dataclasses.replace(made[1], title="edited behind the catalogue")
+    store.save_session(edited)  # a new stamp; the directory changes too
+    store.close()
+    store, loaded = reopened(tmp_path)
+    assert loaded.documents_read == 1
+    by_id = {s.id: s for s in loaded.sessions}
+    assert by_id[edited.id].title == edited.title
+    assert held_stamps(loaded) == {s.id: on_disk_stamp(store, s.id) for s in made}
+    store.close()
+
+
+def test_a_row_recorded_within_the_racy_window_is_never_trusted(tmp_path: Path) -> None:
+    made = saved(tmp_path, 3, time.time_ns())  # the files changed just before it
+    store, loaded = reopened(tmp_path)
+    assert loaded.documents_read == len(made)
+    assert all(isinstance(held.stamp, tuple) for held in loaded.sessions)
+    assert held_stamps(loaded) == {s.id: on_disk_stamp(store, s.id) for s in made}
+    store.close()
+
+
+def test_a_catalogue_saved_from_held_stamps_is_trusted_again(tmp_path: Path) -> None:
+    made = saved(tmp_path, 4, time.time_ns() + 10**10)
+    store, loaded = reopened(tmp_path)
+    entries = [Entry(s, stamp) for s, stamp in zip(loaded.sessions,
+                                                   held_stamps(loaded).values(), strict=True)]
+    store.save_catalogue(entries, store.directory_mtimes(), time.time_ns() + 10**10)
+    store.close()
+    store, again = reopened(tmp_path)
+    assert again.documents_read == 0
+    assert {s.id for s in again.sessions} == {s.id for s in made}
+    store.close()
