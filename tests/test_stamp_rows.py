@@ -133,3 +133,24 @@ def test_a_catalogue_saved_from_held_stamps_is_trusted_again(tmp_path: Path) -> 
     assert again.documents_read == 0
     assert {s.id for s in again.sessions} == {s.id for s in made}
     store.close()
+
+
+def test_the_load_gives_each_id_number_once_and_the_highest_counts(tmp_path: Path) -> None:
+    huge = "session_" + "9" * 32  # beyond 64 bits
+    for ids, packed in ((["session_1795000000005", "session_1795000000003"], True),
+                        (["session_1795000000005", huge], False)):
+        data_dir = tmp_path / str(packed)
+        store = SessionStore(data_dir)
+        store.open()
+        for session_id in ids:
+            store.save_session(dataclasses.replace(session(0), id=session_id))
+        store.close()
+        store, loaded = reopened(data_dir)
+        store.close()
+        numbers = sorted(int(s.id.removeprefix("session_")) for s in loaded.sessions)
+        assert loaded.high_water == numbers[-1]
+        if packed:
+            assert loaded.id_numbers is not None
+            assert sorted(loaded.id_numbers) == numbers
+        else:
+            assert loaded.id_numbers is None
