@@ -37,7 +37,7 @@ import orjson
 from plue_sidecar.models.base import id_number
 from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.stamps import HeldStamp, Stamp, StampRows, quiet_before
+from plue_sidecar.store.stamps import Stamp, StampRows, quiet_before
 
 log = logging.getLogger(__name__)
 CATALOGUE_VERSION = 5
@@ -58,24 +58,19 @@ class Entry(NamedTuple):
 class RecordedDirectory:
     mtime_ns: int | None
     sessions: list[Session] = field(default_factory=list)
-    """Each holds its recorded stamp: its row in `rows`."""
+    """Each holds True for its stamp: the recorded one, in `rows`."""
     rows: StampRows = field(default_factory=StampRows)
+    row_ranges: list[range] = field(default_factory=list)
+    """The rows of `rows` its sessions' stamps are in, in the same order."""
 
     @property
     def stamps(self) -> list[Stamp]:
         """Each session's stamp, in the same order."""
-        return list(map(self.rows.stamp, map(_held_stamp, self.sessions)))
+        return [self.rows[row] for rows in self.row_ranges for row in rows]
 
     @property
     def entries(self) -> list[Entry]:
-        return list(map(Entry, self.sessions, self.stamps))
-
-
-def _held_stamp(session: Session) -> HeldStamp:
-    held = session.stamp
-    if held is None:
-        raise ValueError(f"{session.id} holds no stamp")
-    return held
+        return [Entry(*pair) for pair in zip(self.sessions, self.stamps, strict=True)]
 
 
 class BodyLayout(NamedTuple):
@@ -150,7 +145,7 @@ class Snapshot:
     recorded: Checksums = field(default_factory=Checksums)
     """Each row's document checksum, in row order."""
     rows: StampRows = field(default_factory=StampRows)
-    """Each row's stamp; each session of `directories` holds its row."""
+    """Each row's stamp (each session of `directories` holds True for it)."""
     _by_id: dict[str, int] | None = field(default=None, repr=False)
 
     @property
@@ -381,9 +376,10 @@ _STAMP_FIELDS = range(_ROW_FIELDS + 1, _ROW_FIELDS + 4)
 
 
 def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> Snapshot:
-    """Every row as a `Session` holding its stamp (its row in the snapshot's
-    `StampRows`), column by column, one chunk of rows at a time (each is dropped before
-    the next is parsed).
+    """Every row as a `Session`, its stamp in the snapshot's `StampRows`, column by
+    column, one chunk of rows at a time (each is dropped before the next is parsed).
+    A catalogue the sidecar wrote lists each session once; one that lists a session
+    twice was edited or damaged, and is not used.
 
     A loop in Python per row (unpacking it, an `Entry` each) was most of the load's time;
     here each column is read by `map` in C and `Session` is the only call per row. A
@@ -392,7 +388,7 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
     col = _COLUMNS
     ids_col, checksum_col, parent_col = col[1], col[-1], col[2]
     checksums = Checksums()
-    stamp_rows = StampRows()
+    stamp_rows = StampRows(checksums.ids)  # the same rows, in the same order
     own_id: dict[str, str] = {}
     directories = {name: RecordedDirectory(mtime, rows=stamp_rows)
                    for name, mtime in head.mtimes.items()}
@@ -413,11 +409,15 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
             map(own_id.get, map(parent_col, rows), map(parent_col, rows)),
             *(map(col[i], rows) for i in range(3, _ROW_FIELDS)), shares,
         ))
-        held = stamp_rows.extend(*(map(col[i], rows) for i in _STAMP_FIELDS))
-        # Each session holds its stamp's row (set in C; `any` consumes the Nones).
-        any(map(setattr, sessions, repeat("stamp"), held))
+        recorded.row_ranges.append(
+            stamp_rows.extend(*(map(col[i], rows) for i in _STAMP_FIELDS)))
+        # Each session holds True: its stamp is in the rows (set in C; `any` consumes
+        # the Nones).
+        any(map(setattr, sessions, repeat("stamp"), repeat(True)))
         recorded.sessions.extend(sessions)
         del rows, ids, sessions
+    if len(own_id) != len(checksums):
+        raise ValueError("a session twice in the catalogue")
     return Snapshot(head.taken_at_ns, directories, checksums, stamp_rows)
 
 

@@ -27,7 +27,7 @@ from plue_sidecar.store.journal import Record
 from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.scrub import Scrub
 from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
-from plue_sidecar.store.stamps import StampRows
+from plue_sidecar.store.stamps import HeldStamp, StampRows
 from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Checkpointer:
         self._high_water: Callable[[], int] = lambda: 0
         self._stamp_rows = StampRows()
         """The stamps of the sessions the load took from the catalogue (each session
-        holds its file's stamp or its row here, valid unless it is dirty)."""
+        holds its file's stamp, or True for its row here; valid unless it is dirty)."""
         self._dirty: set[str] = set()
         """Sessions whose newest version is in the journal but not yet in their file."""
         self._deleted: set[str] = set()
@@ -254,13 +254,22 @@ class Checkpointer:
         taken_at_ns = time.time_ns()
         quiet = self._io.in_flight == 0
         mtimes = self._store.directory_mtimes() if quiet else {}
-        stamp, dirty = self._stamp_rows.stamp, self._dirty
+        documents, dirty = self._documents, self._dirty
         entries = [
-            Entry(document, stamp(held))
-            for session_id, document in self._documents.items()
-            if (held := document.stamp) is not None and session_id not in dirty
+            Entry(document, held) for session_id, document in documents.items()
+            if isinstance(held := document.stamp, tuple) and session_id not in dirty
         ]
+        entries.extend(  # the sessions that hold the stamp the catalogue recorded
+            Entry(document, stamp)
+            for session_id, stamp in self._stamp_rows.recorded(self._held_stamp)
+            if session_id not in dirty
+            and (document := documents.get(session_id)) is not None
+        )
         return entries, mtimes, taken_at_ns, quiet and len(entries) == len(self._documents)
+
+    def _held_stamp(self, session_id: str) -> HeldStamp | None:
+        document = self._documents.get(session_id)
+        return None if document is None else document.stamp
 
     def _save_catalogue_in_background(self) -> None:
         """Snapshot documents and stamps together, here on the loop, and write them aside."""

@@ -169,7 +169,7 @@ class DataDirLoader:
             if snapshot.trusts(relative, mtime_ns):
                 recorded = snapshot.directories[relative]
                 ids = list(map(attrgetter("id"), recorded.sessions))
-                loaded.sessions.extend(recorded.sessions)  # each holds its stamp's row
+                loaded.sessions.extend(recorded.sessions)  # each holds True: in stamp_rows
                 trusted.append(ids)
                 if max(map(attrgetter("schema_version"), recorded.sessions),
                        default=0) > SESSION_SCHEMA_VERSION:

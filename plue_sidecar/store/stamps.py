@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Literal
 
 RACY_NS = 2_000_000_000
 """A directory changed this close to the snapshot may change again with the same mtime
@@ -39,19 +40,23 @@ def stamp_of(stat: os.stat_result) -> Stamp:
     return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
-HeldStamp = int | Stamp
+HeldStamp = Stamp | Literal[True]
 """What a `Session` holds of its file's stamp (`Session.stamp`): the stamp itself, or
-its row in the `StampRows` of the load that took it from the catalogue."""
+True for the one the catalogue recorded, which the load's `StampRows` holds."""
 
 
 class StampRows:
-    """The stamps a load took from the catalogue, as three arrays of 64-bit numbers by
-    row; each session holds its row. A tuple of three ints in a dict by session id cost
-    about 170 bytes a session, these 24 and the row's number."""
+    """The stamps a load took from the catalogue: each row's session id, and three
+    arrays of 64-bit numbers. Each of those sessions holds True for its stamp: a tuple
+    of three ints in a dict by session id cost about 170 bytes a session, a row's
+    number held by each session 32, these 24."""
 
-    __slots__ = ("inodes", "mtimes", "sizes")
+    __slots__ = ("ids", "inodes", "mtimes", "sizes")
 
-    def __init__(self) -> None:
+    def __init__(self, ids: list[str] | None = None) -> None:
+        self.ids: list[str] = [] if ids is None else ids
+        """Each row's session id, each once: extended by whoever gave the list (the
+        catalogue shares its checksums' ids, in the same order)."""
         self.inodes = array("Q")
         self.mtimes = array("q")
         self.sizes = array("q")
@@ -79,9 +84,14 @@ class StampRows:
     def __getitem__(self, row: int) -> Stamp:
         return (self.inodes[row], self.mtimes[row], self.sizes[row])
 
-    def stamp(self, held: HeldStamp) -> Stamp:
-        """The stamp a session holds (see `HeldStamp`)."""
-        return self[held] if isinstance(held, int) else held
+    def recorded(
+        self, held_by: Callable[[str], HeldStamp | None]
+    ) -> Iterator[tuple[str, Stamp]]:
+        """Each session that holds the catalogue's stamp (`held_by` it is True), with
+        that stamp."""
+        for row, session_id in enumerate(self.ids):
+            if held_by(session_id) is True:
+                yield session_id, self[row]
 
 
 def session_directories(sessions_dir: Path) -> Iterator[tuple[str, Path, int]]:
