@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import ItemsView, Iterable, MutableSequence
 from itertools import compress, repeat
-from operator import attrgetter, itemgetter, lshift, not_, or_
+from operator import attrgetter, is_not, itemgetter, lshift, not_, or_
 
 from plue_sidecar.core.ordering import NUMBER_BITS, RecencyIndex, SortKey
 from plue_sidecar.core.shares import ShareIndex
@@ -65,9 +65,12 @@ class SessionIndex:
         linked = list(map(by_id.__contains__, parents))
         unlinked = list(map(not_, linked))
         roots = list(compress(keys, unlinked))
+        self._recency = RecencyIndex.of_packed(keys)  # sorts them: after the roots
         self.orphans = [session_id for session_id, parent
                         in compress(zip(ids, parents, strict=True), unlinked)
                         if parent is not None]
+        del unlinked  # each list goes once used: together they were the load's peak
+        self._roots = RecencyIndex.of_packed(roots)
         children.update(zip(compress(parents, linked), compress(ids, linked), strict=True))
         if len(children) < sum(linked):  # some parents have more than one child
             for parent, child in zip(compress(parents, linked), compress(ids, linked),
@@ -78,13 +81,11 @@ class SessionIndex:
                         children[parent] = {siblings, child}
                 else:
                     siblings.add(child)
-        shares = list(map(attrgetter("share"), sessions_in))
-        if shares.count(None) != len(shares):
-            for session_id, share in zip(ids, shares, strict=True):
-                if share is not None:
-                    self._shares.add(share.secret, session_id)
-        self._recency = RecencyIndex.of_packed(keys)
-        self._roots = RecencyIndex.of_packed(roots)
+        del parents, linked
+        if any(map(is_not, map(attrgetter("share"), sessions_in), repeat(None))):
+            for session in sessions_in:
+                if session.share is not None:
+                    self._shares.add(session.share.secret, session.id)
 
     def __len__(self) -> int:
         return len(self._sessions)
