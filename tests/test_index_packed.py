@@ -3,6 +3,8 @@ whose digits are not their number's spelling."""
 
 from __future__ import annotations
 
+import pytest
+
 from plue_sidecar.core.index import SessionIndex
 from plue_sidecar.core.ordering import RecencyIndex, pack, unpack
 from plue_sidecar.models.records import Session
@@ -53,3 +55,33 @@ def test_children_one_then_many_then_one() -> None:
     index.remove("session_1795000000005")
     assert index.page(root, False, 10, None)[0] == []
     assert [s.id for s in index.page(None, True, 10, None)[0]] == [root]
+
+
+def test_id_numbers_from_the_load_give_the_same_index_and_are_emptied() -> None:
+    odd = "session_0001795000000001"
+    made = [session(odd, 5), session("session_1795000000002", 3, odd),
+            session("session_1795000000003", 3, "session_gone")]
+    numbers = [1795000000001, 1795000000002, 1795000000003]
+    given, computed = SessionIndex(list(made), numbers), SessionIndex(list(made))
+    assert numbers == []
+    for roots_only in (False, True):
+        assert given.page(None, roots_only, 10, None) == computed.page(None, roots_only, 10,
+                                                                        None)
+    assert given.orphans == computed.orphans == ["session_1795000000003"]
+    assert given.subtree(odd) == ["session_1795000000002", odd]
+
+
+def test_id_numbers_that_do_not_match_the_sessions_are_refused() -> None:
+    with pytest.raises(ValueError):
+        SessionIndex([session("session_1795000000001", 1)], [1, 2])
+
+
+def test_the_same_id_twice_ignores_the_given_numbers() -> None:
+    first = session("session_1795000000001", 1)
+    last = session("session_1795000000001", 2)
+    numbers = [1795000000001, 1795000000001]
+    index = SessionIndex([first, last], numbers)
+    assert numbers == []
+    assert index.get(first.id) is last
+    assert index.page(None, False, 10, None) == ([last], None)
+

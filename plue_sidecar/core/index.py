@@ -6,9 +6,9 @@ the process imports), then kept up to date one change at a time.
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterable
+from collections.abc import ItemsView, Iterable, MutableSequence
 from itertools import compress, repeat
-from operator import attrgetter, itemgetter, lshift, not_, or_
+from operator import attrgetter, is_not, itemgetter, lshift, not_, or_
 
 from plue_sidecar.core.ordering import NUMBER_BITS, RecencyIndex, SortKey
 from plue_sidecar.core.shares import ShareIndex
@@ -25,12 +25,20 @@ class SessionIndex:
     of all sessions and of roots (keyset pages, newest first), children by parent, and
     share secrets. Sessions whose parent is missing are listed as roots (`orphans`)."""
 
-    def __init__(self, sessions: Iterable[Session] = ()) -> None:
+    def __init__(
+        self, sessions: Iterable[Session] = (), id_numbers: MutableSequence[int] | None = None
+    ) -> None:
+        """`id_numbers`, when given, is each session's `id_number`, in the same order
+        (the load computes them for the highest id): taken over, and emptied."""
         sessions_in = sessions if isinstance(sessions, list) else list(sessions)
         ids = list(map(attrgetter("id"), sessions_in))
         self._sessions: dict[str, Session] = dict(zip(ids, sessions_in, strict=True))
+        if id_numbers is not None and len(id_numbers) != len(ids):
+            raise ValueError("an id number for each session")
+        numbers: Iterable[int] | None = id_numbers
         if len(self._sessions) != len(ids):  # the same id twice: the last one counts
             ids, sessions_in = list(self._sessions), list(self._sessions.values())
+            numbers = None
         self._odd_ids: dict[int, str] | None = None
         """Ids that are not the prefix and their number's digits (leading zeros), by
         number: the id of any other number is spelled from it (a dict by number would
@@ -42,20 +50,27 @@ class SessionIndex:
         self.orphans: list[str] = []
         """Sessions whose parent is gone: they are listed as roots."""
         # Column by column, each pass in C (map, zip, comprehensions): a loop in Python
-        # per session was most of the index's time. The id number is computed once.
+        # per session was most of the index's time. The id number is computed once
+        # (by the load, when it gives them) and never kept as an int per session.
         by_id, children = self._sessions, self._children
-        numbers = list(map(int, map(itemgetter(slice(len(SESSION_ID_PREFIX), None)), ids)))
+        if numbers is None:
+            numbers = map(int, map(itemgetter(slice(len(SESSION_ID_PREFIX), None)), ids))
         # Recency keys packed in C (see ordering.pack): updatedAt << 108 | number.
         keys = list(map(or_, map(lshift, map(attrgetter("updated_at"), sessions_in),
                                  repeat(NUMBER_BITS)), numbers))
         del numbers
+        if id_numbers is not None:
+            del id_numbers[:]  # the caller does not keep them alive either
         parents = list(map(attrgetter("parent_id"), sessions_in))
         linked = list(map(by_id.__contains__, parents))
         unlinked = list(map(not_, linked))
         roots = list(compress(keys, unlinked))
+        self._recency = RecencyIndex.of_packed(keys)  # sorts them: after the roots
         self.orphans = [session_id for session_id, parent
                         in compress(zip(ids, parents, strict=True), unlinked)
                         if parent is not None]
+        del unlinked  # each list goes once used: together they were the load's peak
+        self._roots = RecencyIndex.of_packed(roots)
         children.update(zip(compress(parents, linked), compress(ids, linked), strict=True))
         if len(children) < sum(linked):  # some parents have more than one child
             for parent, child in zip(compress(parents, linked), compress(ids, linked),
@@ -66,13 +81,11 @@ class SessionIndex:
                         children[parent] = {siblings, child}
                 else:
                     siblings.add(child)
-        shares = list(map(attrgetter("share"), sessions_in))
-        if shares.count(None) != len(shares):
-            for session_id, share in zip(ids, shares, strict=True):
-                if share is not None:
-                    self._shares.add(share.secret, session_id)
-        self._recency = RecencyIndex.of_packed(keys)
-        self._roots = RecencyIndex.of_packed(roots)
+        del parents, linked
+        if any(map(is_not, map(attrgetter("share"), sessions_in), repeat(None))):
+            for session in sessions_in:
+                if session.share is not None:
+                    self._shares.add(session.share.secret, session.id)
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -40,7 +40,7 @@ class OpenedStore:
 def open_store(storage: SessionStorage) -> OpenedStore:
     """Lock, load and index the data directory (any thread)."""
     loaded = storage.load()
-    return OpenedStore(loaded, SessionIndex(loaded.sessions))
+    return OpenedStore(loaded, SessionIndex(loaded.sessions, loaded.id_numbers))
 
 
 class Opening:

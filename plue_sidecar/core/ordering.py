@@ -35,9 +35,12 @@ class RecencyIndex:
         self._keys = sorted(map(pack, keys))
 
     @classmethod
-    def of_packed(cls, packed: Iterable[int]) -> RecencyIndex:
+    def of_packed(cls, packed: list[int]) -> RecencyIndex:
+        """Keys already packed, in a list the index takes over (sorted in place: a
+        sorted copy of 100,000 keys held another 800 kB at the load's peak)."""
         index = cls()
-        index._keys = sorted(packed)
+        packed.sort()
+        index._keys = packed
         return index
 
     def __len__(self) -> int:

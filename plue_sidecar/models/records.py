@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -64,6 +64,12 @@ class Session:
     aborted_at: int | None
     runner: str | None
     share: ShareRecord | None
+    stamp: tuple[int, int, int] | Literal[True] | None = field(
+        default=None, init=False, repr=False, compare=False)
+    """The stamp of the file that holds this very version, set by the store (see
+    `store.stamps`): the stamp itself, or True for the one the catalogue recorded (the
+    load keeps those); None while no file is known to hold it. Not part of the
+    document: a changed version (`dataclasses.replace`) starts without one."""
 
     @classmethod
     def from_document(cls, document: SessionDocument) -> Session:

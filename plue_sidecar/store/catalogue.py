@@ -27,6 +27,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -37,7 +38,7 @@ from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.session_format import id_number
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.head import CATALOGUE_VERSION, ROW_FIELDS, RawHead, parse_head_line
-from plue_sidecar.store.stamps import Stamp, quiet_before
+from plue_sidecar.store.stamps import Stamp, StampRows, quiet_before
 
 log = logging.getLogger(__name__)
 CHUNK_ROWS = 4096
@@ -52,12 +53,19 @@ class Entry(NamedTuple):
 class RecordedDirectory:
     mtime_ns: int | None
     sessions: list[Session] = field(default_factory=list)
-    stamps: list[Stamp] = field(default_factory=list)
-    """Each session's stamp, in the same order."""
+    """Each holds True for its stamp: the recorded one, in `rows`."""
+    rows: StampRows = field(default_factory=StampRows)
+    row_ranges: list[range] = field(default_factory=list)
+    """The rows of `rows` its sessions' stamps are in, in the same order."""
+
+    @property
+    def stamps(self) -> list[Stamp]:
+        """Each session's stamp, in the same order."""
+        return [self.rows[row] for rows in self.row_ranges for row in rows]
 
     @property
     def entries(self) -> list[Entry]:
-        return list(map(Entry, self.sessions, self.stamps))
+        return [Entry(*pair) for pair in zip(self.sessions, self.stamps, strict=True)]
 
 
 class BodyLayout(NamedTuple):
@@ -124,6 +132,8 @@ class Snapshot:
     directories: dict[str, RecordedDirectory] = field(default_factory=dict)
     recorded: Checksums = field(default_factory=Checksums)
     """Each row's document checksum, in row order."""
+    rows: StampRows = field(default_factory=StampRows)
+    """Each row's stamp (each session of `directories` holds True for it)."""
     _by_id: dict[str, int] | None = field(default=None, repr=False)
 
     @property
@@ -336,11 +346,14 @@ def entry_of(row: list[Any]) -> Entry:
 
 _COLUMNS = [itemgetter(i) for i in range(ROW_FIELDS + 5)]
 """Each field of a row, for reading a column in C without building it."""
+_STAMP_FIELDS = range(ROW_FIELDS + 1, ROW_FIELDS + 4)
 
 
 def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> Snapshot:
-    """Every row as a `Session` and its stamp, column by column, one chunk of rows at
-    a time (each is dropped before the next is parsed).
+    """Every row as a `Session`, its stamp in the snapshot's `StampRows`, column by
+    column, one chunk of rows at a time (each is dropped before the next is parsed).
+    A catalogue the sidecar wrote lists each session once; one that lists a session
+    twice was edited or damaged, and is not used.
 
     A loop in Python per row (unpacking it, an `Entry` each) was most of the load's time;
     here each column is read by `map` in C and `Session` is the only call per row. A
@@ -349,8 +362,10 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
     col = _COLUMNS
     ids_col, checksum_col, parent_col = col[1], col[-1], col[2]
     checksums = Checksums()
+    stamp_rows = StampRows(checksums.ids)  # the same rows, in the same order
     own_id: dict[str, str] = {}
-    directories = {name: RecordedDirectory(mtime) for name, mtime in head.mtimes.items()}
+    directories = {name: RecordedDirectory(mtime, rows=stamp_rows)
+                   for name, mtime in head.mtimes.items()}
     for name, rows in chunks:
         if set(map(len, rows)) - {ROW_FIELDS + 5}:
             raise ValueError("a catalogue row of the wrong length")
@@ -362,17 +377,22 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
             shares = iter([_share_of(row[ROW_FIELDS]) for row in rows])
         recorded = directories.get(name)
         if recorded is None:
-            recorded = directories[name] = RecordedDirectory(None)
-        recorded.sessions.extend(map(
+            recorded = directories[name] = RecordedDirectory(None, rows=stamp_rows)
+        sessions = list(map(
             Session, map(col[0], rows), ids,
             map(own_id.get, map(parent_col, rows), map(parent_col, rows)),
             *(map(col[i], rows) for i in range(3, ROW_FIELDS)), shares,
         ))
-        recorded.stamps.extend(zip(map(col[ROW_FIELDS + 1], rows),
-                                   map(col[ROW_FIELDS + 2], rows),
-                                   map(col[ROW_FIELDS + 3], rows), strict=True))
-        del rows, ids
-    return Snapshot(head.taken_at_ns, directories, checksums)
+        recorded.row_ranges.append(
+            stamp_rows.extend(*(map(col[i], rows) for i in _STAMP_FIELDS)))
+        # Each session holds True: its stamp is in the rows (set in C; `any` consumes
+        # the Nones).
+        any(map(setattr, sessions, repeat("stamp"), repeat(True)))
+        recorded.sessions.extend(sessions)
+        del rows, ids, sessions
+    if len(own_id) != len(checksums):
+        raise ValueError("a session twice in the catalogue")
+    return Snapshot(head.taken_at_ns, directories, checksums, stamp_rows)
 
 
 def _share_of(share: list[Any] | None) -> ShareRecord | None:

@@ -5,8 +5,9 @@ of the sessions it changed reach their own files later, in a checkpoint, after w
 the journal generations the checkpoint covers are removed. The checkpointer keeps the
 bookkeeping that needs: which sessions are newer in the journal than in their files,
 which deleted sessions may still have files, each document file's stamp (for the
-catalogue), and how many records of each generation are not yet applied to memory,
-so that no generation is cut before every record in it is either applied or failed.
+catalogue; each session holds its own, see `Session.stamp`), and how many records of
+each generation are not yet applied to memory, so that no generation is cut before
+every record in it is either applied or failed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from plue_sidecar.store.journal import Record
 from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.scrub import Scrub
 from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
-from plue_sidecar.store.stamps import Stamp
+from plue_sidecar.store.stamps import HeldStamp, StampRows
 from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,9 @@ class Checkpointer:
         self._checkpoint_every = checkpoint_every
         self._documents: Documents = {}
         self._high_water: Callable[[], int] = lambda: 0
-        self._stamps: dict[str, Stamp] = {}
-        """Each session's document file, for the catalogue; valid unless it is dirty."""
+        self._stamp_rows = StampRows()
+        """The stamps of the sessions the load took from the catalogue (each session
+        holds its file's stamp, or True for its row here; valid unless it is dirty)."""
         self._dirty: set[str] = set()
         """Sessions whose newest version is in the journal but not yet in their file."""
         self._deleted: set[str] = set()
@@ -82,7 +84,7 @@ class Checkpointer:
         """Take over what the load found; write behind what it replayed."""
         self._documents = documents
         self._high_water = high_water
-        self._stamps = loaded.stamps
+        self._stamp_rows = loaded.stamp_rows
         self._dirty = loaded.replayed
         self._deleted = loaded.deleted
         # What the load leaves to do waits out the start: a checkpoint after a replay
@@ -106,9 +108,10 @@ class Checkpointer:
 
     def _written_document(self, session_id: str) -> Session | None:
         """The session's document while its file should hold exactly it."""
-        if session_id in self._dirty or session_id not in self._stamps:
+        document = self._documents.get(session_id)
+        if document is None or document.stamp is None or session_id in self._dirty:
             return None
-        return self._documents.get(session_id)
+        return document
 
     async def _rewrite(self, session_id: str, document: Session, problem: str) -> None:
         """Write `document` (memory's, verified) over its damaged file, and record it."""
@@ -189,7 +192,9 @@ class Checkpointer:
         if put is not None:
             self._dirty.add(put["id"])
         for session_id in record.get("delete", ()):
-            self._stamps.pop(session_id, None)
+            document = self._documents.get(session_id)
+            if document is not None:
+                document.stamp = None  # no longer one the catalogue may list
             self._dirty.discard(session_id)
             self._deleted.add(session_id)
         self._changes_since_checkpoint += 1
@@ -237,7 +242,7 @@ class Checkpointer:
     def _written(self, written: CheckpointWritten) -> None:
         for document, stamp in written.documents:
             if self._documents.get(document.id) is document:
-                self._stamps[document.id] = stamp
+                document.stamp = stamp
                 self._dirty.discard(document.id)
         self._deleted.difference_update(written.removed)
 
@@ -248,12 +253,22 @@ class Checkpointer:
         taken_at_ns = time.time_ns()
         quiet = self._io.in_flight == 0
         mtimes = self._store.directory_mtimes() if quiet else {}
+        documents, dirty = self._documents, self._dirty
         entries = [
-            Entry(document, self._stamps[session_id])
-            for session_id, document in self._documents.items()
-            if session_id in self._stamps and session_id not in self._dirty
+            Entry(document, held) for session_id, document in documents.items()
+            if isinstance(held := document.stamp, tuple) and session_id not in dirty
         ]
+        entries.extend(  # the sessions that hold the stamp the catalogue recorded
+            Entry(document, stamp)
+            for session_id, stamp in self._stamp_rows.recorded(self._held_stamp)
+            if session_id not in dirty
+            and (document := documents.get(session_id)) is not None
+        )
         return entries, mtimes, taken_at_ns, quiet and len(entries) == len(self._documents)
+
+    def _held_stamp(self, session_id: str) -> HeldStamp | None:
+        document = self._documents.get(session_id)
+        return None if document is None else document.stamp
 
     def _save_catalogue_in_background(self) -> None:
         """Snapshot documents and stamps together, here on the loop, and write them aside."""
