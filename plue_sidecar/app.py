@@ -143,7 +143,8 @@ class Sidecar:
             self.core.open_behind()
             if handover.process_id is not None:
                 self._watch_client(handover.process_id)
-        for event in handover.deferred:
+        deferred, handover.deferred = handover.deferred, []
+        for event in deferred:
             self._handle_safely(event)
 
     async def run(

@@ -51,6 +51,11 @@ class Opening:
         self.full: Future[OpenedStore] = Future()
         self._requests_answered = threading.Event()
 
+    def forget_head(self) -> None:
+        """Everything is loaded: the head's sessions are not needed any more."""
+        self.head = Future()
+        self.head.set_result(None)
+
     def allow_full_load(self) -> None:
         """The process answers requests now: the full load may use the interpreter."""
         self._requests_answered.set()
@@ -170,6 +175,7 @@ class Loader:
     async def _finish(self, opening: Opening) -> None:
         opened = await asyncio.wrap_future(opening.full)
         self.head = None
+        opening.forget_head()
         self._use_loaded(opened)
         self._ready.set()
 

@@ -147,6 +147,8 @@ class EarlyStart:
             wake_write, self._wake_write = self._wake_write, None
             os.close(wake_read)
             os.close(wake_write)
+        # The head's rows are not needed any more: not kept through the full load.
+        self._answers = None
         if failure:
             raise failure[0]
         if answers.initialized:
