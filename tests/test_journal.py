@@ -155,7 +155,7 @@ def test_appending_after_close_is_refused(tmp_path: Path) -> None:
         journal.append({"n": 1})
 
 
-# --- the zeros a generation holds ahead (see `durable_io.AppendLog`) -----------------
+# --- the zeros a generation holds ahead (see `append_log.AppendLog`) -----------------
 
 
 def test_a_generation_is_written_over_zeros_and_synced_without_its_metadata(

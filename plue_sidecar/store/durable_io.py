@@ -22,7 +22,6 @@ from then on each write raises `DataDirReplacedError`.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import secrets
@@ -41,9 +40,6 @@ SYNC_THREADS = 4
 """Concurrent fsyncs in a batched write: the filesystem commits them together."""
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-_LOG_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-PREALLOCATE_BYTES = 4 << 20
-"""How far into its file an `AppendLog` writes zeros ahead of its data."""
 
 
 def fsync_fd(fd: int) -> None:
@@ -169,7 +165,7 @@ class DurableFiles:
     def stat(self, path: Path) -> os.stat_result:
         return self._at.lstat(path)
 
-    def _check_root(self) -> None:
+    def check_root(self) -> None:
         """Raise `DataDirReplacedError`, now and from now on, once the root's path no
         longer leads to the directory attached."""
         if self._at.fd is None:
@@ -184,7 +180,7 @@ class DurableFiles:
         made by a process that died before (or failed) syncing it. A directory whose
         entry cannot be synced is removed again when this call made it (and empty), so
         the next call makes and syncs it afresh."""
-        self._check_root()
+        self.check_root()
         self._ensure_directory(directory)
 
     def _ensure_directory(self, directory: Path) -> None:
@@ -241,7 +237,7 @@ class DurableFiles:
         batched (every temp file written, then synced by a few threads at once, then
         renamed; one fsync per directory). On failure, what was renamed is whole and
         the rest is as it was."""
-        self._check_root()
+        self.check_root()
         with ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="plue-sync") as syncers:
             for start in range(0, len(files), BATCH_FILES):
                 self._write_batch(files[start : start + BATCH_FILES], syncers)
@@ -321,7 +317,7 @@ class DurableFiles:
     def truncate(self, path: Path, size: int) -> None:
         """Cut `path` to `size` bytes and fsync it. If that fails, the next append to
         `path` cuts it to `size` first (and its sync covers the cut)."""
-        self._check_root()
+        self.check_root()
         with self._files_lock:
             self._trusted_sizes[path] = size
         fd = self._at.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -337,7 +333,7 @@ class DurableFiles:
     def move(self, source: Path, target: Path) -> None:
         """Rename `source` to `target` (its directory must exist), durably in both
         directories."""
-        self._check_root()
+        self.check_root()
         self._at.replace(source, target)
         for directory in {source.parent, target.parent}:
             self._syncer.sync(directory)
@@ -346,7 +342,7 @@ class DurableFiles:
         """Remove files (missing ones are fine) and make the removals durable. The
         directory of a file already gone is synced too: an earlier removal whose sync
         failed may have taken it."""
-        self._check_root()
+        self.check_root()
         parents: set[Path] = set()
         for path in paths:
             parents.add(path.parent)
@@ -357,25 +353,15 @@ class DurableFiles:
             if self._at.is_dir(parent):
                 self._syncer.sync(parent)
 
-    def open_log(self, path: Path, preallocate: int = PREALLOCATE_BYTES) -> AppendLog:
-        """`path` as an `AppendLog` (created 0600 if missing), appended after the last
-        non-zero byte it holds; zeros are written ahead up to `preallocate` bytes into
-        the file, or as far as the data reaches."""
-        self.ensure_directory(path.parent)
-        fd = self._at.open(path, _LOG_FLAGS, FILE_MODE)
-        try:
-            size = os.fstat(fd).st_size
-            end = _end_of_data(fd, size)
-        except BaseException:
-            os.close(fd)
-            raise
-        return AppendLog(self, path, fd, end=end, size=size, preallocate=preallocate)
+    def open_relative(self, path: Path, flags: int, mode: int = FILE_MODE) -> int:
+        """An fd of `path`, opened below the data directory as it was locked."""
+        return self._at.open(path, flags, mode)
 
-    def _entry_synced(self, path: Path) -> bool:
+    def entry_synced(self, path: Path) -> bool:
         with self._files_lock:
             return path in self._entries_synced
 
-    def _sync_entry(self, path: Path) -> None:
+    def sync_entry(self, path: Path) -> None:
         """Make `path`'s directory entry durable (once per process, see `append_durable`)."""
         self._syncer.sync(path.parent)
         with self._files_lock:
@@ -415,139 +401,6 @@ class DurableFiles:
     def _unlink_quietly(self, path: Path) -> None:
         with contextlib.suppress(OSError):
             self._at.unlink(path)
-
-
-class AppendLog:
-    """An append-only file kept open, whose appends are synced with `fdatasync`.
-
-    The file is grown ahead of its data with zeros written and fully synced (to
-    `preallocate` bytes, once), so an append then writes over blocks that are
-    already allocated and counted in the file's size: its sync flushes the data alone,
-    not the file system's metadata. Readers take the zeros at the end for the end of
-    the data (the data itself must never end in a zero byte); a cut in the middle of
-    an append leaves some of its bytes over the zeros, which is a torn last write.
-    On a disk without room for the zeros it grows by exactly what is appended.
-
-    Used by one thread at a time. A failed append is cut off again, but what reached
-    the disk is unknown: the log closes itself, and its owner must make the file known
-    again (rewrite or remove it, see `journal`) before anything more is trusted to it.
-    While idle it may `release` its descriptor (a file open for writing keeps its file
-    system from being remounted read-only); the next append opens the file again.
-    """
-
-    def __init__(
-        self, files: DurableFiles, path: Path, fd: int, *, end: int, size: int,
-        preallocate: int,
-    ) -> None:
-        self.path = path
-        self._files = files
-        self._fd = fd
-        self._released = False
-        self._inode = os.fstat(fd).st_ino
-        self.end = end
-        """Bytes of data (what follows, to the file's size, is zeros)."""
-        self._size = size
-        self._preallocate = preallocate
-
-    @property
-    def closed(self) -> bool:
-        return self._fd < 0 and not self._released
-
-    def release(self) -> None:
-        """Close the descriptor until the next append; the zeros stay."""
-        if self._fd >= 0:
-            self._close_fd()
-            self._released = True
-
-    def _reopen(self) -> None:
-        fd = self._files._at.open(self.path, _LOG_FLAGS & ~os.O_CREAT, FILE_MODE)
-        try:
-            found = os.fstat(fd)
-            if (found.st_ino, found.st_size) != (self._inode, self._size):
-                self._inode, self._size = found.st_ino, found.st_size
-                self.end = _end_of_data(fd, found.st_size)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd, self._released = fd, False
-
-    def append(self, data: bytes) -> None:
-        """Write `data` after the data and make it durable; see the class on failure."""
-        if self._released:
-            self._reopen()
-        if self._fd < 0:
-            raise ValueError(f"{self.path} is closed")
-        try:
-            self._files._check_root()
-            end = self.end + len(data)
-            _pwrite_all(self._fd, data, self.end)
-            if end > self._size:
-                self._size = self._grow(end)
-                fsync_fd(self._fd)  # the size and the blocks changed: metadata too
-            else:
-                datasync_fd(self._fd)
-            if not self._files._entry_synced(self.path):
-                self._files._sync_entry(self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, self.end)  # as it was, as far as reads go
-            self._close_fd()
-            raise
-        self.end = end
-
-    def _grow(self, end: int) -> int:
-        """Write zeros from `end` on; the file's new size."""
-        target = max(end, self._preallocate)
-        if target == end:
-            return end
-        try:
-            _pwrite_all(self._fd, bytes(target - end), end)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            os.ftruncate(self._fd, end)  # no room for zeros: the data alone
-            return end
-        return target
-
-    def close(self) -> None:
-        """Cut the zeros off (not synced: zeros left by a crash read as the end) and close."""
-        if self._released:
-            with contextlib.suppress(OSError):
-                self._reopen()
-            self._released = False
-        if self._fd < 0:
-            return
-        if self._size > self.end:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, self.end)
-        self._close_fd()
-
-    def _close_fd(self) -> None:
-        fd, self._fd = self._fd, -1
-        if fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view = view[written:]
-        offset += written
-
-
-def _end_of_data(fd: int, size: int) -> int:
-    """Where the data of an `AppendLog` file ends: before the zeros that end it."""
-    if size == 0 or os.pread(fd, 1, size - 1) != b"\0":
-        return size
-    data = b""
-    while len(data) < size:
-        chunk = os.pread(fd, size - len(data), len(data))
-        if not chunk:
-            break
-        data += chunk
-    return len(data.rstrip(b"\0"))
 
 
 def _temp_path(path: Path) -> Path:

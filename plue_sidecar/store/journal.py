@@ -52,7 +52,8 @@ from typing import Any
 import orjson
 
 from plue_sidecar.errors import DataDirReplacedError
-from plue_sidecar.store.durable_io import PREALLOCATE_BYTES, AppendLog, DurableFiles
+from plue_sidecar.store.append_log import PREALLOCATE_BYTES, AppendLog, open_log
+from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.journal_files import generations_in, journal_path
 from plue_sidecar.store.uninterrupted import Uncancellable
 
@@ -290,8 +291,8 @@ class Journal:
             self._close_log()
             # A generation ends once it holds `generation_bytes`: no zeros beyond that.
             preallocate = self.generation_bytes or PREALLOCATE_BYTES
-            self._log = self._files.open_log(journal_path(self._directory, generation),
-                                             preallocate)
+            self._log = open_log(
+                self._files, journal_path(self._directory, generation), preallocate)
             self._log_generation = generation
         return self._log
 
