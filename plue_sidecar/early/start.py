@@ -104,8 +104,10 @@ class EarlyStart:
             if head is None and set(os.listdir(data_dir)) <= {LOCK_FILE}:
                 head = EMPTY_HEAD
             runners = sorted(runner_specs(launch_runner_specs(self._settings)))
-        except OSError as exc:
-            log.debug("no early answers: %s", exc)
+        except Exception as exc:
+            # Whatever it is (a damaged package's entry points too), the full path meets
+            # it again where a request can answer it; the start must not die of it here.
+            log.warning("no early answers: %s", exc)
             return
         if head is None:
             return
