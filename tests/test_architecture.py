@@ -36,10 +36,11 @@ ALLOWED = {
     "settings": set(),
     "session_format": set(),
     "capabilities": set(),
+    "wire_limits": set(),
 }
 
 
-LEAVES = {"__version__", "fd_io", "session_format", "capabilities"}
+LEAVES = {"__version__", "fd_io", "session_format", "capabilities", "wire_limits"}
 """Imported by any layer: they import nothing of the package."""
 
 

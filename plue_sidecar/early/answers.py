@@ -16,14 +16,12 @@ import orjson
 from plue_sidecar.capabilities import initialize_result
 from plue_sidecar.rpc.framing import encode_frame
 from plue_sidecar.rpc.params_depth import path_past_depth
+from plue_sidecar.wire_limits import MAX_PAGE_LIMIT, MAX_PROCESS_ID, SESSION_PAGE_DEFAULT
 
 JsonObject = dict[str, Any]
 FirstPage = Callable[[bool, int], JsonObject | None]
 """(rootsOnly, limit) -> the first page, or None when the head cannot answer it."""
 
-MAX_PROCESS_ID = 2**31 - 1
-MAX_PAGE = 1000
-DEFAULT_PAGE = 100
 _INITIALIZE_SNAKE = {"process_id", "client_info", "protocol_version"}
 _LIST_SNAKE = {"roots_only", "parent_id"}
 
@@ -96,9 +94,9 @@ class EarlyAnswers:
             params.get("cursor") is not None
         ):
             return None
-        limit = params.get("limit", DEFAULT_PAGE)
+        limit = params.get("limit", SESSION_PAGE_DEFAULT)
         roots_only = params.get("rootsOnly", False)
-        if not _is_int(limit) or not 1 <= limit <= MAX_PAGE or not isinstance(roots_only, bool):
+        if not (_is_int(limit) and 1 <= limit <= MAX_PAGE_LIMIT and isinstance(roots_only, bool)):
             return None
         return self._first_page(roots_only, limit)
 

@@ -8,15 +8,14 @@ from pydantic import Field
 
 from plue_sidecar.models.base import MessageId, Millis, SessionId, Title, WireModel
 from plue_sidecar.models.parts import Part, PartList
+from plue_sidecar.wire_limits import MAX_PAGE_LIMIT, MAX_PROCESS_ID, SESSION_PAGE_DEFAULT
 
 Role = Literal["user", "assistant", "system"]
 MessageStatus = Literal["complete", "aborted", "error"]
 StopReason = Literal["end_turn", "aborted", "error"]
 ChangeKind = Literal["created", "updated", "deleted", "aborted", "shared", "unshared"]
-PageLimit = Annotated[int, Field(ge=1, le=1000)]
+PageLimit = Annotated[int, Field(ge=1, le=MAX_PAGE_LIMIT)]
 MAX_SHARE_SECONDS = 365 * 24 * 3600
-MAX_PROCESS_ID = 2**31 - 1
-"""pid_t is a signed 32-bit integer: a larger processId names no process."""
 CURSOR_PATTERN = r"^[0-9]+\.[0-9]+$"
 """ASCII digits only: str.isdigit() also accepts '²', which int() then refuses."""
 
@@ -100,7 +99,7 @@ class CreateSessionParams(WireModel):
 class ListSessionsParams(WireModel):
     parent_id: SessionId | None = None
     roots_only: bool = False
-    limit: PageLimit = 100
+    limit: PageLimit = SESSION_PAGE_DEFAULT
     cursor: Annotated[str, Field(max_length=100, pattern=CURSOR_PATTERN)] | None = None
 
 

@@ -39,10 +39,11 @@ from plue_sidecar.session_format import id_number
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.head import CATALOGUE_VERSION, ROW_FIELDS, RawHead, parse_head_line
 from plue_sidecar.store.stamps import Stamp, StampRows, quiet_before
+from plue_sidecar.wire_limits import MAX_PAGE_LIMIT
 
 log = logging.getLogger(__name__)
 CHUNK_ROWS = 4096
-HEAD_ROWS = 1000
+HEAD_ROWS = MAX_PAGE_LIMIT
 """Newest sessions kept in the head: the largest page a client may ask for."""
 class Entry(NamedTuple):
     document: Session
