@@ -195,10 +195,11 @@ def test_odd_first_messages_get_the_full_paths_answers(
 
 
 def test_the_early_path_imports_neither_pydantic_nor_pygls() -> None:
-    heavy = {"pydantic", "pygls", "lsprotocol", "cattrs", "asyncio"}
+    heavy = {"pydantic", "pygls", "lsprotocol", "cattrs", "asyncio", "importlib.metadata"}
     code = (
         "import sys, plue_sidecar.early.start, plue_sidecar.cli\n"
-        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy!r}))"
+        "names = set(sys.modules) | {m.split('.')[0] for m in sys.modules}\n"
+        f"print(sorted(names & {heavy!r}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env={**os.environ, "COVERAGE_PROCESS_START": ""})

@@ -6,8 +6,7 @@ the rest of the sidecar is imported (see `early`).
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
+from plue_sidecar.runners.installed import declared_entry_points
 from plue_sidecar.settings import Settings
 
 ENTRY_POINT_GROUP = "plue_sidecar.runners"
@@ -31,7 +30,7 @@ def launch_runner_specs(settings: Settings) -> dict[str, str]:
 def runner_specs(launch_specs: dict[str, str]) -> dict[str, str]:
     """Every runner a client may name -> `module:Class` (or `echo`): installed
     packages' entry points, then the command line's, then the built-in echo."""
-    specs = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    specs = declared_entry_points(ENTRY_POINT_GROUP)
     specs.update(launch_specs)
     specs[ECHO] = ECHO
     return specs
