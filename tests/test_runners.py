@@ -77,3 +77,37 @@ async def test_installed_packages_declare_runners_in_an_entry_point_group(
     assert result["capabilities"]["runners"] == ["echo", "planted"]
     session = await sidecar.call("session/create", {"runner": "planted"})
     assert session["title"] == "New Session"
+
+
+def planted_pydantic_plugin(site: Path, marker: Path) -> None:
+    """An installed package declaring a pydantic plugin that leaves `marker` when loaded."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "planted_plugin.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "class Plugin:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        "        return None, None, None\n"
+        "plugin = Plugin()\n"
+    )
+    dist_info = site / "planted_plugin-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: planted-plugin\n"
+                                        "Version: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[pydantic]\nplanted = planted_plugin:plugin\n")
+
+
+@pytest.mark.parametrize(("launched_with", "loaded"), [(None, False), ("", True)])
+async def test_installed_pydantic_plugins_see_nothing_unless_the_launcher_allows_them(
+    start_sidecar: StartSidecar, tmp_path: Path, launched_with: str | None, loaded: bool
+) -> None:
+    marker = tmp_path / "plugin loaded"
+    planted_pydantic_plugin(tmp_path / "site", marker)
+    env = {"PYTHONPATH": str(tmp_path / "site")}
+    if launched_with is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = launched_with
+    sidecar = await start_sidecar(**env)
+    session = await sidecar.call("session/create", {"title": "private"})
+    await sidecar.call("message/append", {"sessionId": session["id"], "role": "user",
+                                          "parts": TEXT})
+    assert marker.exists() == loaded
+    assert await sidecar.stop() == 0
