@@ -4,12 +4,14 @@ sidecar never shares the directory the first one holds."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
 import pytest
 
 from plue_sidecar import errors
+from plue_sidecar.store.journal import IDLE_SECONDS
 from tests.conftest import StartSidecar
 from tests.harness.client import SidecarProcess
 
@@ -29,7 +31,7 @@ async def every_write_is_refused_as_replaced(sidecar: SidecarProcess, session_id
             errors.STORAGE_UNAVAILABLE, "data_dir_replaced"), (method, failure)
 
 
-@pytest.mark.parametrize("how", ["moved", "deleted"])
+@pytest.mark.parametrize("how", ["moved", "deleted", "deleted while the journal is idle"])
 async def test_a_replaced_data_directory_is_never_written_through(
     start_sidecar: StartSidecar, data_dir: Path, tmp_path: Path, how: str
 ) -> None:
@@ -37,6 +39,8 @@ async def test_a_replaced_data_directory_is_never_written_through(
     kept = await first.call("session/create", {"title": "kept"})
     await first.call("message/append", {"sessionId": kept["id"], "role": "user", "parts": TEXT})
     kept = await first.call("session/get", {"sessionId": kept["id"]})
+    if how.endswith("idle"):
+        await asyncio.sleep(IDLE_SECONDS + 0.5)  # the journal's file closes until used again
     if how == "moved":
         data_dir.rename(tmp_path / "moved")
     else:

@@ -92,12 +92,13 @@ class AppendLog:
 
     def append(self, data: bytes) -> None:
         """Write `data` after the data and make it durable; see the class on failure."""
+        # Before a reopen too: in a directory deleted meanwhile it finds no file (ENOENT).
+        self._files.check_root()
         if self._released:
             self._reopen()
         if self._fd < 0:
             raise ValueError(f"{self.path} is closed")
         try:
-            self._files.check_root()
             end = self.end + len(data)
             _pwrite_all(self._fd, data, self.end)
             if end > self._size:
