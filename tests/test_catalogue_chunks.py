@@ -1,5 +1,5 @@
-"""The catalogue's body read one chunk of rows at a time, and read whole when it is
-not the body its head describes."""
+"""The catalogue's body read one chunk at a time: version 6's columns, and version 5's
+rows (read whole when it is not the body its head describes)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from plue_sidecar.store import catalogue
 from plue_sidecar.store.catalogue import Entry
 from plue_sidecar.store.session_store import SessionStore
 from plue_sidecar.store.stamps import stamp_of
+from tests.harness.catalogue_files import write_version_5
 
 
 def sessions() -> list[Session]:
@@ -30,14 +31,16 @@ def sessions() -> list[Session]:
 
 
 def written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Session]:
-    monkeypatch.setattr(catalogue, "CHUNK_ROWS", 2)
+    """Version 5's catalogue of `sessions`, two rows a chunk."""
     store = SessionStore(tmp_path)
     store.open()
     made = sessions()
     for session in made:
         store.save_session(session)
     entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in made]
-    store.save_catalogue(entries, store.directory_mtimes(), time.time_ns() + 10**10)
+    write_version_5(tmp_path / "catalogue.json", entries,
+                    {s.id: store._relative_directory(s.id) for s in made},
+                    store.directory_mtimes(), taken_at_ns=time.time_ns() + 10**10, chunk_rows=2)
     store.close()
     return made
 

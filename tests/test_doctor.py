@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
 from tests.conftest import StartSidecar
+from tests.harness.catalogue_files import edit_columns
 from tests.harness.doctor import doctor
 
 TEXT = [{"type": "text", "text": "hi"}]
@@ -59,13 +58,13 @@ async def test_a_catalogue_that_disagrees_with_a_document_is_reported(
     start_sidecar: StartSidecar, data_dir: Path
 ) -> None:
     root, _ = await populated(start_sidecar)
-    head, body = (data_dir / "catalogue.json").read_bytes().split(b"\n")
-    catalogue = orjson.loads(body)
-    for rows in catalogue["directories"].values():
-        for row in rows:
-            if row[1] == root["id"]:
-                row[3] = "a title the document never had"
-    (data_dir / "catalogue.json").write_bytes(head + b"\n" + orjson.dumps(catalogue))
+
+    def retitle(columns: list[list[object]]) -> None:
+        for row, session_id in enumerate(columns[1]):
+            if session_id == root["id"]:
+                columns[3][row] = "a title the document never had"
+
+    edit_columns(data_dir / "catalogue.json", retitle)
     code, out = doctor(data_dir)
     assert code == 1
     assert f"catalogue disagrees with the document of {root['id']}" in out

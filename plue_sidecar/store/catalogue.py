@@ -14,10 +14,12 @@ Each row also holds the checksum (CRC-32) of its document's bytes as the sidecar
 writes them: the scrub (see `scrub`) checks a row against it before it trusts the
 row over a file that changed in place, and recovers a lost document from it.
 
-The file is two JSON lines. The head holds the directories' mtimes and, when the
-snapshot held every session, the newest sessions (all, and roots only) in list order:
-a start whose every directory is trusted can answer the first `session/list` pages
-from the head alone, while the body (every row, by directory) loads behind it.
+The file is a JSON line, the head, then the body. The head holds the directories'
+mtimes and, when the snapshot held every session, the newest sessions (all, and roots
+only) in list order: a start whose every directory is trusted can answer the first
+`session/list` pages from the head alone, while the body (every row, by directory)
+loads behind it. The body is written column by column (`catalogue_columns`, version
+6); a catalogue of version 5, whose body is one JSON line of rows, is still read.
 """
 
 from __future__ import annotations
@@ -36,13 +38,20 @@ import orjson
 
 from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.session_format import id_number
+from plue_sidecar.store import catalogue_columns
+from plue_sidecar.store.catalogue_columns import ColumnChunk, resolved_parents
 from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.head import CATALOGUE_VERSION, ROW_FIELDS, RawHead, parse_head_line
+from plue_sidecar.store.head import (
+    CATALOGUE_VERSION,
+    READABLE_VERSIONS,
+    ROW_FIELDS,
+    RawHead,
+    parse_head_line,
+)
 from plue_sidecar.store.stamps import Stamp, StampRows, quiet_before
 from plue_sidecar.wire_limits import MAX_PAGE_LIMIT
 
 log = logging.getLogger(__name__)
-CHUNK_ROWS = 4096
 HEAD_ROWS = MAX_PAGE_LIMIT
 """Newest sessions kept in the head: the largest page a client may ask for."""
 class Entry(NamedTuple):
@@ -70,15 +79,19 @@ class RecordedDirectory:
 
 
 class BodyLayout(NamedTuple):
-    """The body as written: its length, CRC-32 and each chunk of rows as (directory,
-    start, end), the bytes between a directory's brackets that hold up to CHUNK_ROWS
-    whole rows. It lets the load parse one chunk at a time: orjson's parse of the whole
-    body held a parsed copy of it (about 40 MB at 100,000 sessions) on top of every
-    row, the highest point of the process's memory."""
+    """The body as written: its length, CRC-32 and each chunk of rows. Version 6: see
+    `catalogue_columns`. Version 5: (directory, start, end), the bytes between a
+    directory's brackets that hold up to 4,096 whole rows. It lets the load parse one
+    chunk at a time: orjson's parse of the whole body held a parsed copy of it (about
+    40 MB at 100,000 sessions) on top of every row, the highest point of the process's
+    memory."""
 
     length: int
     crc: int
     chunks: list[tuple[str, int, int]]
+    """Version 5's chunks."""
+    columns: list[catalogue_columns.ChunkPlace] | None = None
+    """Version 6's chunks (then `chunks` is empty)."""
 
 
 @dataclass
@@ -173,10 +186,15 @@ class Catalogue:
         """The recorded snapshot, or an empty one when it is missing, foreign or damaged."""
         try:
             with open(self.path, "rb") as file:
-                raw = parse_head_line(file.readline())
+                raw = parse_head_line(file.readline(), READABLE_VERSIONS)
                 if raw is None:
                     return Snapshot()
                 head = head_of(raw, with_sessions=False)
+                if head.body is not None and head.body.columns is not None:
+                    return _columns_snapshot(head, catalogue_columns.read_chunks(
+                        file, head.body.columns, head.body.length, head.body.crc))
+                if raw["version"] != 5:
+                    raise ValueError("a catalogue body of no known layout")
                 if head.body is not None:
                     body_start = file.tell()
                     try:
@@ -191,7 +209,7 @@ class Catalogue:
         except FileNotFoundError:
             return Snapshot()
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError,
-                OverflowError) as exc:
+                OverflowError, IndexError) as exc:
             log.warning("catalogue is unreadable (%s); rebuilding it", exc)
             return Snapshot()
 
@@ -209,9 +227,13 @@ class Catalogue:
         # Oldest first: the load then meets the sessions nearly in list order, and the
         # sort of the recency index (most of its time when they come shuffled) is a merge.
         entries = sorted(entries, key=_recency)
-        directories: dict[str, list[list[Any]]] = {}
+        directories: dict[str, tuple[list[Session], list[Stamp], list[int]]] = {}
         for entry in entries:
-            directories.setdefault(directory_of(entry.document.id), []).append(row_of(entry))
+            sessions, stamps, checksums = directories.setdefault(
+                directory_of(entry.document.id), ([], [], []))
+            sessions.append(entry.document)
+            stamps.append(entry.stamp)
+            checksums.append(checksum_of(entry.document))
         head: dict[str, Any] = {
             "version": CATALOGUE_VERSION, "takenAt": taken_at_ns,
             "mtimes": {name: directory_mtimes.get(name) for name in directories},
@@ -227,8 +249,8 @@ class Catalogue:
                 newest=[row_of(e) for e in entries[: -HEAD_ROWS - 1 : -1]],
                 newestRoots=[row_of(e) for e in roots[: -HEAD_ROWS - 1 : -1]],
             )
-        body, chunks = _body_of(directories)
-        head["body"] = {"length": len(body), "crc": zlib.crc32(body), "chunks": chunks}
+        body, chunks = catalogue_columns.body_of(directories)
+        head["body"] = {"length": len(body), "crc": zlib.crc32(body), "columns": chunks}
         data = orjson.dumps(head) + b"\n" + body
         self._files.write_atomic(self.path, data)
 
@@ -260,31 +282,6 @@ def _chunks_read(
         raise _BodyChangedError
 
 
-def _body_of(
-    directories: dict[str, list[list[Any]]]
-) -> tuple[bytes, list[tuple[str, int, int]]]:
-    """`{"directories": {name: [row, ...]}}` as one line, and where its chunks are."""
-    parts: list[bytes] = [b'{"directories":{']
-    offset = len(parts[0])
-    chunks: list[tuple[str, int, int]] = []
-    for number, (name, rows) in enumerate(directories.items()):
-        opening = (b"," if number else b"") + orjson.dumps(name) + b":["
-        parts.append(opening)
-        offset += len(opening)
-        for first in range(0, len(rows), CHUNK_ROWS):
-            if first:
-                parts.append(b",")
-                offset += 1
-            chunk = orjson.dumps(rows[first : first + CHUNK_ROWS])[1:-1]
-            parts.append(chunk)
-            chunks.append((name, offset, offset + len(chunk)))
-            offset += len(chunk)
-        parts.append(b"]")
-        offset += 1
-    parts.append(b"}}")
-    return b"".join(parts), chunks
-
-
 def _recency(entry: Entry) -> tuple[int, int]:
     """The list order's key (see core.index.sort_key)."""
     return entry.document.updated_at, id_number(entry.document.id)
@@ -295,9 +292,14 @@ def head_of(raw: RawHead, with_sessions: bool) -> Head:
     (rows `head.trusted_head` checked)."""
     head = Head(int(raw["takenAt"]), dict(raw["mtimes"]), bool(raw["complete"]))
     body = raw.get("body")
-    if body is not None:
+    if body is not None and raw["version"] == 5:
         head.body = BodyLayout(int(body["length"]), int(body["crc"]), [
             (str(name), int(start), int(end)) for name, start, end in body["chunks"]
+        ])
+    elif body is not None:
+        head.body = BodyLayout(int(body["length"]), int(body["crc"]), [], [
+            (str(name), int(rows), int(start), int(end))
+            for name, rows, start, end in body["columns"]
         ])
     if with_sessions and head.complete:
         head.total, head.roots_total = int(raw["total"]), int(raw["rootsTotal"])
@@ -400,3 +402,30 @@ def _share_of(share: list[Any] | None) -> ShareRecord | None:
     if share is None:
         return None
     return ShareRecord(secret=share[0], created_at=share[1], expires_at=share[2])
+
+
+def _columns_snapshot(head: Head, chunks: Iterable[ColumnChunk]) -> Snapshot:
+    """Every row of a version 6 body as a `Session`, its stamp in the snapshot's
+    `StampRows`, one chunk at a time; see `_snapshot_of`."""
+    checksums = Checksums()
+    stamp_rows = StampRows(checksums.ids)
+    directories = {name: RecordedDirectory(mtime, rows=stamp_rows)
+                   for name, mtime in head.mtimes.items()}
+    for chunk in chunks:
+        columns = chunk.columns
+        checksums.extend(columns[1], chunk.checksums)
+        columns[2] = resolved_parents(columns[2], checksums.ids)
+        if columns[10].count(None) != len(columns[10]):
+            columns[10] = [_share_of(share) for share in columns[10]]
+        sessions = list(map(Session, *columns))
+        del columns
+        recorded = directories.get(chunk.directory)
+        if recorded is None:
+            recorded = directories[chunk.directory] = RecordedDirectory(None, rows=stamp_rows)
+        recorded.row_ranges.append(stamp_rows.extend(chunk.inodes, chunk.mtimes, chunk.sizes))
+        any(map(setattr, sessions, repeat("stamp"), repeat(True)))
+        recorded.sessions.extend(sessions)
+        del chunk, sessions
+    if len(set(checksums.ids)) != len(checksums):
+        raise ValueError("a session twice in the catalogue")
+    return Snapshot(head.taken_at_ns, directories, checksums, stamp_rows)

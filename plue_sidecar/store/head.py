@@ -19,22 +19,28 @@ from plue_sidecar.store.layout import Layout
 from plue_sidecar.store.stamps import quiet_before, session_directories
 
 log = logging.getLogger(__name__)
-CATALOGUE_VERSION = 5
+CATALOGUE_VERSION = 6
 """5: the head says where the body's chunks of rows are (`BodyLayout`); rows are
-written oldest first."""
+written oldest first. 6: the body is written column by column (see
+`catalogue_columns`); the head is as in 5."""
+READABLE_VERSIONS = (5, CATALOGUE_VERSION)
+"""The versions whose body a start still loads. Only the current version's head
+answers early: a start after an upgrade answers once every session is loaded."""
 
 RawHead = dict[str, Any]
 """The head as parsed JSON: `takenAt`, `mtimes`, `complete`, `body`, and when complete
 `total`, `rootsTotal`, `newest` and `newestRoots` (rows, newest first)."""
 
 
-def parse_head_line(line: bytes) -> RawHead | None:
-    """The head, or None when the line is missing or of another version (raises what
-    orjson raises on damage)."""
+def parse_head_line(
+    line: bytes, versions: tuple[int, ...] = (CATALOGUE_VERSION,)
+) -> RawHead | None:
+    """The head, or None when the line is missing or of a version not in `versions`
+    (raises what orjson raises on damage)."""
     if not line:
         return None
     raw = orjson.loads(line)
-    if not isinstance(raw, dict) or raw.get("version") != CATALOGUE_VERSION:
+    if not isinstance(raw, dict) or raw.get("version") not in versions:
         version = raw.get("version") if isinstance(raw, dict) else None
         log.warning("catalogue has version %r; rebuilding it", version)
         return None
