@@ -16,7 +16,7 @@ from plue_sidecar.store import catalogue
 from plue_sidecar.store.catalogue import Entry
 from plue_sidecar.store.session_store import SessionStore
 from plue_sidecar.store.stamps import stamp_of
-from tests.harness.catalogue_files import write_version_5
+from tests.harness.catalogue_files import loaded, write_version_5
 
 
 def sessions() -> list[Session]:
@@ -43,14 +43,6 @@ def written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Session]:
                     store.directory_mtimes(), taken_at_ns=time.time_ns() + 10**10, chunk_rows=2)
     store.close()
     return made
-
-
-def loaded(tmp_path: Path) -> tuple[dict[str, Session], int, dict[str, int]]:
-    store = SessionStore(tmp_path)
-    data = store.open()
-    store.close()
-    return ({s.id: s for s in data.sessions}, data.documents_read,
-            dict(data.unverified.items()))
 
 
 def test_chunks_give_every_row_and_its_checksum(

@@ -17,7 +17,7 @@ from plue_sidecar.store import catalogue, catalogue_columns
 from plue_sidecar.store.catalogue import Entry
 from plue_sidecar.store.session_store import SessionStore
 from plue_sidecar.store.stamps import Stamp, stamp_of
-from tests.harness.catalogue_files import edit_columns
+from tests.harness.catalogue_files import edit_columns, loaded
 
 
 def sessions() -> list[Session]:
@@ -49,14 +49,6 @@ def written(
     store.save_catalogue(entries, store.directory_mtimes(), time.time_ns() + 10**10)
     store.close()
     return made
-
-
-def loaded(tmp_path: Path) -> tuple[dict[str, Session], int, dict[str, int]]:
-    store = SessionStore(tmp_path)
-    data = store.open()
-    store.close()
-    return ({s.id: s for s in data.sessions}, data.documents_read,
-            dict(data.unverified.items()))
 
 
 @pytest.mark.parametrize("swapped", [False, True])

@@ -13,16 +13,17 @@ from tests.conftest import StartSidecar
 TEXT = [{"type": "text", "text": "hi"}]
 
 
-def planted_module(directory: Path, marker: Path) -> str:
-    """A module that leaves `marker` behind if it is ever imported."""
+def marked_module(directory: Path, name: str, marker: Path, body: str) -> str:
+    """Module `name` (`body`), which leaves `marker` behind if it is ever imported."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "planted_runner.py").write_text(
-        f"open({str(marker)!r}, 'w').close()\n"
-        "class Runner:\n"
-        "    def __init__(self, settings):\n"
-        "        pass\n"
-    )
-    return "planted_runner"
+    (directory / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').close()\n{body}")
+    return name
+
+
+def planted_module(directory: Path, marker: Path) -> str:
+    """A runner module that leaves `marker` behind if it is ever imported."""
+    return marked_module(directory, "planted_runner", marker,
+                         "class Runner:\n    def __init__(self, settings):\n        pass\n")
 
 
 @pytest.mark.parametrize("named", [
@@ -81,14 +82,11 @@ async def test_installed_packages_declare_runners_in_an_entry_point_group(
 
 def planted_pydantic_plugin(site: Path, marker: Path) -> None:
     """An installed package declaring a pydantic plugin that leaves `marker` when loaded."""
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "planted_plugin.py").write_text(
-        f"open({str(marker)!r}, 'w').close()\n"
-        "class Plugin:\n"
-        "    def new_schema_validator(self, *args, **kwargs):\n"
-        "        return None, None, None\n"
-        "plugin = Plugin()\n"
-    )
+    marked_module(site, "planted_plugin", marker,
+                  "class Plugin:\n"
+                  "    def new_schema_validator(self, *args, **kwargs):\n"
+                  "        return None, None, None\n"
+                  "plugin = Plugin()\n")
     dist_info = site / "planted_plugin-1.0.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: planted-plugin\n"

@@ -9,10 +9,22 @@ from typing import Any
 
 import orjson
 
+from plue_sidecar.models.records import Session
 from plue_sidecar.store.catalogue import Entry, row_of
 from plue_sidecar.store.catalogue_columns import ROW_BYTES
+from plue_sidecar.store.session_store import SessionStore
 
 V5_CHUNK_ROWS = 4096
+
+
+def loaded(directory: Path) -> tuple[dict[str, Session], int, dict[str, int]]:
+    """What a start loads from `directory`: the sessions by id, how many documents it
+    read, and the files it could not verify."""
+    store = SessionStore(directory)
+    data = store.open()
+    store.close()
+    return ({s.id: s for s in data.sessions}, data.documents_read,
+            dict(data.unverified.items()))
 
 
 def write_version_5(
