@@ -162,7 +162,7 @@ def keep_out_pydantic_plugins() -> None:
     """Installed packages' pydantic plugins would see every model the sidecar validates,
     every message of every session included: none is loaded unless whoever launches it
     sets `PYDANTIC_DISABLE_PLUGINS` otherwise. (Looking for them also scanned every
-    installed distribution's metadata inside the first request: 10-15 ms.)"""
+    installed distribution's metadata inside the first request: about 3.5 ms.)"""
     os.environ.setdefault(PYDANTIC_PLUGINS_VARIABLE, "__all__")
 
 

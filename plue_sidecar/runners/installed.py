@@ -1,8 +1,9 @@
 """The entry points installed packages declare, read from their metadata on `sys.path`.
 
 `importlib.metadata` would do it, but importing it (zipfile, email, csv) and letting it
-scan every distribution took about 20 ms of a start whose early answers take 70: this
-reads the one file a group needs from each `*.dist-info` and `*.egg-info` directory.
+scan every distribution took 14 of the 41 ms that importing the early answers and
+listing the runners took: this reads the one file a group needs from each
+`*.dist-info` and `*.egg-info` directory.
 Distributions in zip files are not searched.
 """
 
