@@ -388,9 +388,7 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
         ))
         recorded.row_ranges.append(
             stamp_rows.extend(*(map(col[i], rows) for i in _STAMP_FIELDS)))
-        # Each session holds True: its stamp is in the rows (set in C; `any` consumes
-        # the Nones).
-        any(map(setattr, sessions, repeat("stamp"), repeat(True)))
+        _mark_stamped(sessions)
         recorded.sessions.extend(sessions)
         del rows, ids, sessions
     if len(own_id) != len(checksums):
@@ -423,9 +421,15 @@ def _columns_snapshot(head: Head, chunks: Iterable[ColumnChunk]) -> Snapshot:
         if recorded is None:
             recorded = directories[chunk.directory] = RecordedDirectory(None, rows=stamp_rows)
         recorded.row_ranges.append(stamp_rows.extend(chunk.inodes, chunk.mtimes, chunk.sizes))
-        any(map(setattr, sessions, repeat("stamp"), repeat(True)))
+        _mark_stamped(sessions)
         recorded.sessions.extend(sessions)
         del chunk, sessions
     if len(set(checksums.ids)) != len(checksums):
         raise ValueError("a session twice in the catalogue")
     return Snapshot(head.taken_at_ns, directories, checksums, stamp_rows)
+
+
+def _mark_stamped(sessions: list[Session]) -> None:
+    """Each session holds True: its stamp is in the snapshot's rows (set in C; `any`
+    consumes the Nones setattr returns)."""
+    any(map(setattr, sessions, repeat("stamp"), repeat(True)))
