@@ -44,12 +44,15 @@ class Registrar:
     def add(self, route: Route[Any]) -> None:
         """Serve `route.method`; bound requests end when their session aborts."""
         handler, model = route.handler, route.params_model
-        waits, bound = route.waits_for_load, route.bound_to_session
+        waits = route.waits_for_load
+        # Asked once here: asking a pydantic model for a field it lacks costs a raised
+        # and caught AttributeError on every request.
+        bound = route.bound_to_session and "session_id" in model.model_fields
 
         async def dispatch(raw_params: Any) -> Any:
             params = validate(model, raw_params)
-            session_id = getattr(params, "session_id", None)
-            if bound and isinstance(session_id, str):
+            session_id = params.session_id if bound else None
+            if isinstance(session_id, str):
                 with self._inflight.bound(session_id):
                     result = await self._run(handler, params, waits)
             else:

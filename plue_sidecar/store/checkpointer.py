@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, ItemsView
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, ItemsView
 from typing import Protocol
 
 from plue_sidecar import errors
@@ -131,37 +130,37 @@ class Checkpointer:
         except errors.RpcError as exc:
             log.warning("could not record the repair of %s (%s)", session_id, exc.message)
 
-    @asynccontextmanager
-    async def journaled(
-        self, record: Record, make_room: MakeRoom | None = None
-    ) -> AsyncIterator[None]:
-        """Make `record` durable in the journal; the body applies it to memory.
+    def journaled(self, record: Record, make_room: MakeRoom | None = None) -> Journaled:
+        """Make `record` durable in the journal; the body of the `async with` applies it
+        to memory.
 
         `record` is `{"put": document}` or `{"delete": [ids], "highWater": n}`. With
         `make_room` (deletes), a full disk is not the end: see `_append_making_room`.
         """
-        generation = self._store.journal.generation
+        return Journaled(self, record, make_room)
+
+    async def _append_durably(self, record: Record, make_room: MakeRoom | None) -> None:
+        if make_room is not None and self.low_on_space():
+            await self._append_making_room(record, make_room)
+            return
+        try:
+            await self._append(record)
+        except OSError as exc:
+            if make_room is None or not _disk_full(exc):
+                raise errors.storage_error(exc) from exc
+            await self._append_making_room(record, make_room)
+
+    def _counted(self, generation: int) -> None:
         # A record may land in a later generation than this (the journal ends one when
         # it is full, or a retry comes after a checkpoint): counting it here only makes
         # a checkpoint wait longer, never cut it early.
         self._unapplied[generation] = self._unapplied.get(generation, 0) + 1
-        try:
-            if make_room is not None and self.low_on_space():
-                await self._append_making_room(record, make_room)
-            else:
-                try:
-                    await self._append(record)
-                except OSError as exc:
-                    if make_room is None or not _disk_full(exc):
-                        raise errors.storage_error(exc) from exc
-                    await self._append_making_room(record, make_room)
-            self._note(record)
-            yield
-        finally:
-            self._unapplied[generation] -= 1
-            if not self._unapplied[generation]:
-                del self._unapplied[generation]
-                self._all_applied.set()
+
+    def _applied(self, generation: int) -> None:
+        self._unapplied[generation] -= 1
+        if not self._unapplied[generation]:
+            del self._unapplied[generation]
+            self._all_applied.set()
 
     async def _append(self, record: Record) -> None:
         try:
@@ -311,3 +310,33 @@ def _log_catalogue_saved(saving: asyncio.Future[None]) -> None:
         log.warning("could not write the catalogue (%s); it is rebuilt later", saving.exception())
     else:
         log.info("catalogue saved")
+
+
+class Journaled:
+    """`Checkpointer.journaled`, as a class rather than an `asynccontextmanager`: every
+    change passes through it, and the generator and its wrapper cost more per change
+    than the bookkeeping they hold."""
+
+    __slots__ = ("_checkpointer", "_generation", "_make_room", "_record")
+
+    def __init__(
+        self, checkpointer: Checkpointer, record: Record, make_room: MakeRoom | None
+    ) -> None:
+        self._checkpointer = checkpointer
+        self._record = record
+        self._make_room = make_room
+        self._generation = 0
+
+    async def __aenter__(self) -> None:
+        checkpointer = self._checkpointer
+        self._generation = checkpointer._store.journal.generation
+        checkpointer._counted(self._generation)
+        try:
+            await checkpointer._append_durably(self._record, self._make_room)
+            checkpointer._note(self._record)
+        except BaseException:
+            checkpointer._applied(self._generation)
+            raise
+
+    async def __aexit__(self, *_: object) -> None:
+        self._checkpointer._applied(self._generation)

@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Future
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from plue_sidecar import errors
 from plue_sidecar.models.records import MessageRecord
@@ -80,13 +80,17 @@ class SessionStorage:
 
     # --- session changes -----------------------------------------------------
 
-    @asynccontextmanager
-    async def journaled(self, record: Record) -> AsyncIterator[None]:
+    def journaled(self, record: Record) -> AbstractAsyncContextManager[None]:
         """Make `record` durable; the body applies it to memory (see `Checkpointer`).
         A delete goes through on a full disk if room can be made for it."""
+        if "delete" not in record and self._writes_accepted():
+            return self._checkpointer.journaled(record)  # no wrapper on the common path
+        return self._journaled_when_low_or_deleting(record)
+
+    @asynccontextmanager
+    async def _journaled_when_low_or_deleting(self, record: Record) -> AsyncIterator[None]:
         if "delete" not in record:
-            if not self._writes_accepted():
-                await self._refuse_while_low_on_space()
+            await self._refuse_while_low_on_space()
             async with self._checkpointer.journaled(record):
                 yield
             return
@@ -107,7 +111,11 @@ class SessionStorage:
     def _writes_accepted(self) -> bool:
         """Known without waiting: the reserve is set aside and the disk not low on space."""
         taken = self._reserve_taken
-        return (taken is None or taken.done()) and not self._reserve.low_on_space
+        if taken is not None:
+            if not taken.done():
+                return False
+            self._reserve_taken = None  # asking a thread's future takes a lock each time
+        return not self._reserve.low_on_space
 
     async def _refuse_while_low_on_space(self) -> None:
         await self._reserve_set_aside()
