@@ -136,6 +136,24 @@ def test_a_failed_sync_fails_its_batch_and_cuts_the_records_back(tmp_path: Path)
     assert read_journal(tmp_path).records == [{"n": 1}]
 
 
+@pytest.mark.parametrize("failure", [ValueError("a bug"), MemoryError()])
+def test_an_unexpected_error_fails_its_batch_and_the_journal_goes_on(
+    tmp_path: Path, failure: BaseException
+) -> None:
+    """Not an OSError: a bug or a lack of memory inside one batch must cost that batch,
+    not the flusher thread and with it every write after it (they would wait forever)."""
+    journal = journal_in(tmp_path)
+    journal.append({"n": 1}).result(5)
+    with mock.patch.object(durable_io, "datasync_fd", side_effect=failure):
+        failed = journal.append({"n": 2})
+        with pytest.raises(OSError) as raised:
+            failed.result(5)
+    assert raised.value.errno == errno.EIO
+    journal.append({"n": 3}).result(5)
+    journal.close()
+    assert read_journal(tmp_path).records == [{"n": 1}, {"n": 3}]
+
+
 def test_removing_covered_generations_keeps_the_newer_ones(tmp_path: Path) -> None:
     journal = journal_in(tmp_path, generation=4)
     journal.append({"n": 1}).result(5)

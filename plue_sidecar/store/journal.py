@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import threading
 import zlib
@@ -266,16 +267,16 @@ class Journal:
             try:
                 self._make_known()
                 self._append(generation, data)
-            except OSError as exc:
-                _release(group, None, exc)
+            except Exception as exc:  # anything: a dead flusher would hang every write
+                _release(group, None, _as_os_error(exc))
                 return
         _release(group, generation, None)
 
     def _append(self, generation: int, data: bytes) -> None:
         try:
             self._log_of(generation).append(data)
-        except OSError as exc:
-            log.error("journal write failed: %s", exc)
+        except Exception as exc:
+            log.error("journal write failed: %r", exc)
             self._close_log()
             self._unknown.add(generation)
             try:
@@ -327,6 +328,15 @@ class Journal:
                         generation, len(acknowledged or b""))
 
 
+def _as_os_error(exc: Exception) -> OSError:
+    """What a failed batch's waiters get: an unexpected error (a bug, no memory) is an
+    I/O error to them, as the end of the generation's file is unknown either way."""
+    if isinstance(exc, OSError):
+        return exc
+    log.error("journal: unexpected failure of a batch", exc_info=exc)
+    return OSError(errno.EIO, f"the journal's write failed: {exc!r}")
+
+
 def _fresh_copy(exc: OSError) -> OSError:
     """One exception per waiter (each raises its own), of the same meaning."""
     if isinstance(exc, DataDirReplacedError):
@@ -342,6 +352,8 @@ def _release(group: list[tuple[bytes, Waiter]], generation: int | None,
     for _, done in group:
         if isinstance(done, asyncio.Future):
             on_loops.setdefault(done.get_loop(), []).append(done)
+        elif done.done():
+            continue  # cancelled by its caller: nobody waits for it
         elif failure is not None:
             done.set_exception(_fresh_copy(failure))
         else:
