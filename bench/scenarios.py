@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -189,7 +190,6 @@ class Bench:
                                     sizes.requests * 3, 64)
         await client.close()
         self.get_median = ours["median"]
-        self.get_rate = rate
         self.raw_round_trip = raw_seq["median"]
         self.add(Figure("session/get, sequential", "round trip p50", ours["median"], "ms",
                         "raw", raw_seq["median"], "p50 <= 1.5 x raw", p99=ours["p99"]), 1.5)
@@ -206,29 +206,40 @@ class Bench:
         # initialize is answered before the sidecar has imported what a create needs (see
         # plue_sidecar.early): the first create waits for that, once; the rate is the
         # creates' own.
-        await client.call("session/create", {})
+        first = await client.call("session/create", {})
         start = time.perf_counter()
         for _ in range(sizes.creates):
             await client.call("session/create", {})
         sequential = sizes.creates / (time.perf_counter() - start)
-        parallel = await rate_in_flight(client, "session/create", lambda i: {},
-                                        sizes.creates * 2, 64)
+        # The ratio to gets compares two rates of the same process taken in turns, three
+        # times each (medians), so that the machine's swings between rows do not.
+        creates_in_flight, gets_in_flight = [], []
+        get_params = {"sessionId": first["id"]}
+        for _ in range(3):
+            creates_in_flight.append(await rate_in_flight(
+                client, "session/create", lambda i: {}, sizes.creates * 2, 64))
+            gets_in_flight.append(await rate_in_flight(
+                client, "session/get", lambda i: get_params, sizes.requests * 3, 64))
         await client.close()
+        parallel = statistics.median(creates_in_flight)
+        get_rate = statistics.median(gets_in_flight)
         self.add(Figure("session/create, sequential, durable", "creates per second",
                         sequential, "ops/s", "sqlite", sqlite_seq, ">= 1 x sqlite"),
                  1.0, higher_is_better=True)
-        # The target compares a request through a process with an in-process insert; a
-        # sequential create cannot beat a round trip to a process plus one sync.
+        # The stretch target above compares a request through a process with an
+        # in-process insert; a sequential create cannot beat a round trip to a process
+        # plus one sync, which is the bound this row holds it to.
         self.add(Figure("session/create, sequential, durable",
                         "against a raw round trip plus one sqlite insert, in series",
                         sequential, "ops/s", "raw + sqlite",
-                        1000 / (self.raw_round_trip + 1000 / sqlite_seq), "report"))
+                        1000 / (self.raw_round_trip + 1000 / sqlite_seq),
+                        ">= 0.9 x raw + sqlite"), 0.9, higher_is_better=True)
         self.add(Figure("session/create, 64 in flight, durable", "creates per second",
                         parallel, "ops/s", "sqlite (64 writers)", sqlite_par,
                         ">= 3 x sqlite"), 3.0, higher_is_better=True)
         self.add(Figure("session/create, 64 in flight, durable",
                         "against the sidecar's own session/get, 64 in flight", parallel,
-                        "ops/s", "session/get, 64 in flight", self.get_rate,
+                        "ops/s", "session/get, 64 in flight, in turns", get_rate,
                         ">= 0.5 x get"), 0.5, higher_is_better=True)
 
     async def large_data_dir(self) -> None:
