@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import orjson
+
+from plue_sidecar.core.histories import as_message
 from plue_sidecar.core.info_cache import SessionInfoCache
-from plue_sidecar.models.fast_json import session_info_json, share_info_json
-from plue_sidecar.models.records import Session, ShareRecord
+from plue_sidecar.models.fast_json import (
+    message_json,
+    message_record_json,
+    session_info_json,
+    share_info_json,
+)
+from plue_sidecar.models.parts import TextPart, ToolCallPart
+from plue_sidecar.models.records import MessageRecord, Session, ShareRecord
 from plue_sidecar.models.wire import SessionInfo, SessionPage, ShareInfo
+from plue_sidecar.store.message_log import encode_record
 
 BASE = "https://example.test/s/"
 SHARE = ShareRecord(secret="s3cret", created_at=5, expires_at=None)
@@ -36,3 +46,17 @@ def test_each_version_s_json_is_made_once_and_pages_match_the_model() -> None:
     assert cache.json(SESSIONS[1]) is first
     page = cache.page(list(SESSIONS), (4, 1795000000001))
     assert SessionPage.model_validate(page).model_dump(mode="json", by_alias=True) == page
+
+
+
+def test_message_json_is_the_model_s_own_bytes() -> None:
+    record = MessageRecord(
+        id="msg_1", session_id="session_1795000000000", seq=3, role="assistant",
+        parts=[TextPart(text="\u00fc"),
+               ToolCallPart(call_id="t1", name="grep", input={"a": [1]})],
+        created_at=5, completed_at=None, status="error", error="boom",
+    )
+    record_json = message_record_json(record)
+    model_json = as_message(record).model_dump(mode="json", by_alias=True)
+    assert orjson.dumps(message_json(record_json)) == orjson.dumps(model_json)
+    assert encode_record(record) == orjson.dumps(record_json) + b"\n"

@@ -327,7 +327,7 @@ def test_leftover_temp_files_are_removed_at_open(tmp_path: Path) -> None:
 def test_an_interrupted_delete_is_finished_at_open(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
     store.save_session(document())
-    store.append_message(record(1))
+    store.append_message(SID, encode_record(record(1)))
     store.save_session(document("session_1795000000005"))
     store.files.write_atomic(
         store.layout.tombstone_file, orjson.dumps({"sessionIds": [SID], "highWater": 1795000000007})
@@ -526,7 +526,7 @@ def test_a_delete_in_the_journal_is_finished_at_open_and_keeps_its_high_water(
     store = SessionStore(tmp_path)
     store.open()
     store.save_session(document())
-    store.append_message(record(1))
+    store.append_message(SID, encode_record(record(1)))
     store.journal.append({"delete": [SID], "highWater": 1795000000042}).result(5)
     store.close()
     reopened = SessionStore(tmp_path)

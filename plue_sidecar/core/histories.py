@@ -15,13 +15,15 @@ from typing import Any
 
 from plue_sidecar import errors
 from plue_sidecar.core.clock import now_ms
-from plue_sidecar.core.running import RunningTurns, new_message_id
+from plue_sidecar.core.ids import new_message_id
+from plue_sidecar.core.running import RunningTurns
 from plue_sidecar.core.sessions import SessionService
+from plue_sidecar.models.fast_json import JsonObject, message_json, message_record_json
 from plue_sidecar.models.parts import Part
 from plue_sidecar.models.records import MessageRecord, Session
 from plue_sidecar.models.wire import Message, MessagePage, MessageStatus, Role, SessionInfo
 from plue_sidecar.settings import Settings
-from plue_sidecar.store.message_log import encode_record
+from plue_sidecar.store.message_log import encode_record_json
 from plue_sidecar.store.storage import SessionStorage
 
 FORK_SUFFIX = " (fork)"
@@ -70,12 +72,14 @@ class MessageHistories:
 
     async def append_from_client(
         self, session_id: str, role: Role, parts: Sequence[Part]
-    ) -> Message:
-        """`message/append`: refused while a turn runs in the session."""
+    ) -> JsonObject:
+        """`message/append`: refused while a turn runs in the session; the `Message` as
+        JSON."""
         if session_id in self._running:
             raise errors.session_busy(session_id)
-        return await self._append(session_id, role, parts, {}, message_id=None,
-                                  status="complete", error=None, created_at=None)
+        _, record_json = await self._append(session_id, role, parts, {}, message_id=None,
+                                            status="complete", error=None, created_at=None)
+        return message_json(record_json)
 
     async def append_for_turn(
         self,
@@ -90,8 +94,9 @@ class MessageHistories:
     ) -> Message:
         """A running turn's prompt (which clears the session's aborted mark) or answer."""
         changes: dict[str, Any] = {"is_aborted": False} if role == "user" else {}
-        return await self._append(session_id, role, parts, changes, message_id=message_id,
-                                  status=status, error=error, created_at=created_at)
+        record, _ = await self._append(session_id, role, parts, changes, message_id=message_id,
+                                       status=status, error=error, created_at=created_at)
+        return as_message(record)
 
     async def _append(
         self,
@@ -104,7 +109,8 @@ class MessageHistories:
         status: MessageStatus,
         error: str | None,
         created_at: int | None,
-    ) -> Message:
+    ) -> tuple[MessageRecord, JsonObject]:
+        """The record appended, and its JSON."""
         async with self._sessions.locked(session_id) as document:
             history = await self._loaded(document)
             self._sessions.ensure_writable(session_id)
@@ -120,10 +126,11 @@ class MessageHistories:
                 status=status,
                 error=error,
             )
-            line = encode_record(record)
+            record_json = message_record_json(record)
+            line = encode_record_json(record_json)
             if len(line) > self._settings.max_message_bytes:
                 raise errors.payload_too_large(len(line), self._settings.max_message_bytes)
-            await self._storage.append_message(record)
+            await self._storage.append_message(session_id, line)
             try:
                 await self._sessions.commit(
                     document, "updated", {"message_count": record.seq, **changes}
@@ -135,7 +142,7 @@ class MessageHistories:
             if self._histories.get(session_id) is history:
                 self._held_bytes += len(line)
                 self._evict_beyond_budget(keep=session_id)
-            return as_message(record)
+            return record, record_json
 
     # --- reads ---------------------------------------------------------------
 

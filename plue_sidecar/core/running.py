@@ -7,12 +7,9 @@ read it to refuse with `session_busy`.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass, field
 
-
-def new_message_id() -> str:
-    return f"msg_{secrets.token_hex(16)}"
+from plue_sidecar.core.ids import new_message_id
 
 
 @dataclass

@@ -16,12 +16,11 @@ from typing import Any, Protocol
 
 from plue_sidecar import errors
 from plue_sidecar.core.clock import now_ms
-from plue_sidecar.core.ids import SessionIdAllocator
+from plue_sidecar.core.ids import SessionIdAllocator, new_message_id
 from plue_sidecar.core.index import SessionIndex, sort_key
 from plue_sidecar.core.info_cache import SessionInfoCache
 from plue_sidecar.core.opening import Loader, OpenedStore, Opening
 from plue_sidecar.core.ordering import decode_cursor
-from plue_sidecar.core.running import new_message_id
 from plue_sidecar.core.shares import new_secret
 from plue_sidecar.models.fast_json import JsonObject
 from plue_sidecar.models.records import MessageRecord, Session, ShareRecord
@@ -282,9 +281,8 @@ class SessionService:
         updated = dataclasses.replace(document, **changes, updated_at=updated_at)
         async with self._storage.journaled({"put": updated.to_json()}):
             self._index.replace(document, updated)
-        self._sink.session_changed(
-            SessionChange(change=change, session_id=updated.id, session=self._wire.model(updated))
-        )
+        self._sink.session_changed_json(
+            {"change": change, "sessionId": updated.id, "session": self._wire.json(updated)})
         return updated
 
     # --- read-only marks and locks ---------------------------------------------

@@ -15,7 +15,7 @@ from plue_sidecar.core.sessions import ChangeSink, SessionService
 from plue_sidecar.core.turns import TurnManager, UpdateSink
 from plue_sidecar.models.fast_json import JsonObject
 from plue_sidecar.models.parts import Part
-from plue_sidecar.models.wire import AbortResult, Message, Role
+from plue_sidecar.models.wire import AbortResult, Role
 from plue_sidecar.runners.base import RunnerSettings
 from plue_sidecar.runners.names import launch_runner_specs
 from plue_sidecar.runners.registry import RunnerRegistry
@@ -93,7 +93,7 @@ class SidecarCore:
             self.turns.runner_for(runner)
         return await self.sessions.create_json(parent_id=parent_id, title=title, runner=runner)
 
-    async def append_message(self, session_id: str, role: Role, parts: list[Part]) -> Message:
+    async def append_message(self, session_id: str, role: Role, parts: list[Part]) -> JsonObject:
         return await self.histories.append_from_client(session_id, role, parts)
 
     async def abort(self, session_id: str) -> AbortResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from plue_sidecar.core.sidecar_core import SidecarCore
+from plue_sidecar.models.fast_json import JsonObject
 from plue_sidecar.models.wire import (
     AppendMessageParams,
     ForkParams,
@@ -23,7 +24,7 @@ def routes(core: SidecarCore) -> list[Route[Any]]:
     rpc = Routes()
 
     @rpc.request("message/append", AppendMessageParams)
-    async def append(params: AppendMessageParams) -> Message:
+    async def append(params: AppendMessageParams) -> JsonObject:
         """Store a message written elsewhere; durable before the answer."""
         return await core.append_message(params.session_id, params.role, list(params.parts))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plue_sidecar.models.records import Session, ShareRecord
+from plue_sidecar.models.records import MessageRecord, Session, ShareRecord
 
 JsonObject = dict[str, Any]
 
@@ -32,3 +32,13 @@ def session_info_json(session: Session, share_base_url: str) -> JsonObject:
         **session.info_fields(),
         "share": None if share is None else share_info_json(share, share_base_url),
     }
+
+
+def message_record_json(record: MessageRecord) -> JsonObject:
+    """A log line's JSON (`MessageRecord`)."""
+    return record.model_dump(mode="json", by_alias=True)
+
+
+def message_json(record_json: JsonObject) -> JsonObject:
+    """`Message`, from its record's JSON: the same fields but the record's version."""
+    return {name: value for name, value in record_json.items() if name != "v"}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import ValidationError
 
+from plue_sidecar.models.fast_json import JsonObject, message_record_json
 from plue_sidecar.models.records import MessageRecord
 
 log = logging.getLogger(__name__)
@@ -78,4 +79,9 @@ def _parse_record(line: bytes, session_id: str, expected_seq: int) -> MessageRec
 
 
 def encode_record(record: MessageRecord) -> bytes:
-    return orjson.dumps(record.model_dump(mode="json", by_alias=True)) + b"\n"
+    return encode_record_json(message_record_json(record))
+
+
+def encode_record_json(record_json: JsonObject) -> bytes:
+    """A log line, from `message_record_json`."""
+    return orjson.dumps(record_json) + b"\n"

@@ -177,8 +177,9 @@ class SessionStore:
             contents.total_bytes = contents.keep_bytes
         return contents
 
-    def append_message(self, record: MessageRecord) -> None:
-        self.files.append_durable(self.layout.message_log(record.session_id), encode_record(record))
+    def append_message(self, session_id: str, line: bytes) -> None:
+        """Append one record's `line` (`message_log.encode_record`) to the session's log."""
+        self.files.append_durable(self.layout.message_log(session_id), line)
 
     def cut_message_log(self, session_id: str, size: int) -> None:
         self.files.truncate(self.layout.message_log(session_id), size)

@@ -143,9 +143,9 @@ class SessionStorage:
         """A session's log, cut back to its `acknowledged` messages."""
         return await self._io.run(self._store.read_messages, session_id, acknowledged)
 
-    async def append_message(self, record: MessageRecord) -> None:
+    async def append_message(self, session_id: str, line: bytes) -> None:
         await self._refuse_while_low_on_space()
-        await self._io.run(self._store.append_message, record)
+        await self._io.run(self._store.append_message, session_id, line)
 
     async def write_messages(self, session_id: str, records: Iterable[MessageRecord]) -> None:
         """A new session's whole log (a fork's copy)."""
