@@ -180,6 +180,8 @@ async def test_a_first_message_whose_log_sync_fails_leaves_no_log_and_is_absent(
     assert not log.exists(), "a failed first append left its log behind"
     acked = await appended_once_refused(sidecar, session["id"], refused=1)
     await kill_sidecar(sidecar)
+    # The failed append undid itself: nothing of it was left for its commit to cut.
+    assert "could not cut" not in await sidecar.stderr_text()
     assert synced_after_failure(trace_log(tmp_path), log, log.parent)
     restarted = await start_sidecar()
     page = await restarted.call("message/list", {"sessionId": session["id"]})

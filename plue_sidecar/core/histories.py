@@ -130,13 +130,14 @@ class MessageHistories:
             line = encode_record_json(record_json)
             if len(line) > self._settings.max_message_bytes:
                 raise errors.payload_too_large(len(line), self._settings.max_message_bytes)
-            await self._storage.append_message(session_id, line)
+            appended = self._storage.message_append(session_id, line)
             try:
                 await self._sessions.commit(
-                    document, "updated", {"message_count": record.seq, **changes}
+                    document, "updated", {"message_count": record.seq, **changes}, appended
                 )
             except errors.RpcError:
-                await self._storage.cut_message_log(session_id, history.log_bytes)
+                if appended.written:
+                    await self._storage.cut_message_log(session_id, history.log_bytes)
                 raise
             history.add(record, len(line))
             if self._histories.get(session_id) is history:

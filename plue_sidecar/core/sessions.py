@@ -27,6 +27,7 @@ from plue_sidecar.models.records import MessageRecord, Session, ShareRecord
 from plue_sidecar.models.wire import ChangeKind, SessionChange, SessionInfo, ShareInfo
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.settings import Settings
+from plue_sidecar.store.checkpointer import Before
 from plue_sidecar.store.storage import SessionStorage
 
 log = logging.getLogger(__name__)
@@ -272,14 +273,15 @@ class SessionService:
             return self._wire.model(updated)
 
     async def commit(
-        self, document: Session, change: ChangeKind, changes: dict[str, Any]
+        self, document: Session, change: ChangeKind, changes: dict[str, Any],
+        before: Before | None = None,
     ) -> Session:
-        """Write the changed document, then swap it into memory and announce it (the
-        caller holds the session's lock)."""
+        """Write the changed document (after `before`, see `SessionStorage.journaled`),
+        then swap it into memory and announce it (the caller holds the session's lock)."""
         self.ensure_writable(document.id)
         updated_at = max(now_ms(), document.updated_at)
         updated = dataclasses.replace(document, **changes, updated_at=updated_at)
-        async with self._storage.journaled({"put": updated.to_json()}):
+        async with self._storage.journaled({"put": updated.to_json()}, before):
             self._index.replace(document, updated)
         self._sink.session_changed_json(
             {"change": change, "sessionId": updated.id, "session": self._wire.json(updated)})

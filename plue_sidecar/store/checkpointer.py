@@ -27,12 +27,14 @@ from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.scrub import Scrub
 from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
 from plue_sidecar.store.stamps import HeldStamp, StampRows
-from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
+from plue_sidecar.store.uninterrupted import Uncancellable, finish_even_if_cancelled
 
 log = logging.getLogger(__name__)
 QUIET_START_SECONDS = 2.0
 """How long after the load its follow-up work (checkpoint, catalogue, scrub) waits."""
 MakeRoom = Callable[[], Awaitable[bool]]
+Before = Callable[[], None]
+"""Blocking work a journal record must follow on disk, run on a store thread."""
 ROOM_ATTEMPTS = 3
 """Appends of a record for which room is made (release the reserve, or compact)."""
 
@@ -130,14 +132,18 @@ class Checkpointer:
         except errors.RpcError as exc:
             log.warning("could not record the repair of %s (%s)", session_id, exc.message)
 
-    def journaled(self, record: Record, make_room: MakeRoom | None = None) -> Journaled:
+    def journaled(
+        self, record: Record, make_room: MakeRoom | None = None, before: Before | None = None
+    ) -> Journaled:
         """Make `record` durable in the journal; the body of the `async with` applies it
         to memory.
 
         `record` is `{"put": document}` or `{"delete": [ids], "highWater": n}`. With
         `make_room` (deletes), a full disk is not the end: see `_append_making_room`.
+        `before` is blocking work the record must follow on disk (a message's line in its
+        log): see `_append_after`.
         """
-        return Journaled(self, record, make_room)
+        return Journaled(self, record, make_room, before)
 
     async def _append_durably(self, record: Record, make_room: MakeRoom | None) -> None:
         if make_room is not None and self.low_on_space():
@@ -163,8 +169,28 @@ class Checkpointer:
             self._all_applied.set()
 
     async def _append(self, record: Record) -> None:
+        await self._durable(self._store.journal.append_on_loop(record))
+
+    async def _append_after(self, before: Before, record: Record) -> None:
+        """Run `before` on a store thread, then queue `record` from that same thread: the
+        loop hands off once and is woken once, by the journal, where awaiting `before`
+        first would hand off and wake it twice."""
+        done: asyncio.Future[int] = Uncancellable(loop=asyncio.get_running_loop())
+        journal = self._store.journal
+
+        def before_then_queue() -> None:
+            before()
+            journal.append_for(record, done)
+
+        self._io.start(before_then_queue, done)
         try:
-            await finish_even_if_cancelled(self._store.journal.append_on_loop(record))
+            await self._durable(done)
+        except OSError as exc:
+            raise errors.storage_error(exc) from exc
+
+    async def _durable(self, written: asyncio.Future[int]) -> None:
+        try:
+            await finish_even_if_cancelled(written)
         except OSError as exc:
             log.error("storage failure: %s", exc)
             raise
@@ -317,14 +343,16 @@ class Journaled:
     change passes through it, and the generator and its wrapper cost more per change
     than the bookkeeping they hold."""
 
-    __slots__ = ("_checkpointer", "_generation", "_make_room", "_record")
+    __slots__ = ("_before", "_checkpointer", "_generation", "_make_room", "_record")
 
     def __init__(
-        self, checkpointer: Checkpointer, record: Record, make_room: MakeRoom | None
+        self, checkpointer: Checkpointer, record: Record, make_room: MakeRoom | None,
+        before: Before | None,
     ) -> None:
         self._checkpointer = checkpointer
         self._record = record
         self._make_room = make_room
+        self._before = before
         self._generation = 0
 
     async def __aenter__(self) -> None:
@@ -332,7 +360,10 @@ class Journaled:
         self._generation = checkpointer._store.journal.generation
         checkpointer._counted(self._generation)
         try:
-            await checkpointer._append_durably(self._record, self._make_room)
+            if self._before is not None:
+                await checkpointer._append_after(self._before, self._record)
+            else:
+                await checkpointer._append_durably(self._record, self._make_room)
             checkpointer._note(self._record)
         except BaseException:
             checkpointer._applied(self._generation)

@@ -39,6 +39,25 @@ class IoPool:
         finally:
             self.in_flight -= 1
 
+    def start(self, function: Callable[[], None], done: asyncio.Future[Any]) -> None:
+        """Run `function` on a thread for a caller on the loop who awaits `done`, which
+        the function (or what it hands `done` to) ends; if it raises, `done` ends with
+        that. Counted in flight until `done` ends."""
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            try:
+                function()
+            except BaseException as exc:
+                loop.call_soon_threadsafe(_fail, done, exc)
+
+        self._executor.submit(run)
+        self.in_flight += 1
+        done.add_done_callback(self._ended)
+
+    def _ended(self, _: object) -> None:
+        self.in_flight -= 1
+
     def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
         """`function(*args)` on a thread, not counted: for work nobody answers on."""
         return self._executor.submit(function, *args)
@@ -46,3 +65,8 @@ class IoPool:
     def shutdown(self) -> None:
         """Wait for every call in flight, then stop the threads."""
         self._executor.shutdown(wait=True)
+
+
+def _fail(done: asyncio.Future[Any], exc: BaseException) -> None:
+    if not done.done():
+        done.set_exception(exc)

@@ -172,6 +172,10 @@ class Journal:
         self._queue(encode(record), done)
         return done
 
+    def append_for(self, record: Record, done: asyncio.Future[int]) -> None:
+        """`append_on_loop` with the loop's future made by the caller: from any thread."""
+        self._queue(encode(record), done)
+
     def _queue(self, data: bytes, done: Waiter) -> None:
         with self._lock:
             if self._closed:

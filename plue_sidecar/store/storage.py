@@ -5,8 +5,9 @@ diskcache's `Disk` is to its `Cache`. Everything the core needs from the disk go
 through here:
 
 - opening: `preview` and `load`, called on the opening thread, then `loaded`;
-- `journaled(record)`: make a session change durable, then apply it to memory;
-- message logs: `read_messages`, `append_message`, `write_messages`, `cut_message_log`;
+- `journaled(record, before)`: make a session change durable (after `before`, blocking
+  work such as a `message_append`), then apply it to memory;
+- message logs: `read_messages`, `message_append`, `write_messages`, `cut_message_log`;
 - `remove_session_files` after a delete;
 - `close`.
 
@@ -29,7 +30,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from plue_sidecar import errors
 from plue_sidecar.models.records import MessageRecord
 from plue_sidecar.store.catalogue import Head
-from plue_sidecar.store.checkpointer import Checkpointer, Documents
+from plue_sidecar.store.checkpointer import Before, Checkpointer, Documents
 from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.journal import Record
 from plue_sidecar.store.loading import LoadedData
@@ -80,20 +81,29 @@ class SessionStorage:
 
     # --- session changes -----------------------------------------------------
 
-    def journaled(self, record: Record) -> AbstractAsyncContextManager[None]:
-        """Make `record` durable; the body applies it to memory (see `Checkpointer`).
-        A delete goes through on a full disk if room can be made for it."""
+    def journaled(
+        self, record: Record, before: Before | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        """Make `record` durable, after the blocking `before` (see `Checkpointer`); the
+        body applies it to memory. A delete goes through on a full disk if room can be
+        made for it."""
         if "delete" not in record and self._writes_accepted():
-            return self._checkpointer.journaled(record)  # no wrapper on the common path
-        return self._journaled_when_low_or_deleting(record)
+            # no wrapper on the common path
+            return self._checkpointer.journaled(record, before=before)
+        return self._journaled_when_low_or_deleting(record, before)
 
     @asynccontextmanager
-    async def _journaled_when_low_or_deleting(self, record: Record) -> AsyncIterator[None]:
+    async def _journaled_when_low_or_deleting(
+        self, record: Record, before: Before | None
+    ) -> AsyncIterator[None]:
         if "delete" not in record:
             await self._refuse_while_low_on_space()
+            if before is not None:
+                await self._io.run(before)
             async with self._checkpointer.journaled(record):
                 yield
             return
+        assert before is None, "nothing goes before a delete"
         await self._reserve_set_aside()
         async with self._checkpointer.journaled(record, self._make_room):
             self._reserve.deleted()
@@ -143,9 +153,10 @@ class SessionStorage:
         """A session's log, cut back to its `acknowledged` messages."""
         return await self._io.run(self._store.read_messages, session_id, acknowledged)
 
-    async def append_message(self, session_id: str, line: bytes) -> None:
-        await self._refuse_while_low_on_space()
-        await self._io.run(self._store.append_message, session_id, line)
+    def message_append(self, session_id: str, line: bytes) -> LogAppend:
+        """Appending `line` (`message_log.encode_record`) to the session's log: the
+        `before` of the commit that acknowledges it."""
+        return LogAppend(self._store, session_id, line)
 
     async def write_messages(self, session_id: str, records: Iterable[MessageRecord]) -> None:
         """A new session's whole log (a fork's copy)."""
@@ -168,3 +179,20 @@ class SessionStorage:
         if self._loaded:
             self._checkpointer.close()
         self._store.close()
+
+
+class LogAppend:
+    """A line appended durably to a session's message log, on a store thread; `written`
+    once it is (a commit that fails after it cuts it off again)."""
+
+    __slots__ = ("_line", "_session_id", "_store", "written")
+
+    def __init__(self, store: SessionStore, session_id: str, line: bytes) -> None:
+        self._store = store
+        self._session_id = session_id
+        self._line = line
+        self.written = False
+
+    def __call__(self) -> None:
+        self._store.append_message(self._session_id, self._line)
+        self.written = True
