@@ -8,13 +8,14 @@ from plue_sidecar.core.histories import as_message
 from plue_sidecar.core.info_cache import SessionInfoCache
 from plue_sidecar.models.fast_json import (
     message_json,
+    message_page_json,
     message_record_json,
     session_info_json,
     share_info_json,
 )
 from plue_sidecar.models.parts import TextPart, ToolCallPart
 from plue_sidecar.models.records import MessageRecord, Session, ShareRecord
-from plue_sidecar.models.wire import SessionInfo, SessionPage, ShareInfo
+from plue_sidecar.models.wire import MessagePage, SessionInfo, SessionPage, ShareInfo
 from plue_sidecar.store.message_log import encode_record
 
 BASE = "https://example.test/s/"
@@ -60,3 +61,7 @@ def test_message_json_is_the_model_s_own_bytes() -> None:
     model_json = as_message(record).model_dump(mode="json", by_alias=True)
     assert orjson.dumps(message_json(record_json)) == orjson.dumps(model_json)
     assert encode_record(record) == orjson.dumps(record_json) + b"\n"
+    for next_after_seq in (None, 3):
+        page = MessagePage(messages=[as_message(record)], next_after_seq=next_after_seq)
+        assert orjson.dumps(message_page_json([record], next_after_seq)) == orjson.dumps(
+            page.model_dump(mode="json", by_alias=True))

@@ -18,10 +18,15 @@ from plue_sidecar.core.clock import now_ms
 from plue_sidecar.core.ids import new_message_id
 from plue_sidecar.core.running import RunningTurns
 from plue_sidecar.core.sessions import SessionService
-from plue_sidecar.models.fast_json import JsonObject, message_json, message_record_json
+from plue_sidecar.models.fast_json import (
+    JsonObject,
+    message_json,
+    message_page_json,
+    message_record_json,
+)
 from plue_sidecar.models.parts import Part
 from plue_sidecar.models.records import MessageRecord, Session
-from plue_sidecar.models.wire import Message, MessagePage, MessageStatus, Role, SessionInfo
+from plue_sidecar.models.wire import Message, MessageStatus, Role, SessionInfo
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.message_log import encode_record_json
 from plue_sidecar.store.storage import SessionStorage
@@ -147,9 +152,10 @@ class MessageHistories:
 
     # --- reads ---------------------------------------------------------------
 
-    async def list_messages(self, session_id: str, after_seq: int, limit: int) -> MessagePage:
+    async def list_messages(self, session_id: str, after_seq: int, limit: int) -> JsonObject:
         """Up to `limit` messages after `after_seq`, and at most `--max-message-bytes` of
-        them (at least one), so that a page's frame stays within what a client accepts."""
+        them (at least one), so that a page's frame stays within what a client accepts;
+        the `MessagePage` as JSON."""
         history = await self.history(session_id)
         budget = self._settings.max_message_bytes
         page: list[MessageRecord] = []
@@ -161,16 +167,14 @@ class MessageHistories:
             page.append(history.records[index])
             used += size
         more = after_seq + len(page) < len(history.records)
-        return MessagePage(
-            messages=[as_message(record) for record in page],
-            next_after_seq=page[-1].seq if more and page else None,
-        )
+        return message_page_json(page, page[-1].seq if more and page else None)
 
-    async def get_message(self, session_id: str, message_id: str) -> Message:
+    async def get_message(self, session_id: str, message_id: str) -> JsonObject:
+        """`message/get`: the `Message` as JSON."""
         record = (await self.history(session_id)).by_id.get(message_id)
         if record is None:
             raise errors.message_not_found(message_id)
-        return as_message(record)
+        return message_json(message_record_json(record))
 
     async def history(self, session_id: str) -> History:
         loaded = self._histories.get(session_id)

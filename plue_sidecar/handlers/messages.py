@@ -10,8 +10,6 @@ from plue_sidecar.models.wire import (
     AppendMessageParams,
     ForkParams,
     ListMessagesParams,
-    Message,
-    MessagePage,
     MessageRef,
     PromptParams,
     PromptResult,
@@ -29,12 +27,12 @@ def routes(core: SidecarCore) -> list[Route[Any]]:
         return await core.append_message(params.session_id, params.role, list(params.parts))
 
     @rpc.request("message/list", ListMessagesParams)
-    async def list_messages(params: ListMessagesParams) -> MessagePage:
+    async def list_messages(params: ListMessagesParams) -> JsonObject:
         """A page of a session's messages in seq order."""
         return await core.histories.list_messages(params.session_id, params.after_seq, params.limit)
 
     @rpc.request("message/get", MessageRef)
-    async def get(params: MessageRef) -> Message:
+    async def get(params: MessageRef) -> JsonObject:
         """One message."""
         return await core.histories.get_message(params.session_id, params.message_id)
 

@@ -42,3 +42,11 @@ def message_record_json(record: MessageRecord) -> JsonObject:
 def message_json(record_json: JsonObject) -> JsonObject:
     """`Message`, from its record's JSON: the same fields but the record's version."""
     return {name: value for name, value in record_json.items() if name != "v"}
+
+
+def message_page_json(records: list[MessageRecord], next_after_seq: int | None) -> JsonObject:
+    """`MessagePage`."""
+    return {
+        "messages": [message_json(message_record_json(record)) for record in records],
+        "nextAfterSeq": next_after_seq,
+    }
