@@ -14,7 +14,7 @@ import signal
 from typing import Any
 
 from plue_sidecar import errors
-from plue_sidecar.core import collector
+from plue_sidecar.core import collector, large_blocks
 from plue_sidecar.core.opening import Opening
 from plue_sidecar.core.sidecar_core import SidecarCore, Sink
 from plue_sidecar.early.start import Handover
@@ -73,6 +73,7 @@ class Sidecar:
         self.core = SidecarCore(settings, ClientNotifier(self.protocol), storage, opening)
         self._opened = False
         self._collector: asyncio.Task[None] | None = None
+        self._large_blocks: asyncio.Task[bool] | None = None
         self._settling: asyncio.Future[None] | None = None
         self._splitter = framing.FrameSplitter(settings.max_frame_bytes)
         registrar = Registrar(self.protocol, self.core.inflight, self.core.ready)
@@ -160,6 +161,8 @@ class Sidecar:
         self._collector = loop.create_task(
             collector.resume_when(self.core.ready, busy=lambda: bool(self.protocol.in_flight()))
         )
+        self._large_blocks = loop.create_task(
+            large_blocks.return_after_the_start(self.core.ready))
         if handover is not None:
             self._take_over(handover)
             if handover.terminated():  # asked only now that the handler above is set
