@@ -37,10 +37,11 @@ ALLOWED = {
     "session_format": set(),
     "capabilities": set(),
     "wire_limits": set(),
+    "gc_pause": set(),
 }
 
 
-LEAVES = {"__version__", "fd_io", "session_format", "capabilities", "wire_limits"}
+LEAVES = {"__version__", "fd_io", "session_format", "capabilities", "wire_limits", "gc_pause"}
 """Imported by any layer: they import nothing of the package."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 
+from plue_sidecar.gc_pause import collector_paused
 from plue_sidecar.models.records import (
     MessageRecord,
     Session,
@@ -171,7 +172,8 @@ class SessionStore:
             data = self.files.read_bytes(path)
         except FileNotFoundError:
             data = b""
-        contents = parse_log(data, session_id, acknowledged)
+        with collector_paused():
+            contents = parse_log(data, session_id, acknowledged)
         if contents.has_droppable_tail:
             self.files.truncate(path, contents.keep_bytes)
             contents.total_bytes = contents.keep_bytes
