@@ -4,9 +4,9 @@ glibc maps each block of 128 KiB or more on its own and unmaps it when it is fre
 but then raises that threshold to the size of the block freed (up to 32 MiB on 64-bit
 systems): after the first 1 MB message, every later one comes from the heap, whose
 freed pages the process keeps. 400 MB of 1 MB appends across 10 sessions left a
-sidecar at 257 MB RSS with the threshold moving and at 101 MB with it fixed at
-128 KiB (peak 287 and 178 MB). Other C libraries (macOS, musl) give large blocks back
-as they are.
+sidecar at 208-258 MB RSS with the threshold moving and at 118-119 MB with it fixed
+here at 128 KiB (peaks 208-292 and 194-195 MB; two runs each). Other C libraries
+(macOS, musl) give large blocks back as they are.
 
 Fixing it is one `mallopt` call through ctypes, whose import takes about 3 ms of the
 event loop: it is made a second after every session is loaded, past the start's
@@ -57,6 +57,6 @@ def return_freed_large_blocks() -> bool:
     """Fix glibc's mmap threshold; False where the C library is not glibc or refuses."""
     if not is_glibc():
         return False
-    import ctypes  # noqa: PLC0415 - at the top it would cost the start about 11 ms
+    import ctypes  # noqa: PLC0415 - at the top it would cost every start about 3 ms
 
     return bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, THRESHOLD_BYTES))
