@@ -168,8 +168,9 @@ class Checkpointer:
             del self._unapplied[generation]
             self._all_applied.set()
 
-    async def _append(self, record: Record) -> None:
-        await self._durable(self._store.journal.append_on_loop(record))
+    def _append(self, record: Record) -> Awaitable[None]:
+        # Not a coroutine of its own: every change awaits through it.
+        return self._durable(self._store.journal.append_on_loop(record))
 
     async def _append_after(self, before: Before, record: Record) -> None:
         """Run `before` on a store thread, then queue `record` from that same thread: the
