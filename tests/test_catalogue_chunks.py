@@ -65,7 +65,7 @@ def test_a_head_that_misplaces_the_chunks_falls_back_to_the_whole_body(
 ) -> None:
     made = written(tmp_path, monkeypatch)
     path = tmp_path / "catalogue.json"
-    head_line, body = path.read_bytes().split(b"\n")
+    head_line, body = path.read_bytes().split(b"\n", 1)
     head = orjson.loads(head_line)
     chunks = head["body"]["chunks"]
     if damage == "offsets":
@@ -85,7 +85,7 @@ def test_a_checksum_beyond_32_bits_makes_the_catalogue_unreadable(
 ) -> None:
     made = written(tmp_path, monkeypatch)
     path = tmp_path / "catalogue.json"
-    head_line, body = path.read_bytes().split(b"\n")
+    head_line, body = path.read_bytes().split(b"\n", 1)
     rows = orjson.loads(body)
     for directory in rows["directories"].values():
         directory[0][-1] = 2**40
