@@ -18,6 +18,8 @@ from plue_sidecar.store.layout import Layout
 from plue_sidecar.store.message_log import encode_record
 
 BASE_MS = 1_795_000_000_000
+TEXT = [{"type": "text", "text": "benchmark"}]
+"""The parts of the messages the scenarios append."""
 
 
 def session(number: int, parent: int | None = None, messages: int = 0) -> Session:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import datasets
+from bench import datasets, growth
+from bench.datasets import TEXT
 from bench.measure import (
     cold_start_ms,
     nothing,
@@ -25,8 +26,6 @@ from bench.measure import (
     summary,
 )
 from bench.rpc_client import RpcClient, sidecar_command
-
-TEXT = [{"type": "text", "text": "benchmark"}]
 
 
 async def one_get(client: RpcClient) -> None:
@@ -119,8 +118,8 @@ class Bench:
         await self.aborts()
         await self.unread_output()
         await self.histories_in_memory()
-        await self.cost_as_sessions_grow()
-        await self.cost_as_a_history_grows()
+        await growth.cost_as_sessions_grow(self)
+        await growth.cost_as_a_history_grows(self)
 
     # --- scenarios -------------------------------------------------------------
 
@@ -420,55 +419,3 @@ class Bench:
         self.add(Figure(f"{per_session * 10} MB of appends across 10 sessions",
                         "peak RSS (histories held: at most 32 MiB)", peak, "MB", "idle RSS",
                         idle, "report"))
-
-    async def cost_as_sessions_grow(self) -> None:
-        """get, a list page, an append and a message page, at each number of sessions,
-        against the same at the smallest."""
-        medians: dict[str, list[float]] = {}
-        steps = self.sizes.session_steps
-        for count in steps:
-            data_dir = self.fresh_dir(f"sessions-{count}")
-            datasets.write_sessions(data_dir, count)
-            client = await RpcClient.spawn(*sidecar_command(data_dir))
-            await client.call("initialize", {})
-            some = (await client.call("session/list", {"limit": 1}))["sessions"][0]["id"]
-            session = {"sessionId": some}
-            append = {**session, "role": "user", "parts": TEXT}
-            for _ in range(60):
-                await client.call("message/append", append)
-            requests = self.sizes.requests
-            for name, method, params in (
-                ("session/get", "session/get", session),
-                ("session/list page of 50", "session/list", {"limit": 50}),
-                ("message/append", "message/append", append),
-                ("message/list page of 50", "message/list", {**session, "limit": 50}),
-            ):
-                times = await sequential_ms(client, method, params,
-                                            requests if "append" not in name else 200)
-                medians.setdefault(name, []).append(summary(times)["median"])
-            await client.close()
-            shutil.rmtree(data_dir.parent, ignore_errors=True)
-        self.add_growth(medians, steps, "{name} with {count:,} sessions")
-
-    async def cost_as_a_history_grows(self) -> None:
-        """An append and the last message page, at each length of one session's history,
-        against the same at the shortest."""
-        medians: dict[str, list[float]] = {}
-        steps = self.sizes.message_steps
-        for count in steps:
-            data_dir = self.fresh_dir(f"history-{count}")
-            session_id = datasets.write_long_session(data_dir, count)
-            client = await RpcClient.spawn(*sidecar_command(data_dir))
-            await client.call("initialize", {})
-            append = {"sessionId": session_id, "role": "user", "parts": TEXT}
-            await client.call("message/append", append)  # loads the history once
-            last_page = {"sessionId": session_id, "afterSeq": count - 49, "limit": 50}
-            medians.setdefault("message/append", []).append(summary(
-                await sequential_ms(client, "message/append", append, 200))["median"])
-            medians.setdefault("message/list, last page of 50", []).append(summary(
-                await sequential_ms(client, "message/list", last_page,
-                                    self.sizes.requests))["median"])
-            await client.close()
-            shutil.rmtree(data_dir.parent, ignore_errors=True)
-        self.add_growth(medians, steps, "{name} in a {count:,}-message session")
-
