@@ -4,7 +4,8 @@ at each length of one session's history, against the same at the smallest."""
 from __future__ import annotations
 
 import shutil
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench import datasets
 from bench.datasets import TEXT
@@ -13,6 +14,16 @@ from bench.rpc_client import RpcClient, sidecar_command
 
 if TYPE_CHECKING:
     from bench.scenarios import Bench
+
+
+async def appending_to(data_dir: Path, session_id: str) -> tuple[RpcClient, dict[str, Any]]:
+    """A sidecar on `data_dir` whose history of `session_id` one append has loaded, and
+    that append's params."""
+    client = await RpcClient.spawn(*sidecar_command(data_dir))
+    await client.call("initialize", {})
+    append = {"sessionId": session_id, "role": "user", "parts": TEXT}
+    await client.call("message/append", append)
+    return client, append
 
 
 async def cost_as_sessions_grow(bench: Bench) -> None:
@@ -53,10 +64,7 @@ async def cost_as_a_history_grows(bench: Bench) -> None:
     for count in steps:
         data_dir = bench.fresh_dir(f"history-{count}")
         session_id = datasets.write_long_session(data_dir, count)
-        client = await RpcClient.spawn(*sidecar_command(data_dir))
-        await client.call("initialize", {})
-        append = {"sessionId": session_id, "role": "user", "parts": TEXT}
-        await client.call("message/append", append)  # loads the history once
+        client, append = await appending_to(data_dir, session_id)
         last_page = {"sessionId": session_id, "afterSeq": count - 49, "limit": 50}
         medians.setdefault("message/append", []).append(summary(
             await sequential_ms(client, "message/append", append, 200))["median"])

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import datasets, growth
-from bench.datasets import TEXT
 from bench.measure import (
     cold_start_ms,
     nothing,
@@ -323,10 +322,7 @@ class Bench:
         for label, count in (("empty", 0), ("long", sizes.messages)):
             data_dir = self.fresh_dir(f"append-{label}")
             session_id = datasets.write_long_session(data_dir, count)
-            client = await RpcClient.spawn(*sidecar_command(data_dir))
-            await client.call("initialize", {})
-            params = {"sessionId": session_id, "role": "user", "parts": TEXT}
-            await client.call("message/append", params)  # loads the history once
+            client, params = await growth.appending_to(data_dir, session_id)
             results[label] = summary(await sequential_ms(
                 client, "message/append", params, max(50, sizes.creates)
             ))
