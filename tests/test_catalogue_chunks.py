@@ -14,6 +14,7 @@ from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store import catalogue
 from plue_sidecar.store.catalogue import Entry
+from plue_sidecar.store.layout import bucket_of
 from plue_sidecar.store.session_store import SessionStore
 from plue_sidecar.store.stamps import stamp_of
 from tests.harness.catalogue_files import loaded, write_version_5
@@ -39,7 +40,7 @@ def written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Session]:
         store.save_session(session)
     entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in made]
     write_version_5(tmp_path / "catalogue.json", entries,
-                    {s.id: store._relative_directory(s.id) for s in made},
+                    {s.id: bucket_of(s.id) for s in made},
                     store.directory_mtimes(), taken_at_ns=time.time_ns() + 10**10, chunk_rows=2)
     store.close()
     return made

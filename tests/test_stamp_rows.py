@@ -188,10 +188,11 @@ async def test_the_checkpointer_lists_held_stamps_only_while_they_hold(tmp_path:
         index.replace(old, changed)
     async with checkpointer.journaled({"delete": [made[2].id], "highWater": 0}):
         index.remove(made[2].id)
-    entries, _, _, complete = checkpointer._catalogue_snapshot()
+    held, _, _, _ = checkpointer._catalogue_snapshot()
+    entries = held.entries()
     assert {e.document.id: e.stamp for e in entries} == {
         s.id: on_disk_stamp(store, s.id) for s in (made[0], made[3])}
-    assert not complete  # the changed one waits in the journal
+    assert not held.complete(entries)  # the changed one waits in the journal
     checkpointer.close()  # writes it, then the catalogue
     io.shutdown()
     store.close()

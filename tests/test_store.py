@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import errno
 import os
@@ -20,7 +21,7 @@ from plue_sidecar.models.records import MessageRecord, Session, SessionDocument,
 from plue_sidecar.store import durable_io
 from plue_sidecar.store.catalogue import Entry, Head
 from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
-from plue_sidecar.store.layout import Layout
+from plue_sidecar.store.layout import Layout, bucket_of
 from plue_sidecar.store.lock import DataDirLock, DataDirLockedError
 from plue_sidecar.store.message_log import encode_record, parse_log
 from plue_sidecar.store.root import Root
@@ -369,6 +370,19 @@ def test_paths_are_only_built_from_session_ids(tmp_path: Path) -> None:
         layout.document("../../etc/passwd")
     assert layout.session_dir("session_1795000000000").parts[-2:] == ("2026", "11")
     assert "far" in layout.session_dir("session_99999999999999999999").parts
+    with pytest.raises(ValueError):
+        bucket_of("session_1/../..")
+    for session_id in ("session_1795000000000", "session_0000000000000",
+                       "session_99999999999999999999"):
+        assert layout.session_dir(session_id) == layout.sessions_dir / bucket_of(session_id)
+
+
+def test_a_session_s_month_is_right_on_either_side_of_a_month_s_start() -> None:
+    starts = [calendar.timegm((year, month, 1, 0, 0, 0)) * 1000
+              for year in (1971, 2024, 2026, 2099) for month in range(1, 13)]
+    for millis in [start + offset for start in starts for offset in (-1, 0, 1)] * 2:
+        expected = time.strftime("%Y/%m", time.gmtime(millis // 1000))
+        assert bucket_of(f"session_{millis:013d}") == expected
 
 
 # --- the catalogue --------------------------------------------------------------

@@ -6,7 +6,7 @@ the process imports), then kept up to date one change at a time.
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterable, MutableSequence
+from collections.abc import Iterable, MutableSequence, ValuesView
 from itertools import compress, repeat
 from operator import attrgetter, is_not, itemgetter, lshift, not_, or_
 
@@ -96,8 +96,8 @@ class SessionIndex:
     def get(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
 
-    def items(self) -> ItemsView[str, Session]:
-        return self._sessions.items()
+    def values(self) -> ValuesView[Session]:
+        return self._sessions.values()
 
     # --- changes -------------------------------------------------------------
 

@@ -282,9 +282,15 @@ def _chunks_read(
         raise _BodyChangedError
 
 
-def _recency(entry: Entry) -> tuple[int, int]:
-    """The list order's key (see core.index.sort_key)."""
-    return entry.document.updated_at, id_number(entry.document.id)
+def _recency(entry: Entry) -> int:
+    """The list order's key (see core.index.sort_key), as one number: a sort compares
+    keys without giving up the interpreter, and comparing 100,000 pairs of numbers
+    held it about three times as long (a save runs beside the event loop)."""
+    return entry.document.updated_at * _ID_NUMBERS_BELOW + id_number(entry.document.id)
+
+
+_ID_NUMBERS_BELOW = 2**128
+"""Above every session's id number (at most 32 digits: SESSION_ID_PATTERN)."""
 
 
 def head_of(raw: RawHead, with_sessions: bool) -> Head:

@@ -15,18 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, ItemsView
+from collections.abc import Awaitable, Callable, ValuesView
 from typing import Protocol
 
 from plue_sidecar import errors
+from plue_sidecar.gc_pause import collector_paused
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.catalogue import Entry
+from plue_sidecar.store.held_stamps import HeldStamps
 from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.journal import Record
 from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.scrub import Scrub
 from plue_sidecar.store.session_store import CheckpointWritten, SessionStore
-from plue_sidecar.store.stamps import HeldStamp, StampRows
+from plue_sidecar.store.stamps import StampRows
 from plue_sidecar.store.uninterrupted import Uncancellable, finish_even_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class Documents(Protocol):
 
     def get(self, session_id: str) -> Session | None: ...
 
-    def items(self) -> ItemsView[str, Session]: ...
+    def values(self) -> ValuesView[Session]: ...
 
     def __len__(self) -> int: ...
 
@@ -272,36 +273,32 @@ class Checkpointer:
                 self._dirty.discard(document.id)
         self._deleted.difference_update(written.removed)
 
-    def _catalogue_snapshot(self) -> tuple[list[Entry], dict[str, int], int, bool]:
-        """Documents and stamps as they are now; directory mtimes only when no write is
-        in flight, since only then does every directory agree with memory. Complete when
-        that is so and every session's file holds its newest version."""
+    def _catalogue_snapshot(self) -> tuple[HeldStamps, dict[str, int], int, bool]:
+        """Documents and the stamps they hold as they are now (see `held_stamps`);
+        directory mtimes only when no write is in flight, since only then does every
+        directory agree with memory; and whether that was so."""
         taken_at_ns = time.time_ns()
         quiet = self._io.in_flight == 0
         mtimes = self._store.directory_mtimes() if quiet else {}
-        documents, dirty = self._documents, self._dirty
-        entries = [
-            Entry(document, held) for session_id, document in documents.items()
-            if isinstance(held := document.stamp, tuple) and session_id not in dirty
-        ]
-        entries.extend(  # the sessions that hold the stamp the catalogue recorded
-            Entry(document, stamp)
-            for session_id, stamp in self._stamp_rows.recorded(self._held_stamp)
-            if session_id not in dirty
-            and (document := documents.get(session_id)) is not None
-        )
-        return entries, mtimes, taken_at_ns, quiet and len(entries) == len(self._documents)
+        held = HeldStamps.take(self._documents.values(), self._dirty, self._stamp_rows)
+        return held, mtimes, taken_at_ns, quiet
 
-    def _held_stamp(self, session_id: str) -> HeldStamp | None:
-        document = self._documents.get(session_id)
-        return None if document is None else document.stamp
+    def _save_catalogue(
+        self, held: HeldStamps, mtimes: dict[str, int], taken_at_ns: int, quiet: bool
+    ) -> None:
+        """Write the catalogue of a snapshot (off the loop): complete when no write was
+        in flight and every session's file held its newest version."""
+        with collector_paused():  # an entry per session, none cyclic: no pass walks them
+            entries = held.entries()
+            self._store.save_catalogue(
+                entries, mtimes, taken_at_ns, quiet and held.complete(entries))
 
     def _save_catalogue_in_background(self) -> None:
         """Snapshot documents and stamps together, here on the loop, and write them aside."""
         if self._catalogue_saving is not None and not self._catalogue_saving.done():
             return
         saving = asyncio.wrap_future(
-            self._io.submit(self._store.save_catalogue, *self._catalogue_snapshot())
+            self._io.submit(self._save_catalogue, *self._catalogue_snapshot())
         )
         saving.add_done_callback(_log_catalogue_saved)
         self._catalogue_saving = saving
@@ -320,7 +317,7 @@ class Checkpointer:
             covered = self._store.journal.rotate()
             self._written(self._store.checkpoint(*self._snapshot(covered)))
             self._store.wait_until_directories_are_quiet()
-            self._store.save_catalogue(*self._catalogue_snapshot())
+            self._save_catalogue(*self._catalogue_snapshot())
         except OSError as exc:
             log.warning("could not write the documents or the catalogue at exit (%s); "
                         "the next start replays the journal", exc)

@@ -27,15 +27,7 @@ class Layout:
         """Space set aside for when the disk is full (see `reserve`)."""
 
     def session_dir(self, session_id: str) -> Path:
-        if not _SESSION_ID.match(session_id):
-            raise ValueError(f"not a session id: {session_id!r}")
-        millis = id_number(session_id)
-        try:
-            moment = time.gmtime(millis // 1000)
-            bucket = f"{moment.tm_year:04d}/{moment.tm_mon:02d}"
-        except (OverflowError, OSError, ValueError):
-            bucket = "far/future"
-        return self.sessions_dir / bucket
+        return self.sessions_dir / bucket_of(session_id)
 
     def document(self, session_id: str) -> Path:
         return self.session_dir(session_id) / f"{session_id}{DOCUMENT_SUFFIX}"
@@ -45,6 +37,36 @@ class Layout:
 
     def files_of(self, session_id: str) -> list[Path]:
         return [self.message_log(session_id), self.document(session_id)]
+
+
+def bucket_of(session_id: str) -> str:
+    """The directory below `sessions/` that holds a session's files ("2026/11"): the
+    month its id was made in. A string, without `pathlib`, and remembered by the day:
+    the catalogue asks it of every session it saves."""
+    if not _SESSION_ID.match(session_id):
+        raise ValueError(f"not a session id: {session_id!r}")
+    millis = id_number(session_id)
+    day = millis // MILLIS_A_DAY  # a UTC day lies within one month
+    bucket = _buckets_by_day.get(day)
+    if bucket is None:
+        bucket = _month_of(millis)
+        if len(_buckets_by_day) >= _DAYS_REMEMBERED:
+            _buckets_by_day.clear()
+        _buckets_by_day[day] = bucket
+    return bucket
+
+
+MILLIS_A_DAY = 86_400_000
+_DAYS_REMEMBERED = 4096
+_buckets_by_day: dict[int, str] = {}
+
+
+def _month_of(millis: int) -> str:
+    try:
+        moment = time.gmtime(millis // 1000)
+    except (OverflowError, OSError, ValueError):
+        return "far/future"
+    return f"{moment.tm_year:04d}/{moment.tm_mon:02d}"
 
 
 def session_id_of(name: str) -> str | None:

@@ -27,7 +27,7 @@ from plue_sidecar.store.head import directory_mtimes
 from plue_sidecar.store.journal import (
     Journal,
 )
-from plue_sidecar.store.layout import Layout
+from plue_sidecar.store.layout import Layout, bucket_of
 from plue_sidecar.store.loading import DataDirLoader, LoadedData
 from plue_sidecar.store.lock import DataDirLock
 from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
@@ -144,9 +144,7 @@ class SessionStore:
         complete: bool = False,
     ) -> None:
         """Write the catalogue; `directory_mtimes` only when no write was in flight."""
-        self.catalogue.save(
-            entries, self._relative_directory, directory_mtimes, taken_at_ns, complete
-        )
+        self.catalogue.save(entries, bucket_of, directory_mtimes, taken_at_ns, complete)
 
     def wait_until_directories_are_quiet(self) -> None:
         """Sleep the few milliseconds until no directory changed within its racy window,
@@ -159,9 +157,6 @@ class SessionStore:
 
     def directory_mtimes(self) -> dict[str, int]:
         return directory_mtimes(self.layout)
-
-    def _relative_directory(self, session_id: str) -> str:
-        return str(self.layout.session_dir(session_id).relative_to(self.layout.sessions_dir))
 
     # --- message logs --------------------------------------------------------
 

@@ -1,0 +1,59 @@
+"""What a catalogue save takes from memory on the event loop: little, and in C.
+
+The catalogue pairs each session with the stamp of the file that holds that very
+version, as memory has them at one moment; memory changes only on the loop, so that
+moment is taken there. Making an `Entry` for each of 100,000 sessions took about
+100 ms of the loop. The loop now takes only what may change after it (which document
+each session is, the stamp each holds, which are dirty) in a few C-speed copies, and
+the entries are made from those on a store thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Literal
+
+from plue_sidecar.models.records import Session
+from plue_sidecar.store.catalogue import Entry
+from plue_sidecar.store.stamps import HeldStamp, StampRows
+
+_STAMP = attrgetter("stamp")
+
+
+@dataclass(frozen=True)
+class HeldStamps:
+    documents: list[Session]
+    held: list[HeldStamp | None]
+    """Each document's stamp as it was then (a checkpoint may set it later)."""
+    dirty: frozenset[str]
+    """Sessions whose newest version was in the journal only."""
+    rows: StampRows
+    """The load's catalogue stamps, for the documents that held True (they do not
+    change after the load)."""
+
+    @classmethod
+    def take(cls, documents: Iterable[Session], dirty: set[str], rows: StampRows) -> HeldStamps:
+        listed = list(documents)
+        return cls(listed, list(map(_STAMP, listed)), frozenset(dirty), rows)
+
+    def entries(self) -> list[Entry]:
+        """Each session whose file held its version then, with that file's stamp."""
+        entries: list[Entry] = []
+        recorded: dict[str, Session] = {}
+        for document, held in zip(self.documents, self.held, strict=True):
+            if document.id in self.dirty:
+                continue
+            if held is True:
+                recorded[document.id] = document
+            elif held is not None:
+                entries.append(Entry(document, held))
+        holds_recorded: dict[str, Literal[True]] = dict.fromkeys(recorded, True)
+        entries.extend(Entry(recorded[session_id], stamp)
+                       for session_id, stamp in self.rows.recorded(holds_recorded.get))
+        return entries
+
+    def complete(self, entries: list[Entry]) -> bool:
+        """Whether `entries` (made by `entries`) are every session there was."""
+        return len(entries) == len(self.documents)
