@@ -14,6 +14,8 @@ from unittest import mock
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from plue_sidecar.errors import storage_error
 from plue_sidecar.models.parts import TextPart
@@ -375,6 +377,26 @@ def test_paths_are_only_built_from_session_ids(tmp_path: Path) -> None:
     for session_id in ("session_1795000000000", "session_0000000000000",
                        "session_99999999999999999999"):
         assert layout.session_dir(session_id) == layout.sessions_dir / bucket_of(session_id)
+
+
+_PART = st.sampled_from(["data", "sessions", "2026", "x.json", "..", ".", "datax", "d"])
+
+
+@given(root=st.lists(_PART, max_size=3), below=st.lists(_PART, max_size=4),
+       absolute=st.booleans())
+def test_a_path_below_the_root_is_opened_relative_to_it(
+    root: list[str], below: list[str], absolute: bool
+) -> None:
+    root_path = Path("/" if absolute else ".", *root)
+    path = Path("/" if absolute else ".", *below)
+    fd = os.open("/", os.O_RDONLY)
+    try:
+        expected = (str(path.relative_to(root_path)) if path.is_relative_to(root_path)
+                    else str(path))
+        assert Root(root_path, fd).at(path) == expected
+        assert Root(root_path).at(path) == str(path)  # no descriptor: the full path
+    finally:
+        os.close(fd)
 
 
 def test_a_session_s_month_is_right_on_either_side_of_a_month_s_start() -> None:
