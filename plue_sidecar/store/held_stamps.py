@@ -49,9 +49,11 @@ class HeldStamps:
                 recorded[document.id] = document
             elif held is not None:
                 entries.append(Entry(document, held))
-        holds_recorded: dict[str, Literal[True]] = dict.fromkeys(recorded, True)
+        def holds_recorded(session_id: str) -> Literal[True] | None:
+            return True if session_id in recorded else None
+
         entries.extend(Entry(recorded[session_id], stamp)
-                       for session_id, stamp in self.rows.recorded(holds_recorded.get))
+                       for session_id, stamp in self.rows.recorded(holds_recorded))
         return entries
 
     def complete(self, entries: list[Entry]) -> bool:
