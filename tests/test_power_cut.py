@@ -43,6 +43,7 @@ async def run_until_the_cut(
 ) -> None:
     workers = [asyncio.create_task(run_worker(sidecar, model, random.Random(rng.random())))
                for _ in range(WORKERS)]
+    await sidecar.until_loaded()  # the cut lands among the writes, not in the import
     done, _ = await asyncio.wait(workers, timeout=rng.uniform(0.05, 1.2))
     for finished in done:
         finished.result()  # a worker that died early is a bug in the rig

@@ -129,6 +129,13 @@ class SidecarProcess:
     async def initialize(self, **params: Any) -> Any:
         return await self.call("initialize", {"processId": None, **params})
 
+    async def until_loaded(self) -> None:
+        """Wait until the sidecar has loaded its sessions: the early answers (protocol.md,
+        Durability) may answer `initialize` and list pages while it is still importing,
+        and every write waits for the load. Answered after requests sent before it."""
+        missing = await self.failure("session/get", {"sessionId": "session_0000000000000"})
+        assert missing.kind == "session_not_found", missing
+
     def notifications(self, method: str | None = None) -> list[Any]:
         return [p for m, p in self.protocol.notifications if method is None or m == method]
 
