@@ -52,8 +52,8 @@ def python_start_ms() -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def raw_command() -> list[str]:
-    return [PYTHON, str(HERE / "floor_raw.py")]
+def raw_command(*extra: str) -> list[str]:
+    return [PYTHON, str(HERE / "floor_raw.py"), *extra]
 
 
 def pygls_command() -> list[str]:
@@ -67,6 +67,14 @@ async def sequential_ms(client: RpcClient, method: str, params: Any, count: int)
         await client.call(method, params)
         samples.append((time.perf_counter() - start) * 1000)
     return samples
+
+
+async def sequential_rate(client: RpcClient, method: str, params: Any, count: int) -> float:
+    """Requests per second, each sent when the one before is answered."""
+    start = time.perf_counter()
+    for _ in range(count):
+        await client.call(method, params)
+    return count / (time.perf_counter() - start)
 
 
 async def rate_in_flight(
@@ -117,6 +125,20 @@ def sqlite_inserts_per_second(directory: Path, count: int, writers: int) -> floa
     rate = count / (time.perf_counter() - start)
     os.unlink(path)
     return rate
+
+
+async def raw_with_sqlite_rate(path: Path, count: int) -> float:
+    """Requests per second to the raw floor making one durable sqlite insert for each,
+    one request at a time: a round trip and an insert, in series, measured."""
+    client = await RpcClient.spawn(*raw_command(str(path)))
+    try:
+        await client.call("initialize", {})
+        await client.call("session/create", {})  # as the sidecar's first create: not timed
+        return await sequential_rate(client, "session/create", {}, count)
+    finally:
+        await client.close()
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def rss_mb(pid: int) -> float:

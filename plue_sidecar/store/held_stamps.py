@@ -49,6 +49,7 @@ class HeldStamps:
                 recorded[document.id] = document
             elif held is not None:
                 entries.append(Entry(document, held))
+
         def holds_recorded(session_id: str) -> Literal[True] | None:
             return True if session_id in recorded else None
 
