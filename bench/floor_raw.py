@@ -3,7 +3,7 @@
 It answers `initialize` and echoes a fixed small SessionInfo for any other request:
 the cost of Python plus pipes, with nothing else. Given a path (`floor_raw.py PATH`),
 it first makes one durable sqlite insert of that document into PATH for each such
-request, on the loop, in series with the round trip: the `raw + sqlite, in series` floor.
+request, on the loop, in series with the round trip: the `raw + sqlite, measured` floor.
 """
 
 from __future__ import annotations
