@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -69,12 +69,23 @@ async def sequential_ms(client: RpcClient, method: str, params: Any, count: int)
     return samples
 
 
-async def sequential_rate(client: RpcClient, method: str, params: Any, count: int) -> float:
-    """Requests per second, each sent when the one before is answered."""
-    start = time.perf_counter()
-    for _ in range(count):
-        await client.call(method, params)
-    return count / (time.perf_counter() - start)
+Probe = tuple[RpcClient, str, Any, int]
+"""A client, a method, its params, and how many round trips to time."""
+
+
+async def sequential_in_turns(probes: Sequence[Probe], blocks: int = 10) -> list[list[float]]:
+    """Each probe's round trips (ms), timed one at a time in `blocks` rounds that each
+    take a share of every probe's count in turn, in reverse every other round: on this
+    project's shared machine a request's median moves by a third within seconds, and in
+    turns that falls on every probe alike."""
+    samples: list[list[float]] = [[] for _ in probes]
+    numbered = list(enumerate(probes))
+    for block in range(blocks):
+        for index, (client, method, params, count) in (
+                numbered if block % 2 == 0 else numbered[::-1]):
+            samples[index] += await sequential_ms(client, method, params,
+                                                  max(1, count // blocks))
+    return samples
 
 
 async def rate_in_flight(
@@ -127,18 +138,24 @@ def sqlite_inserts_per_second(directory: Path, count: int, writers: int) -> floa
     return rate
 
 
-async def raw_with_sqlite_rate(path: Path, count: int) -> float:
-    """Requests per second to the raw floor making one durable sqlite insert for each,
-    one request at a time: a round trip and an insert, in series, measured."""
+async def raw_with_sqlite(path: Path) -> RpcClient:
+    """The raw floor making one durable sqlite insert in `path` for each request: a
+    round trip and an insert, in series (its first insert made, as the sidecar's first
+    create is before it is timed)."""
     client = await RpcClient.spawn(*raw_command(str(path)))
-    try:
-        await client.call("initialize", {})
-        await client.call("session/create", {})  # as the sidecar's first create: not timed
-        return await sequential_rate(client, "session/create", {}, count)
-    finally:
-        await client.close()
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)
+    await client.call("initialize", {})
+    await client.call("session/create", {})
+    return client
+
+
+def remove_sqlite(path: Path) -> None:
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+
+
+def per_second(samples_ms: list[float]) -> float:
+    """Requests per second of round trips made one after another."""
+    return len(samples_ms) / (sum(samples_ms) / 1000)
 
 
 def rss_mb(pid: int) -> float:

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.scenarios import Figure
+from bench.figures import Figure
 
 
 def verdict(figure: Figure) -> str:

@@ -10,29 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import datasets, growth
+from bench import datasets, growth, starts
+from bench.figures import Figure
 from bench.measure import (
-    cold_start_ms,
-    nothing,
     peak_rss_mb,
-    pygls_command,
-    python_start_ms,
+    per_second,
     rate_in_flight,
     raw_command,
-    raw_with_sqlite_rate,
+    raw_with_sqlite,
+    remove_sqlite,
     rss_mb,
-    sequential_ms,
-    sequential_rate,
+    sequential_in_turns,
     sqlite_inserts_per_second,
     summary,
 )
 from bench.rpc_client import RpcClient, sidecar_command
 
-
-async def one_get(client: RpcClient) -> None:
-    """The newest session's info: a request that waits until every session is loaded."""
-    newest = (await client.call("session/list", {"limit": 1}))["sessions"][0]
-    await client.call("session/get", {"sessionId": newest["id"]})
 SESSION_GET_PARAMS = {"sessionId": "session_1795000000000"}
 
 
@@ -63,26 +56,6 @@ class Sizes:
                    aborts=25, abort_starts=4)
 
 
-@dataclass
-class Figure:
-    scenario: str
-    figure: str
-    value: float
-    unit: str
-    floor: str | None = None
-    floor_value: float | None = None
-    target: str = ""
-    met: bool | None = None
-    p99: float | None = None
-
-    @property
-    def ratio(self) -> float | None:
-        if self.floor_value in (None, 0):
-            return None
-        assert self.floor_value is not None
-        return self.value / self.floor_value
-
-
 class Bench:
     def __init__(self, sizes: Sizes, work_dir: Path) -> None:
         self.sizes = sizes
@@ -111,10 +84,9 @@ class Bench:
                                 "<= 1.2 x smallest"), 1.2)
 
     async def run(self) -> None:
-        await self.cold_start()
+        await self.large_data_dir(await starts.cold_starts(self))
         await self.round_trips()
         await self.creates()
-        await self.large_data_dir()
         await self.appends()
         await self.aborts()
         await self.unread_output()
@@ -124,70 +96,28 @@ class Bench:
 
     # --- scenarios -------------------------------------------------------------
 
-    async def cold_start(self) -> None:
-        rounds = self.sizes.rounds
-        python = summary([python_start_ms() for _ in range(rounds)])
-        raw = summary([await cold_start_ms(raw_command(), nothing) for _ in range(rounds)])
-        pygls = summary([await cold_start_ms(pygls_command(), nothing) for _ in range(rounds)])
-        ours = summary([
-            await cold_start_ms(sidecar_command(self.fresh_dir("cold")), nothing)
-            for _ in range(rounds)
-        ])
-        self.empty_start = ours["median"]
-        self.raw_start = raw["median"]
-        self.add(Figure("cold start, empty data dir", "spawn to initialize answered",
-                        ours["median"], "ms", "pygls", pygls["median"], "<= 1.1 x pygls",
-                        p99=ours["p99"]), 1.1)
-        self.add(Figure("cold start, empty data dir", "against raw", ours["median"], "ms",
-                        "raw", raw["median"], "report"))
-        self.add(Figure("cold start, empty data dir", "against python -c pass", ours["median"],
-                        "ms", "python", python["median"], "report"))
-
-        async def first_page(client: RpcClient) -> None:
-            await client.call("session/list", {"limit": 50})
-
-        listed = summary([
-            await cold_start_ms(sidecar_command(self.fresh_dir("cold-list")), first_page)
-            for _ in range(rounds)
-        ])
-        self.add(Figure("cold start, empty data dir", "spawn to first session/list page answered",
-                        listed["median"], "ms", "raw start", raw["median"], "<= 2 x raw start",
-                        p99=listed["p99"]), 2.0)
-
-        # The early answers (see plue_sidecar.early) answer initialize and the first page
-        # before the rest imports; a request that needs the sessions waits for all of it.
-        # That start is the floor of the rows that load every session.
-        one_session = self.fresh_dir("cold-get")
-        client = await RpcClient.spawn(*sidecar_command(one_session))
-        await client.call("initialize", {})
-        await client.call("session/create", {})
-        await client.close()
-        full = summary([
-            await cold_start_ms(sidecar_command(one_session), one_get)
-            for _ in range(rounds)
-        ])
-        self.full_start = full["median"]
-        self.add(Figure("cold start, one session on disk",
-                        "spawn to a session/get answered (every module imported)",
-                        full["median"], "ms", "pygls", pygls["median"], "<= 1.1 x pygls",
-                        p99=full["p99"]), 1.1)
-
     async def round_trips(self) -> None:
+        """session/get against the raw floor, both open at once and measured in turns."""
         sizes = self.sizes
         raw = await RpcClient.spawn(*raw_command())
         await raw.call("initialize", {})
-        raw_seq = summary(await sequential_ms(raw, "session/get", SESSION_GET_PARAMS,
-                                              sizes.requests))
-        raw_rate = await rate_in_flight(raw, "session/get", lambda i: SESSION_GET_PARAMS,
-                                        sizes.requests * 3, 64)
-        await raw.close()
         client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("get")))
         await client.call("initialize", {})
         created = await client.call("session/create", {})
         params = {"sessionId": created["id"]}
-        ours = summary(await sequential_ms(client, "session/get", params, sizes.requests))
-        rate = await rate_in_flight(client, "session/get", lambda i: params,
-                                    sizes.requests * 3, 64)
+        raw_times, our_times = await sequential_in_turns([
+            (raw, "session/get", SESSION_GET_PARAMS, sizes.requests),
+            (client, "session/get", params, sizes.requests),
+        ])
+        raw_seq, ours = summary(raw_times), summary(our_times)
+        raw_rates, rates = [], []
+        for _ in range(3):
+            raw_rates.append(await rate_in_flight(
+                raw, "session/get", lambda i: SESSION_GET_PARAMS, sizes.requests * 3, 64))
+            rates.append(await rate_in_flight(client, "session/get", lambda i: params,
+                                              sizes.requests * 3, 64))
+        raw_rate, rate = statistics.median(raw_rates), statistics.median(rates)
+        await raw.close()
         await client.close()
         self.get_median = ours["median"]
         self.raw_round_trip = raw_seq["median"]
@@ -201,15 +131,21 @@ class Bench:
         floor_dir = self.fresh_dir("sqlite").parent
         sqlite_seq = sqlite_inserts_per_second(floor_dir, sizes.creates, 1)
         sqlite_par = sqlite_inserts_per_second(floor_dir, sizes.creates * 2, 64)
-        in_series = await raw_with_sqlite_rate(floor_dir / "floor-in-series.sqlite",
-                                               sizes.creates)
+        in_series_path = floor_dir / "floor-in-series.sqlite"
+        in_series_floor = await raw_with_sqlite(in_series_path)
         client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("create")))
         await client.call("initialize", {})
         # initialize is answered before the sidecar has imported what a create needs (see
         # plue_sidecar.early): the first create waits for that, once; the rate is the
         # creates' own.
         first = await client.call("session/create", {})
-        sequential = await sequential_rate(client, "session/create", {}, sizes.creates)
+        floor_times, create_times = await sequential_in_turns([
+            (in_series_floor, "session/create", {}, sizes.creates),
+            (client, "session/create", {}, sizes.creates),
+        ])
+        await in_series_floor.close()
+        remove_sqlite(in_series_path)
+        in_series, sequential = per_second(floor_times), per_second(create_times)
         # The ratio to gets compares two rates of the same process taken in turns, three
         # times each (medians), so that the machine's swings between rows do not.
         creates_in_flight, gets_in_flight = [], []
@@ -251,67 +187,20 @@ class Bench:
                         "ops/s", "session/get, 64 in flight, in turns", get_rate,
                         ">= 0.5 x get"), 0.5, higher_is_better=True)
 
-    async def large_data_dir(self) -> None:
+    async def large_data_dir(self, data_dir: Path) -> None:
+        """A list page and memory with every session of the large data directory loaded."""
         sizes = self.sizes
-        data_dir = self.fresh_dir("large")
-        datasets.write_sessions(data_dir, sizes.sessions)
-        # One start reads every document and leaves a catalogue at its clean exit, as
-        # every start after the first finds it.
-        await cold_start_ms(sidecar_command(data_dir), nothing)
-
-        async def first_page(client: RpcClient) -> None:
-            await client.call("session/list", {"limit": 50})
-
-        starts = summary([
-            await cold_start_ms(sidecar_command(data_dir), first_page)
-            for _ in range(sizes.rounds)
-        ])
-        self.add(Figure(f"cold start, {sizes.sessions:,} sessions on disk",
-                        "spawn to first session/list page answered", starts["median"], "ms",
-                        "empty data dir start", self.empty_start, "<= 1.5 x empty",
-                        p99=starts["p99"]), 1.5)
-        self.add(Figure(f"cold start, {sizes.sessions:,} sessions on disk",
-                        "spawn to first session/list page answered, against raw",
-                        starts["median"], "ms", "raw start", self.raw_start,
-                        "<= 2 x raw start", p99=starts["p99"]), 2.0)
-
-        # The first page comes from the catalogue's head; a get waits for everything.
-        loaded = summary([
-            await cold_start_ms(sidecar_command(data_dir), one_get)
-            for _ in range(sizes.rounds)
-        ])
-        self.add(Figure(f"cold start, {sizes.sessions:,} sessions on disk",
-                        "spawn to a session/get answered (every session loaded)",
-                        loaded["median"], "ms", "same with one session", self.full_start,
-                        "<= 1.5 x one session", p99=loaded["p99"]), 1.5)
-
-        async def crashed_after_a_change() -> None:
-            client = await RpcClient.spawn(*sidecar_command(data_dir))
-            await client.call("initialize", {})
-            newest = (await client.call("session/list", {"limit": 1}))["sessions"][0]
-            await client.call("session/updateTitle", {"sessionId": newest["id"],
-                                                      "title": "before the kill"})
-            await client.kill()
-
-        replayed: list[float] = []
-        for _ in range(sizes.rounds):
-            await crashed_after_a_change()
-            replayed.append(await cold_start_ms(sidecar_command(data_dir), one_get))
-        after_kill = summary(replayed)
-        self.add(Figure(f"cold start, {sizes.sessions:,} sessions on disk, after a kill -9",
-                        "spawn to a session/get answered (journal replayed)",
-                        after_kill["median"], "ms", "same with one session", self.full_start,
-                        "<= 1.5 x one session", p99=after_kill["p99"]), 1.5)
         client = await RpcClient.spawn(*sidecar_command(data_dir))
         await client.call("initialize", {})
         some = (await client.call("session/list", {"limit": 1}))["sessions"][0]["id"]
         # Once every session is loaded: the first pages are answered from the catalogue's
         # head while the load runs, and share the interpreter with it.
         await client.call("session/get", {"sessionId": some})
-        pages = summary(await sequential_ms(client, "session/list", {"limit": 50},
-                                            sizes.requests))
-        gets = summary(await sequential_ms(client, "session/get", {"sessionId": some},
-                                           sizes.requests))
+        page_times, get_times = await sequential_in_turns([
+            (client, "session/list", {"limit": 50}, sizes.requests),
+            (client, "session/get", {"sessionId": some}, sizes.requests),
+        ])
+        pages, gets = summary(page_times), summary(get_times)
         rss = peak_rss_mb(client.process.pid)
         await client.close()
         self.add(Figure(f"session/list, first page of 50 among {sizes.sessions:,}",
@@ -328,16 +217,18 @@ class Bench:
         shutil.rmtree(data_dir.parent, ignore_errors=True)
 
     async def appends(self) -> None:
+        """An append to a long session against one to an empty one, in turns."""
         sizes = self.sizes
-        results: dict[str, dict[str, float]] = {}
+        probes = []
         for label, count in (("empty", 0), ("long", sizes.messages)):
             data_dir = self.fresh_dir(f"append-{label}")
             session_id = datasets.write_long_session(data_dir, count)
             client, params = await growth.appending_to(data_dir, session_id)
-            results[label] = summary(await sequential_ms(
-                client, "message/append", params, max(50, sizes.creates)
-            ))
+            probes.append((client, "message/append", params, max(50, sizes.creates)))
+        empty_times, long_times = await sequential_in_turns(probes)
+        for client, *_ in probes:
             await client.close()
+        results = {"empty": summary(empty_times), "long": summary(long_times)}
         self.add(Figure(f"message/append to a {sizes.messages:,}-message session",
                         "round trip p50", results["long"]["median"], "ms",
                         "same on an empty session", results["empty"]["median"],
