@@ -61,12 +61,10 @@ async def add_rows_in_turns(
     with sidecars of their own (one process can run a fifth slower than another on the
     same data for its whole life)."""
     samples: dict[tuple[str, int], list[float]] = defaultdict(list)
-    names: list[str] = []
     for _ in range(PROCESSES):
         steps = [(count, await open_step(count, data_dir)) for count, data_dir in data_dirs.items()]
         for data_dir in data_dirs.values():
             await catalogue_saved(data_dir)
-        names = [name for name, *_ in steps[0][1].requests]
         measured = [(name, count) for count, step in steps for name, *_ in step.requests]
         probes = [(step.client, method, params, total // PROCESSES)
                   for _, step in steps for _, method, params, total in step.requests]
@@ -77,6 +75,7 @@ async def add_rows_in_turns(
             await step.client.close()
     for data_dir in data_dirs.values():
         shutil.rmtree(data_dir.parent, ignore_errors=True)
+    names = dict.fromkeys(name for name, _ in samples)  # in the order first measured
     medians = {name: [summary(samples[name, count])["median"] for count in data_dirs]
                for name in names}
     bench.add_growth(medians, tuple(data_dirs), scenario)
