@@ -38,8 +38,9 @@ def test_rows_give_back_each_stamp_and_those_still_held() -> None:
     assert [rows[i] for i in range(len(rows))] == [
         (7, 10**18, 100), (8, -5, 0), (2**64 - 1, 2**63 - 1, 3)]
     held: dict[str, HeldStamp | None] = {"a": True, "b": (1, 2, 3), "c": True}
-    assert list(rows.recorded(held.get)) == [("a", (7, 10**18, 100)),
-                                             ("c", (2**64 - 1, 2**63 - 1, 3))]
+    assert list(rows.recorded(held.get)) == [("a", 0), ("c", 2)]
+    assert [rows.resolve(row) for row in (0, 2)] == [(7, 10**18, 100), (2**64 - 1, 2**63 - 1, 3)]
+    assert rows.resolve((1, 2, 3)) == (1, 2, 3)
 
 
 @pytest.mark.parametrize("inodes, mtimes, sizes, error", [
@@ -85,7 +86,8 @@ def reopened(tmp_path: Path) -> tuple[SessionStore, LoadedData]:
 
 def held_stamps(loaded: LoadedData) -> dict[str, tuple[int, int, int]]:
     by_id = {s.id: s for s in loaded.sessions}
-    recorded = dict(loaded.stamp_rows.recorded(lambda sid: by_id[sid].stamp))
+    recorded = {session_id: loaded.stamp_rows[row] for session_id, row
+                in loaded.stamp_rows.recorded(lambda sid: by_id[sid].stamp)}
     stamps = {}
     for held in loaded.sessions:
         assert held.stamp is not None
@@ -190,8 +192,9 @@ async def test_the_checkpointer_lists_held_stamps_only_while_they_hold(tmp_path:
         index.remove(made[2].id)
     held, _, _, _ = checkpointer._catalogue_snapshot()
     entries = held.entries()
-    assert {e.document.id: e.stamp for e in entries} == {
+    assert {e.document.id: held.rows.resolve(e.stamp) for e in entries} == {
         s.id: on_disk_stamp(store, s.id) for s in (made[0], made[3])}
+    assert {type(e.stamp) for e in entries} == {int}  # the catalogue's, by their rows
     assert not held.complete(entries)  # the changed one waits in the journal
     checkpointer.close()  # writes it, then the catalogue
     io.shutdown()

@@ -14,7 +14,8 @@ Each row also holds the checksum (CRC-32) of its document's bytes as the sidecar
 writes them: the scrub (see `scrub`) checks a row against it before it trusts the
 row over a file that changed in place, and recovers a lost document from it.
 
-The file is a JSON line, the head, then the body. The head holds the directories'
+The file is a JSON line, the head (padded with spaces: it is written after the body,
+in the room left for it), then the body. The head holds the directories'
 mtimes and, when the snapshot held every session, the newest sessions (all, and roots
 only) in list order: a start whose every directory is trusted can answer the first
 `session/list` pages from the head alone, while the body (every row, by directory)
@@ -27,7 +28,7 @@ from __future__ import annotations
 import logging
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -57,6 +58,15 @@ HEAD_ROWS = MAX_PAGE_LIMIT
 class Entry(NamedTuple):
     document: Session
     stamp: Stamp
+
+
+class SavedEntry(NamedTuple):
+    """A session as `Catalogue.save` may take it: its document and its file's stamp, or
+    that stamp's row in the `StampRows` saved with it (a stamp made for each of 100,000
+    sessions took 15 MB of a save)."""
+
+    document: Session
+    stamp: Stamp | int
 
 
 @dataclass
@@ -215,25 +225,30 @@ class Catalogue:
 
     def save(
         self,
-        entries: list[Entry],
+        entries: Sequence[Entry | SavedEntry],
         directory_of: Callable[[str], str],
         directory_mtimes: dict[str, int],
         taken_at_ns: int,
         complete: bool,
+        *,
+        stamp_rows: StampRows | None = None,
     ) -> None:
         """Write a snapshot; directories without a known mtime are checked file by file.
         `complete`: `entries` are every session there is, and every directory's mtime
-        is known (so the head's newest sessions are the newest of all)."""
+        is known (so the head's newest sessions are the newest of all). `stamp_rows`:
+        the rows of the stamps `entries` give by row."""
+        rows = StampRows() if stamp_rows is None else stamp_rows
         # Oldest first: the load then meets the sessions nearly in list order, and the
         # sort of the recency index (most of its time when they come shuffled) is a merge.
         entries = sorted(entries, key=_recency)
-        directories: dict[str, tuple[list[Session], list[Stamp], list[int]]] = {}
+        directories: dict[str, catalogue_columns.Directory] = {}
         for entry in entries:
             sessions, stamps, checksums = directories.setdefault(
-                directory_of(entry.document.id), ([], [], []))
+                directory_of(entry.document.id), ([], [], array("I")))
             sessions.append(entry.document)
             stamps.append(entry.stamp)
             checksums.append(checksum_of(entry.document))
+        parent_rows = catalogue_columns.parent_rows(directories)
         head: dict[str, Any] = {
             "version": CATALOGUE_VERSION, "takenAt": taken_at_ns,
             "mtimes": {name: directory_mtimes.get(name) for name in directories},
@@ -241,18 +256,17 @@ class Catalogue:
         }
         if head["complete"]:
             head["mtimes"] = dict(directory_mtimes)
-            ids = {entry.document.id for entry in entries}
             roots = [e for e in entries if e.document.parent_id is None
-                     or e.document.parent_id not in ids]
+                     or e.document.parent_id not in parent_rows]
             head.update(
                 total=len(entries), rootsTotal=len(roots),
-                newest=[row_of(e) for e in entries[: -HEAD_ROWS - 1 : -1]],
-                newestRoots=[row_of(e) for e in roots[: -HEAD_ROWS - 1 : -1]],
+                newest=[row_of(e.document, rows.resolve(e.stamp))
+                        for e in entries[: -HEAD_ROWS - 1 : -1]],
+                newestRoots=[row_of(e.document, rows.resolve(e.stamp))
+                             for e in roots[: -HEAD_ROWS - 1 : -1]],
             )
-        body, chunks = catalogue_columns.body_of(directories)
-        head["body"] = {"length": len(body), "crc": zlib.crc32(body), "columns": chunks}
-        data = orjson.dumps(head) + b"\n" + body
-        self._files.write_atomic(self.path, data)
+        self._files.write_atomic_with(self.path, lambda fd: catalogue_columns.write_with_head(
+            fd, head, directories, parent_rows, rows))
 
 
 class _BodyChangedError(Exception):
@@ -282,7 +296,7 @@ def _chunks_read(
         raise _BodyChangedError
 
 
-def _recency(entry: Entry) -> int:
+def _recency(entry: Entry | SavedEntry) -> int:
     """The list order's key (see core.index.sort_key), as one number: a sort compares
     keys without giving up the interpreter, and comparing 100,000 pairs of numbers
     held it about three times as long (a save runs beside the event loop)."""
@@ -314,15 +328,14 @@ def head_of(raw: RawHead, with_sessions: bool) -> Head:
     return head
 
 
-def row_of(entry: Entry) -> list[Any]:
-    session = entry.document
+def row_of(session: Session, stamp: Stamp) -> list[Any]:
     share = session.share
     return [
         session.schema_version, session.id, session.parent_id, session.title,
         session.created_at, session.updated_at, session.message_count, session.is_aborted,
         session.aborted_at, session.runner,
         None if share is None else [share.secret, share.created_at, share.expires_at],
-        *entry.stamp,
+        *stamp,
         checksum_of(session),
     ]
 

@@ -291,7 +291,7 @@ class Checkpointer:
         with collector_paused():  # an entry per session, none cyclic: no pass walks them
             entries = held.entries()
             self._store.save_catalogue(
-                entries, mtimes, taken_at_ns, quiet and held.complete(entries))
+                entries, mtimes, taken_at_ns, quiet and held.complete(entries), held.rows)
 
     def _save_catalogue_in_background(self) -> None:
         """Snapshot documents and stamps together, here on the loop, and write them aside."""

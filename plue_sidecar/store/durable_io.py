@@ -26,6 +26,7 @@ import fcntl
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -208,13 +209,18 @@ class DurableFiles:
 
         If the directory's fsync fails, a file this call created is removed again; a file
         it replaced holds the old or the new data, whole, and which is unknown."""
+        self.write_atomic_with(path, lambda fd: write_all(fd, data))
+
+    def write_atomic_with(self, path: Path, write: Callable[[int], None]) -> None:
+        """`write_atomic` of what `write` writes to the temp file's descriptor: a large
+        file made in pieces need not be held whole in memory."""
         self.ensure_directory(path.parent)
         temp = _temp_path(path)
         existed = self._at.lexists(path)
         fd = self._at.open(temp, _CREATE_FLAGS, FILE_MODE)
         try:
             try:
-                write_all(fd, data)
+                write(fd)
                 fsync_fd(fd)
             finally:
                 os.close(fd)

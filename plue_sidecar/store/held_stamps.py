@@ -16,7 +16,7 @@ from operator import attrgetter
 from typing import Literal
 
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.catalogue import Entry
+from plue_sidecar.store.catalogue import SavedEntry
 from plue_sidecar.store.stamps import HeldStamp, StampRows
 
 _STAMP = attrgetter("stamp")
@@ -38,9 +38,10 @@ class HeldStamps:
         listed = list(documents)
         return cls(listed, list(map(_STAMP, listed)), frozenset(dirty), rows)
 
-    def entries(self) -> list[Entry]:
-        """Each session whose file held its version then, with that file's stamp."""
-        entries: list[Entry] = []
+    def entries(self) -> list[SavedEntry]:
+        """Each session whose file held its version then, with that file's stamp (by its
+        row in `rows` for the catalogue's)."""
+        entries: list[SavedEntry] = []
         recorded: dict[str, Session] = {}
         for document, held in zip(self.documents, self.held, strict=True):
             if document.id in self.dirty:
@@ -48,15 +49,15 @@ class HeldStamps:
             if held is True:
                 recorded[document.id] = document
             elif held is not None:
-                entries.append(Entry(document, held))
+                entries.append(SavedEntry(document, held))
 
         def holds_recorded(session_id: str) -> Literal[True] | None:
             return True if session_id in recorded else None
 
-        entries.extend(Entry(recorded[session_id], stamp)
-                       for session_id, stamp in self.rows.recorded(holds_recorded))
+        entries.extend(SavedEntry(recorded[session_id], row)
+                       for session_id, row in self.rows.recorded(holds_recorded))
         return entries
 
-    def complete(self, entries: list[Entry]) -> bool:
+    def complete(self, entries: list[SavedEntry]) -> bool:
         """Whether `entries` (made by `entries`) are every session there was."""
         return len(entries) == len(self.documents)

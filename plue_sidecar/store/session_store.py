@@ -10,7 +10,7 @@ import errno
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from plue_sidecar.models.records import (
     MessageRecord,
     Session,
 )
-from plue_sidecar.store.catalogue import Catalogue, Entry, Head, document_bytes
+from plue_sidecar.store.catalogue import Catalogue, Entry, Head, SavedEntry, document_bytes
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.head import directory_mtimes
 from plue_sidecar.store.journal import (
@@ -35,6 +35,7 @@ from plue_sidecar.store.modes import DIR_MODE
 from plue_sidecar.store.stamps import (
     FINE_RACY_NS,
     Stamp,
+    StampRows,
     racy_window,
     stamp_of,
 )
@@ -140,11 +141,12 @@ class SessionStore:
                           "disk has free")
 
     def save_catalogue(
-        self, entries: list[Entry], directory_mtimes: dict[str, int], taken_at_ns: int,
-        complete: bool = False,
+        self, entries: Sequence[Entry | SavedEntry], directory_mtimes: dict[str, int],
+        taken_at_ns: int, complete: bool = False, stamp_rows: StampRows | None = None,
     ) -> None:
         """Write the catalogue; `directory_mtimes` only when no write was in flight."""
-        self.catalogue.save(entries, bucket_of, directory_mtimes, taken_at_ns, complete)
+        self.catalogue.save(entries, bucket_of, directory_mtimes, taken_at_ns, complete,
+                            stamp_rows=stamp_rows)
 
     def wait_until_directories_are_quiet(self) -> None:
         """Sleep the few milliseconds until no directory changed within its racy window,

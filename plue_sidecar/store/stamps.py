@@ -84,14 +84,16 @@ class StampRows:
     def __getitem__(self, row: int) -> Stamp:
         return (self.inodes[row], self.mtimes[row], self.sizes[row])
 
-    def recorded(
-        self, held_by: Callable[[str], HeldStamp | None]
-    ) -> Iterator[tuple[str, Stamp]]:
+    def resolve(self, stamp: Stamp | int) -> Stamp:
+        """`stamp`, or the stamp of row `stamp`."""
+        return self[stamp] if isinstance(stamp, int) else stamp
+
+    def recorded(self, held_by: Callable[[str], HeldStamp | None]) -> Iterator[tuple[str, int]]:
         """Each session that holds the catalogue's stamp (`held_by` it is True), with
-        that stamp."""
+        that stamp's row."""
         for row, session_id in enumerate(self.ids):
             if held_by(session_id) is True:
-                yield session_id, self[row]
+                yield session_id, row
 
 
 def session_directories(sessions_dir: Path) -> Iterator[tuple[str, Path, int]]:

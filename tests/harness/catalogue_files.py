@@ -34,7 +34,8 @@ def write_version_5(
     """The catalogue version 5 wrote of `entries` (oldest first), with no head rows."""
     directories: dict[str, list[list[Any]]] = {}
     for entry in sorted(entries, key=lambda e: (e.document.updated_at, e.document.id)):
-        directories.setdefault(directory_of[entry.document.id], []).append(row_of(entry))
+        directories.setdefault(directory_of[entry.document.id], []).append(
+            row_of(entry.document, entry.stamp))
     parts: list[bytes] = [b'{"directories":{']
     offset = len(parts[0])
     chunks: list[tuple[str, int, int]] = []
