@@ -157,9 +157,7 @@ class _BodyChunk(NamedTuple):
     """The binary part: `rows * ROW_BYTES` bytes."""
 
 
-def _chunk_rows(
-    directories: dict[str, Directory]
-) -> Iterator[tuple[str, int]]:
+def _chunk_rows(directories: dict[str, Directory]) -> Iterator[tuple[str, int]]:
     """The directory and the rows of each chunk `_body_chunks` yields, in order."""
     for name, (sessions, _, _) in directories.items():
         for first in range(0, len(sessions), CHUNK_ROWS):
