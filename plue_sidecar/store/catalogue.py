@@ -224,13 +224,8 @@ class Catalogue:
             return Snapshot()
 
     def save(
-        self,
-        entries: Sequence[Entry | SavedEntry],
-        directory_of: Callable[[str], str],
-        directory_mtimes: dict[str, int],
-        taken_at_ns: int,
-        complete: bool,
-        *,
+        self, entries: Sequence[Entry | SavedEntry], directory_of: Callable[[str], str],
+        directory_mtimes: dict[str, int], taken_at_ns: int, complete: bool, *,
         stamp_rows: StampRows | None = None,
     ) -> None:
         """Write a snapshot; directories without a known mtime are checked file by file.
