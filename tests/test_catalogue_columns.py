@@ -15,11 +15,11 @@ import pytest
 from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store import catalogue, catalogue_columns
-from plue_sidecar.store.catalogue import Entry
+from plue_sidecar.store.catalogue import Entry, SavedEntry
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.layout import bucket_of
 from plue_sidecar.store.session_store import SessionStore
-from plue_sidecar.store.stamps import Stamp, stamp_of
+from plue_sidecar.store.stamps import Stamp, StampRows, stamp_of
 from tests.harness.catalogue_files import edit_columns, loaded
 
 
@@ -154,3 +154,33 @@ def test_a_save_holds_a_chunk_of_the_body_at_a_time_not_the_body(
     body = (tmp_path / "catalogue.json").stat().st_size
     assert body > 8 << 20
     assert peak < body / 2
+
+
+def test_a_save_holds_little_beyond_the_entries_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside every session in memory, a save of 100,000 took 21 MB more: its entries
+    sorted into a second list, a new key for each, and a set beside the dict of the
+    parents' rows. They are now sorted in place and let go before the body is made;
+    what is left is mostly that dict (four in five sessions here are parents)."""
+    monkeypatch.setattr(catalogue_columns, "CHUNK_ROWS", 512)
+    count = 20_000
+    made = [Session(SESSION_SCHEMA_VERSION, f"session_{1_795_000_000_000 + i}",
+                    f"session_{1_795_000_000_000 + i - 1}" if i % 5 else None, f"title {i}",
+                    1_795_000_000_000 + i, 1_795_000_000_000 + 2 * i, 0, False, None, None,
+                    None) for i in range(count)]
+    rows = StampRows([s.id for s in made])
+    rows.extend(range(count), range(count), range(count))
+    entries = [SavedEntry(s, row) for row, s in enumerate(made)]
+    saved_to = catalogue.Catalogue(tmp_path / "catalogue.json", DurableFiles(tmp_path))
+    tracemalloc.start()
+    try:
+        saved_to.save(entries, bucket_of, {}, time.time_ns(), False, stamp_rows=rows)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < count * 92  # 104 bytes a session before
+    snapshot = saved_to.load()
+    assert [s.id for directory in snapshot.directories.values()
+            for s in directory.sessions] == [s.id for s in made]
+    assert entries == []

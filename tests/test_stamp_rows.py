@@ -15,6 +15,7 @@ from plue_sidecar.core.index import SessionIndex
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
 from plue_sidecar.store.catalogue import Entry
 from plue_sidecar.store.checkpointer import Checkpointer
+from plue_sidecar.store.held_stamps import HeldStamps
 from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.session_store import SessionStore
@@ -205,3 +206,23 @@ async def test_the_checkpointer_lists_held_stamps_only_while_they_hold(tmp_path:
         made[0].id: made[0].title, changed.id: "changed", made[3].id: made[3].title}
     assert held_stamps(again) == {s.id: on_disk_stamp(store, s.id) for s in again.sessions}
     store.close()
+
+
+@pytest.mark.parametrize("order", ["as loaded", "shuffled"])
+def test_held_stamps_pair_each_session_with_its_own_row(order: str) -> None:
+    """The rows are found by one walk when memory keeps the load's order, and by id
+    when it does not: either way each session gets its own row."""
+    made = [session(i) for i in range(6)]
+    rows = StampRows([s.id for s in made])
+    rows.extend(range(6), range(10, 16), range(20, 26))
+    for held in made:
+        held.stamp = True
+    made[2].stamp = (1, 2, 3)  # a file written since the load
+    made[4].stamp = None  # deleted
+    documents = made if order == "as loaded" else [made[i] for i in (5, 0, 3, 2, 1, 4)]
+    held = HeldStamps.take(documents, {made[3].id}, rows)
+    entries = held.entries()
+    assert {e.document.id: rows.resolve(e.stamp) for e in entries} == {
+        made[0].id: (0, 10, 20), made[1].id: (1, 11, 21), made[2].id: (1, 2, 3),
+        made[5].id: (5, 15, 25)}
+    assert not held.complete(entries)

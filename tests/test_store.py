@@ -653,14 +653,35 @@ def test_a_complete_catalogue_head_previews_the_newest_sessions(tmp_path: Path) 
     assert (head.total, head.roots_total) == (6, 5)
 
 
+def test_sessions_updated_at_the_same_moment_are_saved_in_the_list_order(
+    tmp_path: Path,
+) -> None:
+    store = opened_once(tmp_path)
+    updated = {3: 7, 0: 7, 4: 9, 1: 7, 2: 3}
+    sessions = [document(f"session_179500000000{i}", updated_at=at)
+                for i, at in updated.items()]
+    for session in sessions:
+        store.save_session(session)
+    entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in sessions]
+    store.save_catalogue(entries, store.directory_mtimes(), time.time_ns() + 10**10, True)
+    head = preview(tmp_path)
+    assert head is not None
+    assert [s.id[-1] for s in head.newest] == ["4", "3", "1", "0", "2"]
+    assert entries == []  # taken over: emptied before the body is made
+    store.close()
+    store = SessionStore(tmp_path)
+    assert [s.id[-1] for s in store.open().sessions] == ["2", "0", "1", "3", "4"]
+    store.close()
+
+
 def test_an_incomplete_or_untrusted_catalogue_gives_no_preview(tmp_path: Path) -> None:
     store = opened_once(tmp_path)
     session = document()
     store.save_session(session)
     entry = [Entry(session, stamp_of(os.stat(store.layout.document(session.id))))]
-    store.save_catalogue(entry, store.directory_mtimes(), time.time_ns() + 10**10, False)
+    store.save_catalogue(list(entry), store.directory_mtimes(), time.time_ns() + 10**10, False)
     assert preview(tmp_path) is None
-    store.save_catalogue(entry, store.directory_mtimes(), time.time_ns(), True)
+    store.save_catalogue(list(entry), store.directory_mtimes(), time.time_ns(), True)
     assert preview(tmp_path) is None
     store.save_catalogue(entry, {}, time.time_ns() + 10**10, True)
     assert preview(tmp_path) is None

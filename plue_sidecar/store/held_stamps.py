@@ -41,6 +41,33 @@ class HeldStamps:
     def entries(self) -> list[SavedEntry]:
         """Each session whose file held its version then, with that file's stamp (by its
         row in `rows` for the catalogue's)."""
+        entries = self._entries_in_row_order()
+        return self._entries_by_id() if entries is None else entries
+
+    def _entries_in_row_order(self) -> list[SavedEntry] | None:
+        """`entries`, when the sessions holding the catalogue's stamps come in the order
+        of its rows, as the load leaves them (memory keeps that order: a change replaces
+        a session in place, a new one comes last): each is found by one walk along the
+        rows, where a dict of them by id took 5 MB at 100,000 sessions. None when the
+        walk runs off the rows' end."""
+        entries: list[SavedEntry] = []
+        ids, dirty = self.rows.ids, self.dirty
+        row, rows = 0, len(ids)
+        for document, held in zip(self.documents, self.held, strict=True):
+            if held is None or document.id in dirty:
+                continue
+            if held is not True:
+                entries.append(SavedEntry(document, held))
+                continue
+            while row < rows and ids[row] != document.id:
+                row += 1
+            if row == rows:
+                return None
+            entries.append(SavedEntry(document, row))
+            row += 1
+        return entries
+
+    def _entries_by_id(self) -> list[SavedEntry]:
         entries: list[SavedEntry] = []
         recorded: dict[str, Session] = {}
         for document, held in zip(self.documents, self.held, strict=True):

@@ -10,7 +10,7 @@ import errno
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from plue_sidecar.models.records import (
     MessageRecord,
     Session,
 )
-from plue_sidecar.store.catalogue import Catalogue, Entry, Head, SavedEntry, document_bytes
+from plue_sidecar.store.catalogue import AnyEntry, Catalogue, Entry, Head, document_bytes
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.head import directory_mtimes
 from plue_sidecar.store.journal import (
@@ -141,10 +141,11 @@ class SessionStore:
                           "disk has free")
 
     def save_catalogue(
-        self, entries: Sequence[Entry | SavedEntry], directory_mtimes: dict[str, int],
+        self, entries: list[AnyEntry], directory_mtimes: dict[str, int],
         taken_at_ns: int, complete: bool = False, stamp_rows: StampRows | None = None,
     ) -> None:
-        """Write the catalogue; `directory_mtimes` only when no write was in flight."""
+        """Write the catalogue; `directory_mtimes` only when no write was in flight.
+        `entries` are taken over (see `Catalogue.save`)."""
         self.catalogue.save(entries, bucket_of, directory_mtimes, taken_at_ns, complete,
                             stamp_rows=stamp_rows)
 
