@@ -15,12 +15,12 @@ import pytest
 from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store import catalogue, catalogue_columns
-from plue_sidecar.store.catalogue import Entry, SavedEntry
+from plue_sidecar.store.catalogue import Entry
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.layout import bucket_of
 from plue_sidecar.store.session_store import SessionStore
 from plue_sidecar.store.stamps import Stamp, StampRows, stamp_of
-from tests.harness.catalogue_files import edit_columns, loaded
+from tests.harness.catalogue_files import edit_columns, loaded, stamped
 
 
 def sessions() -> list[Session]:
@@ -49,7 +49,7 @@ def written(
         store.save_session(session)
     entries = [Entry(s, (stamps or {}).get(s.id) or stamp_of(os.stat(store.layout.document(s.id))))
                for s in made]
-    store.save_catalogue(entries, store.directory_mtimes(), time.time_ns() + 10**10)
+    store.save_catalogue(stamped(entries), store.directory_mtimes(), time.time_ns() + 10**10)
     store.close()
     return made
 
@@ -147,7 +147,7 @@ def test_a_save_holds_a_chunk_of_the_body_at_a_time_not_the_body(
     saved_to = catalogue.Catalogue(tmp_path / "catalogue.json", DurableFiles(tmp_path))
     tracemalloc.start()
     try:
-        saved_to.save(entries, bucket_of, {}, time.time_ns(), False)
+        saved_to.save(stamped(entries), bucket_of, {}, time.time_ns(), False)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -159,10 +159,10 @@ def test_a_save_holds_a_chunk_of_the_body_at_a_time_not_the_body(
 def test_a_save_holds_little_beyond_the_entries_it_is_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Beside every session in memory, a save of 100,000 took 21 MB more: its entries
-    sorted into a second list, a new key for each, and a set beside the dict of the
-    parents' rows. They are now sorted in place and let go before the body is made;
-    what is left is mostly that dict (four in five sessions here are parents)."""
+    """Beside every session in memory, a save of 100,000 took 21 MB more: an entry for
+    each, sorted into a second list, a new key for each, and a set beside the dict of
+    the parents' rows. What is left is mostly that dict (four in five sessions here
+    are parents)."""
     monkeypatch.setattr(catalogue_columns, "CHUNK_ROWS", 512)
     count = 20_000
     made = [Session(SESSION_SCHEMA_VERSION, f"session_{1_795_000_000_000 + i}",
@@ -171,11 +171,13 @@ def test_a_save_holds_little_beyond_the_entries_it_is_given(
                     None) for i in range(count)]
     rows = StampRows([s.id for s in made])
     rows.extend(range(count), range(count), range(count))
-    entries = [SavedEntry(s, row) for row, s in enumerate(made)]
+    for held in made:
+        held.stamp = True  # the catalogue's, as loaded
+    saving = list(made)
     saved_to = catalogue.Catalogue(tmp_path / "catalogue.json", DurableFiles(tmp_path))
     tracemalloc.start()
     try:
-        saved_to.save(entries, bucket_of, {}, time.time_ns(), False, stamp_rows=rows)
+        saved_to.save(saving, bucket_of, {}, time.time_ns(), False, stamp_rows=rows)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -183,4 +185,4 @@ def test_a_save_holds_little_beyond_the_entries_it_is_given(
     snapshot = saved_to.load()
     assert [s.id for directory in snapshot.directories.values()
             for s in directory.sessions] == [s.id for s in made]
-    assert entries == []
+    assert [snapshot.rows[row] for row in range(count)] == [(i, i, i) for i in range(count)]

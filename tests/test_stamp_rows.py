@@ -13,13 +13,14 @@ import pytest
 
 from plue_sidecar.core.index import SessionIndex
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
+from plue_sidecar.store import stamps
 from plue_sidecar.store.catalogue import Entry
 from plue_sidecar.store.checkpointer import Checkpointer
-from plue_sidecar.store.held_stamps import HeldStamps
 from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.session_store import SessionStore
-from plue_sidecar.store.stamps import HeldStamp, StampRows, stamp_of
+from plue_sidecar.store.stamps import RowWalk, StampRows, stamp_of
+from tests.harness.catalogue_files import stamped
 
 
 def session(number: int) -> Session:
@@ -38,10 +39,7 @@ def test_rows_give_back_each_stamp_and_those_still_held() -> None:
     assert rows.extend(iter([2**64 - 1]), iter([2**63 - 1]), iter([3])) == range(2, 3)
     assert [rows[i] for i in range(len(rows))] == [
         (7, 10**18, 100), (8, -5, 0), (2**64 - 1, 2**63 - 1, 3)]
-    held: dict[str, HeldStamp | None] = {"a": True, "b": (1, 2, 3), "c": True}
-    assert list(rows.recorded(held.get)) == [("a", 0), ("c", 2)]
-    assert [rows.resolve(row) for row in (0, 2)] == [(7, 10**18, 100), (2**64 - 1, 2**63 - 1, 3)]
-    assert rows.resolve((1, 2, 3)) == (1, 2, 3)
+    assert rows.rows_of({"a", "c", "z"}) == {"a": 0, "c": 2}
 
 
 @pytest.mark.parametrize("inodes, mtimes, sizes, error", [
@@ -75,7 +73,7 @@ def saved(tmp_path: Path, count: int, taken_at_ns: int) -> list[Session]:
     store.open()
     made = [session(i) for i in range(count)]
     entries = [Entry(s, store.save_session(s)) for s in made]
-    store.save_catalogue(entries, store.directory_mtimes(), taken_at_ns)
+    store.save_catalogue(stamped(entries), store.directory_mtimes(), taken_at_ns)
     store.close()
     return made
 
@@ -88,7 +86,7 @@ def reopened(tmp_path: Path) -> tuple[SessionStore, LoadedData]:
 def held_stamps(loaded: LoadedData) -> dict[str, tuple[int, int, int]]:
     by_id = {s.id: s for s in loaded.sessions}
     recorded = {session_id: loaded.stamp_rows[row] for session_id, row
-                in loaded.stamp_rows.recorded(lambda sid: by_id[sid].stamp)}
+                in loaded.stamp_rows.rows_of(set(by_id)).items()}
     stamps = {}
     for held in loaded.sessions:
         assert held.stamp is not None
@@ -136,7 +134,7 @@ def test_a_catalogue_saved_from_held_stamps_is_trusted_again(tmp_path: Path) -> 
     store, loaded = reopened(tmp_path)
     entries = [Entry(s, stamp) for s, stamp in zip(loaded.sessions,
                                                    held_stamps(loaded).values(), strict=True)]
-    store.save_catalogue(entries, store.directory_mtimes(), time.time_ns() + 10**10)
+    store.save_catalogue(stamped(entries), store.directory_mtimes(), time.time_ns() + 10**10)
     store.close()
     store, again = reopened(tmp_path)
     assert again.documents_read == 0
@@ -191,12 +189,13 @@ async def test_the_checkpointer_lists_held_stamps_only_while_they_hold(tmp_path:
         index.replace(old, changed)
     async with checkpointer.journaled({"delete": [made[2].id], "highWater": 0}):
         index.remove(made[2].id)
-    held, _, _, _ = checkpointer._catalogue_snapshot()
-    entries = held.entries()
-    assert {e.document.id: held.rows.resolve(e.stamp) for e in entries} == {
+    snapshot, _, _, _ = checkpointer._catalogue_snapshot()
+    assert snapshot.dirty == {changed.id}  # left out: it waits in the journal
+    held = {d.id: d.stamp for d in snapshot.documents if d.id not in snapshot.dirty}
+    assert held == {made[0].id: True, made[3].id: True}  # the catalogue's, in its rows
+    walk = RowWalk(snapshot.rows)
+    assert {session_id: walk.stamp(session_id, True) for session_id in held} == {
         s.id: on_disk_stamp(store, s.id) for s in (made[0], made[3])}
-    assert {type(e.stamp) for e in entries} == {int}  # the catalogue's, by their rows
-    assert not held.complete(entries)  # the changed one waits in the journal
     checkpointer.close()  # writes it, then the catalogue
     io.shutdown()
     store.close()
@@ -208,21 +207,20 @@ async def test_the_checkpointer_lists_held_stamps_only_while_they_hold(tmp_path:
     store.close()
 
 
-@pytest.mark.parametrize("order", ["as loaded", "shuffled"])
-def test_held_stamps_pair_each_session_with_its_own_row(order: str) -> None:
-    """The rows are found by one walk when memory keeps the load's order, and by id
-    when it does not: either way each session gets its own row."""
-    made = [session(i) for i in range(6)]
-    rows = StampRows([s.id for s in made])
+@pytest.mark.parametrize("asked", [
+    [0, 1, 3, 5],  # as loaded, less what changed since
+    [4, 5, 0, 1, 2, 3],  # a directory that moved: the walk starts over once
+    [5, 4, 3, 2, 1, 0],  # every row behind the last: past the restarts, a dict
+])
+def test_a_row_walk_finds_each_sessions_own_row(
+    asked: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stamps, "MAX_WALK_RESTARTS", 3)
+    ids = [f"session_17950000000{i:02}" for i in range(6)]
+    rows = StampRows(ids)
     rows.extend(range(6), range(10, 16), range(20, 26))
-    for held in made:
-        held.stamp = True
-    made[2].stamp = (1, 2, 3)  # a file written since the load
-    made[4].stamp = None  # deleted
-    documents = made if order == "as loaded" else [made[i] for i in (5, 0, 3, 2, 1, 4)]
-    held = HeldStamps.take(documents, {made[3].id}, rows)
-    entries = held.entries()
-    assert {e.document.id: rows.resolve(e.stamp) for e in entries} == {
-        made[0].id: (0, 10, 20), made[1].id: (1, 11, 21), made[2].id: (1, 2, 3),
-        made[5].id: (5, 15, 25)}
-    assert not held.complete(entries)
+    walk = RowWalk(rows)
+    assert [walk.stamp(ids[i], True) for i in asked] == [(i, 10 + i, 20 + i) for i in asked]
+    assert walk.stamp(ids[0], (7, 8, 9)) == (7, 8, 9)
+    with pytest.raises(ValueError):
+        walk.row("session_1795000000099")

@@ -29,6 +29,7 @@ from plue_sidecar.store.message_log import encode_record, parse_log
 from plue_sidecar.store.root import Root
 from plue_sidecar.store.session_store import SessionStore
 from plue_sidecar.store.stamps import quiet_before, stamp_of
+from tests.harness.catalogue_files import stamped
 
 SID = "session_1795000000000"
 
@@ -431,7 +432,7 @@ def write_catalogue(store: SessionStore, sessions: list[Session], taken_at_ns: i
         Entry(session, stamp_of(os.stat(store.layout.document(session.id))))
         for session in sessions
     ]
-    store.save_catalogue(entries, store.directory_mtimes(), taken_at_ns)
+    store.save_catalogue(stamped(entries), store.directory_mtimes(), taken_at_ns)
 
 
 def test_a_fresh_catalogue_vouches_for_quiet_directories_without_reading_files(
@@ -645,7 +646,8 @@ def test_a_complete_catalogue_head_previews_the_newest_sessions(tmp_path: Path) 
         store.save_session(session)
     entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id))))
                for s in [*sessions, child]]
-    store.save_catalogue(entries, store.directory_mtimes(), time.time_ns() + 10**10, True)
+    later = time.time_ns() + 10**10
+    store.save_catalogue(stamped(entries), store.directory_mtimes(), later, True)
     head = preview(tmp_path)
     assert head is not None
     assert [s.id for s in head.newest] == [child.id, *(s.id for s in sessions)]
@@ -658,19 +660,39 @@ def test_sessions_updated_at_the_same_moment_are_saved_in_the_list_order(
 ) -> None:
     store = opened_once(tmp_path)
     updated = {3: 7, 0: 7, 4: 9, 1: 7, 2: 3}
-    sessions = [document(f"session_179500000000{i}", updated_at=at)
+    sessions = [document(f"session_179500000000{i}", updated_at=at,
+                         parent_id="session_1795000000001" if i == 4 else None)
                 for i, at in updated.items()]
     for session in sessions:
         store.save_session(session)
-    entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in sessions]
-    store.save_catalogue(entries, store.directory_mtimes(), time.time_ns() + 10**10, True)
+    saving = stamped(Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in sessions)
+    store.save_catalogue(saving, store.directory_mtimes(), time.time_ns() + 10**10, True)
+    assert saving == []  # taken over: emptied before the body is made
     head = preview(tmp_path)
     assert head is not None
     assert [s.id[-1] for s in head.newest] == ["4", "3", "1", "0", "2"]
-    assert entries == []  # taken over: emptied before the body is made
+    assert [s.id[-1] for s in head.newest_roots] == ["3", "1", "0", "2"]
     store.close()
     store = SessionStore(tmp_path)
     assert [s.id[-1] for s in store.open().sessions] == ["2", "0", "1", "3", "4"]
+    store.close()
+
+
+def test_a_session_deleted_while_the_catalogue_is_saved_is_left_out(tmp_path: Path) -> None:
+    """Its stamp is None once its delete is in the journal (which replays it): the
+    save leaves it out, and its head is not complete."""
+    store = opened_once(tmp_path)
+    kept, deleted = document("session_1795000000001"), document("session_1795000000002")
+    for session in (kept, deleted):
+        store.save_session(session)
+    documents = stamped(Entry(s, stamp_of(os.stat(store.layout.document(s.id))))
+                        for s in (kept, deleted))
+    deleted.stamp = None
+    store.save_catalogue(documents, store.directory_mtimes(), time.time_ns() + 10**10, True)
+    assert preview(tmp_path) is None
+    store.close()
+    store = SessionStore(tmp_path)  # its file is there, in a directory the catalogue vouches for
+    assert [s.id for s in store.open().sessions] == [kept.id]
     store.close()
 
 
@@ -679,11 +701,12 @@ def test_an_incomplete_or_untrusted_catalogue_gives_no_preview(tmp_path: Path) -
     session = document()
     store.save_session(session)
     entry = [Entry(session, stamp_of(os.stat(store.layout.document(session.id))))]
-    store.save_catalogue(list(entry), store.directory_mtimes(), time.time_ns() + 10**10, False)
+    later = time.time_ns() + 10**10
+    store.save_catalogue(stamped(entry), store.directory_mtimes(), later, False)
     assert preview(tmp_path) is None
-    store.save_catalogue(list(entry), store.directory_mtimes(), time.time_ns(), True)
+    store.save_catalogue(stamped(entry), store.directory_mtimes(), time.time_ns(), True)
     assert preview(tmp_path) is None
-    store.save_catalogue(entry, {}, time.time_ns() + 10**10, True)
+    store.save_catalogue(stamped(entry), {}, later, True)
     assert preview(tmp_path) is None
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, TypeVar
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -48,7 +48,7 @@ from plue_sidecar.store.head import (
     RawHead,
     parse_head_line,
 )
-from plue_sidecar.store.stamps import Stamp, StampRows, quiet_before
+from plue_sidecar.store.stamps import HeldStamp, Stamp, StampRows, quiet_before
 from plue_sidecar.wire_limits import MAX_PAGE_LIMIT
 
 log = logging.getLogger(__name__)
@@ -57,18 +57,6 @@ HEAD_ROWS = MAX_PAGE_LIMIT
 class Entry(NamedTuple):
     document: Session
     stamp: Stamp
-
-
-class SavedEntry(NamedTuple):
-    """A session as `Catalogue.save` may take it: its document and its file's stamp, or
-    that stamp's row in the `StampRows` saved with it (a stamp made for each of 100,000
-    sessions took 15 MB of a save)."""
-
-    document: Session
-    stamp: Stamp | int
-
-
-AnyEntry = TypeVar("AnyEntry", Entry, SavedEntry)
 
 
 @dataclass
@@ -226,47 +214,52 @@ class Catalogue:
             return Snapshot()
 
     def save(
-        self, entries: list[AnyEntry], directory_of: Callable[[str], str],
+        self, documents: list[Session], directory_of: Callable[[str], str],
         directory_mtimes: dict[str, int], taken_at_ns: int, complete: bool, *,
-        stamp_rows: StampRows | None = None,
+        stamp_rows: StampRows | None = None, left_out: frozenset[str] = frozenset(),
     ) -> None:
-        """Write a snapshot; directories without a known mtime are checked file by file.
-        `entries` are taken over: sorted in place and emptied, so that they are gone
-        before the body is made (6 MB at 100,000 sessions). `complete`: they are every
-        session there is, and every directory's mtime is known (so the head's newest
-        sessions are the newest of all). `stamp_rows`: the rows of the stamps `entries`
-        give by row."""
+        """Write a snapshot of `documents` (taken over: emptied once in order), each
+        with the stamp of the file that holds it (`Session.stamp`; see
+        `catalogue_order`); those in `left_out` and those without one are left out.
+        Directories without a known mtime are checked file by file. `complete`:
+        `documents` are every session there is, and every directory's mtime is known
+        (so the head's newest sessions are the newest of all, when none is left out).
+        `stamp_rows`: the rows of the stamps the documents hold as True."""
         rows = StampRows() if stamp_rows is None else stamp_rows
-        catalogue_order.sort_by_recency(entries)
-        directories: dict[str, catalogue_columns.Directory] = {}
-        for entry in entries:
-            sessions, stamps, checksums = directories.setdefault(
-                directory_of(entry.document.id), ([], [], array("I")))
-            sessions.append(entry.document)
-            stamps.append(entry.stamp)
-            checksums.append(checksum_of(entry.document))
-        entries.clear()
-        parent_rows = catalogue_columns.parent_rows(directories)
+        given = len(documents)
+        directories: dict[str, catalogue_columns.Directory] = {
+            name: (sessions, stamps, array("I", map(checksum_of, sessions)))
+            for name, (sessions, stamps)
+            in catalogue_order.by_directory_in_order(documents, left_out, directory_of).items()}
+        parent_rows = catalogue_order.ParentRows(
+            {name: sessions for name, (sessions, _, _) in directories.items()}, directory_of)
         head: dict[str, Any] = {
             "version": CATALOGUE_VERSION, "takenAt": taken_at_ns,
             "mtimes": {name: directory_mtimes.get(name) for name in directories},
-            "complete": complete and directory_mtimes.keys() >= directories.keys(),
+            "complete": complete and directory_mtimes.keys() >= directories.keys()
+            and sum(len(sessions) for sessions, _, _ in directories.values()) == given,
         }
         if head["complete"]:
             head["mtimes"] = dict(directory_mtimes)
             parts = [(sessions, stamps) for sessions, stamps, _ in directories.values()]
 
             def is_root(session: Session) -> bool:
-                return session.parent_id is None or parent_rows.get(session.parent_id) is None
+                return session.parent_id is None or not parent_rows.saved(session.parent_id)
 
-            def head_rows(keep: Callable[[Session], bool]) -> list[list[Any]]:
-                return [row_of(document, rows.resolve(stamp)) for document, stamp
-                        in catalogue_order.newest(parts, HEAD_ROWS, keep)]
+            newest = catalogue_order.newest(parts, HEAD_ROWS, lambda session: True)
+            newest_roots = catalogue_order.newest(parts, HEAD_ROWS, is_root)
+            held_rows = rows.rows_of({document.id for document, saved
+                                      in (*newest, *newest_roots) if saved is True})
+
+            def row(document: Session, saved: HeldStamp) -> list[Any]:
+                stamp = rows[held_rows[document.id]] if saved is True else saved
+                return row_of(document, stamp)
 
             head.update(
                 total=sum(len(sessions) for sessions, _ in parts),
                 rootsTotal=sum(sum(map(is_root, sessions)) for sessions, _ in parts),
-                newest=head_rows(lambda session: True), newestRoots=head_rows(is_root),
+                newest=[row(*pair) for pair in newest],
+                newestRoots=[row(*pair) for pair in newest_roots],
             )
         self._files.write_atomic_with(self.path, lambda fd: catalogue_columns.write_with_head(
             fd, head, directories, parent_rows, rows))

@@ -23,7 +23,7 @@ import os
 import sys
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from typing import Any, BinaryIO, NamedTuple, TypeAlias
 
@@ -31,7 +31,8 @@ import orjson
 
 from plue_sidecar.fd_io import write_all
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.stamps import Stamp, StampRows
+from plue_sidecar.store.catalogue_order import ParentRows
+from plue_sidecar.store.stamps import HeldStamp, RowWalk, Stamp, StampRows
 
 CHUNK_ROWS = 4096
 FIELDS = 11
@@ -44,9 +45,9 @@ _FIELD_COLUMNS = [attrgetter(name) for name in (
     "schema_version", "id", "parent_id", "title", "created_at", "updated_at",
     "message_count", "is_aborted", "aborted_at", "runner")]
 
-Directory: TypeAlias = "tuple[list[Session], list[Stamp | int], array[int]]"
-"""A directory's sessions, in the order written, each with its file's stamp (or that
-stamp's row in a `StampRows`) and its document's checksum."""
+Directory: TypeAlias = "tuple[list[Session], list[HeldStamp], array[int]]"
+"""A directory's sessions, in the order written, each with its file's stamp (True:
+the one in its row of a `StampRows`) and its document's checksum."""
 ChunkPlace = tuple[str, int, int, int]
 """(directory, rows, start, end) of a chunk; see the module's docstring."""
 
@@ -119,14 +120,14 @@ is at least as long as the real one."""
 
 def write_with_head(
     fd: int, head: dict[str, Any], directories: dict[str, Directory],
-    parent_rows: dict[str, int | None], stamp_rows: StampRows,
+    parent_rows: ParentRows, stamp_rows: StampRows,
 ) -> None:
     """The catalogue's file: the body, chunk by chunk as it is made, after room for
     `head` (given all but its "body"); then the head line, with the body's length,
     CRC-32 and chunks, padded with spaces to fill that room (JSON allows them before
     the line's end). Held whole, the body and the file made of it took about 25 MB at
-    100,000 sessions. `parent_rows`: see `parent_rows`; `stamp_rows`: the rows of the
-    stamps `directories` give by row."""
+    100,000 sessions, and each chunk's JSON made whole 1 MB. `stamp_rows`: the rows of
+    the stamps `directories` hold as True."""
     placeholder = {"length": _ABOVE_ANY_OFFSET, "crc": 0xFFFFFFFF, "columns": [
         [name, rows, _ABOVE_ANY_OFFSET, _ABOVE_ANY_OFFSET]
         for name, rows in _chunk_rows(directories)]}
@@ -135,12 +136,19 @@ def write_with_head(
     places: list[ChunkPlace] = []
     offset = crc = 0
     for chunk in _body_chunks(directories, parent_rows, stamp_rows):
-        write_all(fd, chunk.columns)
-        write_all(fd, chunk.numbers)
-        crc = zlib.crc32(chunk.numbers, zlib.crc32(chunk.columns, crc))
-        places.append((chunk.directory, chunk.rows, offset, offset + len(chunk.columns)))
-        offset += len(chunk.columns) + len(chunk.numbers)
-        del chunk  # before the next is made (orjson's bytes hold twice their length)
+        start = offset
+        # A column at a time: orjson's bytes hold twice their length.
+        for separator, column in zip(_SEPARATORS, chunk.columns, strict=True):
+            for part in (separator, orjson.dumps(column)):
+                write_all(fd, part)
+                crc = zlib.crc32(part, crc)
+                offset += len(part)
+        for part in (b"]", chunk.numbers):
+            write_all(fd, part)
+            crc = zlib.crc32(part, crc)
+            offset += len(part)
+        places.append((chunk.directory, chunk.rows, start, offset - len(chunk.numbers)))
+        del chunk  # before the next is made
     line = orjson.dumps({**head, "body": {"length": offset, "crc": crc, "columns": places}})
     if len(line) > room:
         raise AssertionError("the catalogue's head outgrew the room made for it")
@@ -148,11 +156,15 @@ def write_with_head(
     write_all(fd, line.ljust(room) + b"\n")
 
 
+_SEPARATORS = (b"[", *(b"," for _ in range(FIELDS - 1)))
+"""Before each column of a chunk's JSON part (which ends with "]")."""
+
+
 class _BodyChunk(NamedTuple):
     directory: str
     rows: int
-    columns: bytes
-    """The JSON part."""
+    columns: list[list[Any]]
+    """The JSON part, as values."""
     numbers: bytes
     """The binary part: `rows * ROW_BYTES` bytes."""
 
@@ -164,29 +176,13 @@ def _chunk_rows(directories: dict[str, Directory]) -> Iterator[tuple[str, int]]:
             yield name, min(CHUNK_ROWS, len(sessions) - first)
 
 
-def parent_rows(directories: dict[str, Directory]) -> dict[str, int | None]:
-    """The row of each session some session names as its parent, None for a parent not
-    saved: only those are looked up by id (a dict of every id took 8 MB at 100,000
-    sessions, and a set of the parents beside this dict 4 MB more)."""
-    rows: dict[str, int | None] = dict.fromkeys(
-        session.parent_id for sessions, _, _ in directories.values()
-        for session in sessions if session.parent_id is not None)
-    row = 0
-    for sessions, _, _ in directories.values():
-        for session in sessions:
-            if session.id in rows:
-                rows[session.id] = row
-            row += 1
-    return rows
-
-
 def _body_chunks(
-    directories: dict[str, Directory], parent_rows: dict[str, int | None],
-    stamp_rows: StampRows,
+    directories: dict[str, Directory], parent_rows: ParentRows, stamp_rows: StampRows,
 ) -> Iterator[_BodyChunk]:
     """The body of these directories' sessions, chunk by chunk, each made as it is asked
     for: the body is written as it is made, never held whole."""
     row = 0
+    walk = RowWalk(stamp_rows)
     for name, (sessions, stamps, checksums) in directories.items():
         for first in range(0, len(sessions), CHUNK_ROWS):
             chunk = sessions[first : first + CHUNK_ROWS]
@@ -198,12 +194,13 @@ def _body_chunks(
                             [s.share.secret, s.share.created_at, s.share.expires_at]
                             for s in chunk])
             numbers = _binary_of(
-                list(map(stamp_rows.resolve, stamps[first : first + CHUNK_ROWS])),
+                (walk.stamp(session.id, saved) for session, saved
+                 in zip(chunk, stamps[first : first + CHUNK_ROWS], strict=True)),
                 checksums[first : first + CHUNK_ROWS])
             if _SWAP:
                 for values in numbers:
                     values.byteswap()
-            yield _BodyChunk(name, len(chunk), orjson.dumps(columns),
+            yield _BodyChunk(name, len(chunk), columns,
                             b"".join(values.tobytes() for values in numbers))
 
 
@@ -212,29 +209,24 @@ NO_STAMP: Stamp = (0, 0, -1)
 vouches for its file, which is read instead."""
 
 
-def _binary_of(stamps: list[Stamp], checksums: array[int]) -> list[array[int]]:
-    try:
-        return _arrays_of(stamps, checksums)
-    except OverflowError:
-        return _arrays_of([stamp if _fits(stamp) else NO_STAMP for stamp in stamps],
-                          checksums)
+def _binary_of(stamps: Iterable[Stamp], checksums: array[int]) -> list[array[int]]:
+    """The chunk's binary part, each stamp put straight into the arrays (a list of
+    them took a tuple and three ints a row)."""
+    inodes, mtimes, sizes = array("Q"), array("q"), array("q")
+    for inode, mtime, size in stamps:
+        try:
+            inodes.append(inode)
+            mtimes.append(mtime)
+            sizes.append(size)
+        except OverflowError:
+            del inodes[len(sizes):], mtimes[len(sizes):]
+            for values, number in zip((inodes, mtimes, sizes), NO_STAMP, strict=True):
+                values.append(number)
+    return [inodes, mtimes, sizes, checksums]
 
 
-def _arrays_of(stamps: list[Stamp], checksums: array[int]) -> list[array[int]]:
-    inodes, mtimes, sizes = zip(*stamps, strict=True) if stamps else ((), (), ())
-    return [array("Q", inodes), array("q", mtimes), array("q", sizes),
-            array("I", checksums)]
-
-
-def _fits(stamp: Stamp) -> bool:
-    inode, mtime, size = stamp
-    return 0 <= inode < 1 << 64 and all(-(1 << 63) <= n < 1 << 63 for n in (mtime, size))
-
-
-def _parent_written(
-    parent: str | None, row_of: dict[str, int | None], rows_so_far: int
-) -> Any:
+def _parent_written(parent: str | None, rows: ParentRows, rows_so_far: int) -> Any:
     if parent is None:
         return None
-    row = row_of.get(parent)
+    row = rows.row(parent)
     return row if row is not None and row < rows_so_far else parent

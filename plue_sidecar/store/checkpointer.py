@@ -21,7 +21,7 @@ from typing import Protocol
 from plue_sidecar import errors
 from plue_sidecar.gc_pause import collector_paused
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.held_stamps import HeldStamps
+from plue_sidecar.store.catalogue_snapshot import CatalogueSnapshot
 from plue_sidecar.store.io_pool import IoPool
 from plue_sidecar.store.journal import Record
 from plue_sidecar.store.loading import LoadedData
@@ -273,25 +273,26 @@ class Checkpointer:
                 self._dirty.discard(document.id)
         self._deleted.difference_update(written.removed)
 
-    def _catalogue_snapshot(self) -> tuple[HeldStamps, dict[str, int], int, bool]:
-        """Documents and the stamps they hold as they are now (see `held_stamps`);
+    def _catalogue_snapshot(self) -> tuple[CatalogueSnapshot, dict[str, int], int, bool]:
+        """Documents as they are now (see `catalogue_snapshot`);
         directory mtimes only when no write is in flight, since only then does every
         directory agree with memory; and whether that was so."""
         taken_at_ns = time.time_ns()
         quiet = self._io.in_flight == 0
         mtimes = self._store.directory_mtimes() if quiet else {}
-        held = HeldStamps.take(self._documents.values(), self._dirty, self._stamp_rows)
-        return held, mtimes, taken_at_ns, quiet
+        snapshot = CatalogueSnapshot.take(
+            self._documents.values(), self._dirty, self._stamp_rows)
+        return snapshot, mtimes, taken_at_ns, quiet
 
     def _save_catalogue(
-        self, held: HeldStamps, mtimes: dict[str, int], taken_at_ns: int, quiet: bool
+        self, snapshot: CatalogueSnapshot, mtimes: dict[str, int], taken_at_ns: int,
+        quiet: bool,
     ) -> None:
         """Write the catalogue of a snapshot (off the loop): complete when no write was
         in flight and every session's file held its newest version."""
-        with collector_paused():  # an entry per session, none cyclic: no pass walks them
-            entries = held.entries()
-            self._store.save_catalogue(
-                entries, mtimes, taken_at_ns, quiet and held.complete(entries), held.rows)
+        with collector_paused():  # lists of every session, none cyclic: no pass walks them
+            self._store.save_catalogue(snapshot.documents, mtimes, taken_at_ns, quiet,
+                                       snapshot.rows, left_out=snapshot.dirty)
 
     def _save_catalogue_in_background(self) -> None:
         """Snapshot documents and stamps together, here on the loop, and write them aside."""

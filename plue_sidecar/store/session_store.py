@@ -21,7 +21,7 @@ from plue_sidecar.models.records import (
     MessageRecord,
     Session,
 )
-from plue_sidecar.store.catalogue import AnyEntry, Catalogue, Entry, Head, document_bytes
+from plue_sidecar.store.catalogue import Catalogue, Entry, Head, document_bytes
 from plue_sidecar.store.durable_io import DurableFiles
 from plue_sidecar.store.head import directory_mtimes
 from plue_sidecar.store.journal import (
@@ -141,13 +141,14 @@ class SessionStore:
                           "disk has free")
 
     def save_catalogue(
-        self, entries: list[AnyEntry], directory_mtimes: dict[str, int],
-        taken_at_ns: int, complete: bool = False, stamp_rows: StampRows | None = None,
+        self, documents: list[Session], directory_mtimes: dict[str, int], taken_at_ns: int,
+        complete: bool = False, stamp_rows: StampRows | None = None, *,
+        left_out: frozenset[str] = frozenset(),
     ) -> None:
         """Write the catalogue; `directory_mtimes` only when no write was in flight.
-        `entries` are taken over (see `Catalogue.save`)."""
-        self.catalogue.save(entries, bucket_of, directory_mtimes, taken_at_ns, complete,
-                            stamp_rows=stamp_rows)
+        `documents` are taken over (see `Catalogue.save`)."""
+        self.catalogue.save(documents, bucket_of, directory_mtimes, taken_at_ns, complete,
+                            stamp_rows=stamp_rows, left_out=left_out)
 
     def wait_until_directories_are_quiet(self) -> None:
         """Sleep the few milliseconds until no directory changed within its racy window,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -84,16 +84,53 @@ class StampRows:
     def __getitem__(self, row: int) -> Stamp:
         return (self.inodes[row], self.mtimes[row], self.sizes[row])
 
-    def resolve(self, stamp: Stamp | int) -> Stamp:
-        """`stamp`, or the stamp of row `stamp`."""
-        return self[stamp] if isinstance(stamp, int) else stamp
+    def rows_of(self, session_ids: set[str]) -> dict[str, int]:
+        """The row of each of these sessions that has one."""
+        return {session_id: row for row, session_id in enumerate(self.ids)
+                if session_id in session_ids}
 
-    def recorded(self, held_by: Callable[[str], HeldStamp | None]) -> Iterator[tuple[str, int]]:
-        """Each session that holds the catalogue's stamp (`held_by` it is True), with
-        that stamp's row."""
-        for row, session_id in enumerate(self.ids):
-            if held_by(session_id) is True:
-                yield session_id, row
+
+MAX_WALK_RESTARTS = 64
+
+
+class RowWalk:
+    """Finds the rows of sessions that hold the catalogue's stamps (True), asked for
+    about in the order of the rows: a save writes them in the order of the catalogue
+    it was loaded from, less what changed since (a dict of every id took 5 MB at
+    100,000 sessions). The walk goes on from the last row found; once it has had to
+    start over more often than a save's directories could move, it makes that dict."""
+
+    def __init__(self, rows: StampRows) -> None:
+        self._rows = rows
+        self._next = 0
+        self._restarts = 0
+        self._by_id: dict[str, int] | None = None
+
+    def stamp(self, session_id: str, held: HeldStamp) -> Stamp:
+        """`held`, or the stamp of the session's row when it is True."""
+        return self._rows[self.row(session_id)] if held is True else held
+
+    def row(self, session_id: str) -> int:
+        """The row of a session that has one (ValueError if it has none)."""
+        if self._by_id is not None:
+            found = self._by_id.get(session_id)
+            if found is None:
+                raise ValueError(f"{session_id} has no row")
+            return found
+        ids, at = self._rows.ids, self._next
+        if at < len(ids) and ids[at] == session_id:
+            row = at
+        else:
+            try:
+                row = ids.index(session_id, at)  # in C: a pass over the rows is cheap
+            except ValueError:
+                self._restarts += 1
+                if self._restarts > MAX_WALK_RESTARTS:
+                    self._by_id = {sid: row for row, sid in enumerate(ids)}
+                    return self.row(session_id)
+                row = ids.index(session_id, 0, at)
+        self._next = row + 1
+        return row
 
 
 def session_directories(sessions_dir: Path) -> Iterator[tuple[str, Path, int]]:

@@ -4,6 +4,7 @@ still load those), and a version 6 body's columns edited with its head kept true
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,13 @@ def edit_columns(path: Path, edit: Any) -> None:
     body = b"".join(parts)
     head["body"] = {"length": len(body), "crc": zlib.crc32(body), "columns": places}
     path.write_bytes(orjson.dumps(head) + b"\n" + body)
+
+
+def stamped(entries: Iterable[Entry]) -> list[Session]:
+    """The entries' sessions, each holding its entry's stamp as the store sets it, as
+    a catalogue save takes them."""
+    documents = []
+    for document, stamp in entries:
+        document.stamp = stamp
+        documents.append(document)
+    return documents
