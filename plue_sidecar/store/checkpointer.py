@@ -295,7 +295,7 @@ class Checkpointer:
                                        snapshot.rows, left_out=snapshot.dirty)
 
     def _save_catalogue_in_background(self) -> None:
-        """Snapshot documents and stamps together, here on the loop, and write them aside."""
+        """Snapshot the documents here on the loop, and write them aside."""
         if self._catalogue_saving is not None and not self._catalogue_saving.done():
             return
         saving = asyncio.wrap_future(

@@ -126,7 +126,7 @@ class RowWalk:
             except ValueError:
                 self._restarts += 1
                 if self._restarts > MAX_WALK_RESTARTS:
-                    self._by_id = {sid: row for row, sid in enumerate(ids)}
+                    self._by_id = dict(zip(ids, range(len(ids)), strict=True))
                     return self.row(session_id)
                 row = ids.index(session_id, 0, at)
         self._next = row + 1
