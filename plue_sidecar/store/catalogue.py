@@ -233,11 +233,12 @@ class Catalogue:
             in catalogue_order.by_directory_in_order(documents, left_out, directory_of).items()}
         parent_rows = catalogue_order.ParentRows(
             {name: sessions for name, (sessions, _, _) in directories.items()}, directory_of)
+        saved = sum(len(sessions) for sessions, _, _ in directories.values())
         head: dict[str, Any] = {
             "version": CATALOGUE_VERSION, "takenAt": taken_at_ns,
             "mtimes": {name: directory_mtimes.get(name) for name in directories},
             "complete": complete and directory_mtimes.keys() >= directories.keys()
-            and sum(len(sessions) for sessions, _, _ in directories.values()) == given,
+            and saved == given,
         }
         if head["complete"]:
             head["mtimes"] = dict(directory_mtimes)
@@ -248,15 +249,15 @@ class Catalogue:
 
             newest = catalogue_order.newest(parts, HEAD_ROWS, lambda session: True)
             newest_roots = catalogue_order.newest(parts, HEAD_ROWS, is_root)
-            held_rows = rows.rows_of({document.id for document, saved
-                                      in (*newest, *newest_roots) if saved is True})
+            held_rows = rows.rows_of({document.id for document, held
+                                      in (*newest, *newest_roots) if held is True})
 
-            def row(document: Session, saved: HeldStamp) -> list[Any]:
-                stamp = rows[held_rows[document.id]] if saved is True else saved
+            def row(document: Session, held: HeldStamp) -> list[Any]:
+                stamp = rows[held_rows[document.id]] if held is True else held
                 return row_of(document, stamp)
 
             head.update(
-                total=sum(len(sessions) for sessions, _ in parts),
+                total=saved,
                 rootsTotal=sum(sum(map(is_root, sessions)) for sessions, _ in parts),
                 newest=[row(*pair) for pair in newest],
                 newestRoots=[row(*pair) for pair in newest_roots],
