@@ -56,8 +56,8 @@ def raw_command(*extra: str) -> list[str]:
     return [PYTHON, str(HERE / "floor_raw.py"), *extra]
 
 
-def pygls_command() -> list[str]:
-    return [PYTHON, str(HERE / "floor_pygls.py")]
+def pygls_command(*extra: str) -> list[str]:
+    return [PYTHON, str(HERE / "floor_pygls.py"), *extra]
 
 
 async def sequential_ms(client: RpcClient, method: str, params: Any, count: int) -> list[float]:
@@ -158,11 +158,11 @@ def sqlite_inserts_per_second(directory: Path, count: int, writers: int) -> floa
     return rate
 
 
-async def raw_with_sqlite(path: Path) -> RpcClient:
+async def raw_with_sqlite(path: Path, *extra: str) -> RpcClient:
     """The raw floor making one durable sqlite insert in `path` for each request: a
     round trip and an insert, in series (its first insert made, as the sidecar's first
-    create is before it is timed)."""
-    client = await RpcClient.spawn(*raw_command(str(path)))
+    create is before it is timed). `extra`: the floor's options (`--off-loop`)."""
+    client = await RpcClient.spawn(*raw_command(str(path), *extra))
     await client.call("initialize", {})
     await client.call("session/create", {})
     return client

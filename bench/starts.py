@@ -83,6 +83,7 @@ async def cold_starts(bench: Bench) -> Path:
         "python": python,
         "raw": start(raw_command),
         "pygls": start(pygls_command),
+        "pygls + pydantic": start(lambda: pygls_command("--pydantic")),
         "empty": start(lambda: sidecar_command(bench.fresh_dir("cold"))),
         "empty, first page": start(lambda: sidecar_command(bench.fresh_dir("cold-list")),
                                    first_page),
@@ -104,6 +105,8 @@ def add_start_rows(bench: Bench, starts: dict[str, dict[str, float]]) -> None:
     # Each floor: its name in the table, its median, and how a target names it.
     floors = {
         "pygls": ("pygls", starts["pygls"]["median"], "pygls"),
+        "pygls + pydantic": ("pygls + pydantic", starts["pygls + pydantic"]["median"],
+                             "pygls + pydantic"),
         "raw": ("raw start", starts["raw"]["median"], "raw start"),
         "empty": ("empty data dir start", empty["median"], "empty"),
         "one session": ("same with one session", starts["one session"]["median"],
@@ -125,8 +128,16 @@ def add_start_rows(bench: Bench, starts: dict[str, dict[str, float]]) -> None:
     # The early answers (see plue_sidecar.early) answer initialize and the first page
     # before the rest imports; a request that needs the sessions waits for all of it.
     # That start is the floor of the rows that load every session.
-    row("cold start, one session on disk",
-        "spawn to a session/get answered (every module imported)", "one session", "pygls", 1.1)
+    one_session = "cold start, one session on disk"
+    row(one_session, "spawn to a session/get answered (every module imported)", "one session",
+        "pygls", 1.1)
+    # The stack's own start: the pygls floor importing pydantic and validating one model,
+    # with nothing of the sidecar's. What the sidecar's modules, store and load add.
+    row(one_session, "against pygls importing pydantic and validating one model",
+        "one session", "pygls + pydantic", 1.1)
+    bench.add(Figure(one_session, "pygls + pydantic against pygls (the stack, no sidecar)",
+                     starts["pygls + pydantic"]["median"], "ms", "pygls",
+                     starts["pygls"]["median"], "report"))
 
     large = f"cold start, {bench.sizes.sessions:,} sessions on disk"
     row(large, "spawn to first session/list page answered", "large, first page", "empty", 1.5)
