@@ -25,7 +25,7 @@ SESSION = {
 def params_validator(with_pydantic: bool) -> Callable[[Any], object]:
     if not with_pydantic:
         return lambda params: params
-    from pydantic import BaseModel, ConfigDict, Field  # noqa: PLC0415 - this floor's only
+    from pydantic import BaseModel, ConfigDict, Field  # noqa: PLC0415 - only with --pydantic
 
     class InitializeParams(BaseModel):
         model_config = ConfigDict(extra="allow")
