@@ -19,10 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes and few rounds: a smoke run in under a minute")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print only; leave results.json and BENCHMARKS.md alone")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes and few rounds: a smoke run in under a minute",
+    )
+    parser.add_argument(
+        "--no-write",
+        action="store_true",
+        help="print only; leave results.json and BENCHMARKS.md alone",
+    )
     args = parser.parse_args()
     # Measure the sidecar as an installed package runs, with its modules byte-compiled
     # (the floors' are, in site-packages): where PYTHONDONTWRITEBYTECODE is set, a run
@@ -38,9 +44,14 @@ def main() -> int:
     report.print_table(bench.figures)
     if not args.no_write:
         command = "python -m bench" + (" --quick" if args.quick else "")
-        report.write(bench.figures, machine(), command, args.quick,
-                     results_path=ROOT / "bench" / "results.json",
-                     benchmarks_md=ROOT / "BENCHMARKS.md")
+        report.write(
+            bench.figures,
+            machine(),
+            command,
+            args.quick,
+            results_path=ROOT / "bench" / "results.json",
+            benchmarks_md=ROOT / "BENCHMARKS.md",
+        )
     return 0
 
 

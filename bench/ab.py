@@ -63,16 +63,23 @@ async def creates(client: RpcClient) -> Figures:
         made.append(await rate_in_flight(client, "session/create", lambda i: {}, 1000, 64))
         got.append(await rate_in_flight(client, "session/get", lambda i: get, 9000, 64))
     created, gets = statistics.median(made), statistics.median(got)
-    return {"sequential/s": sequential, "in flight/s": created, "gets in flight/s": gets,
-            "ratio to gets": created / gets}
+    return {
+        "sequential/s": sequential,
+        "in flight/s": created,
+        "gets in flight/s": gets,
+        "ratio to gets": created / gets,
+    }
 
 
 async def appends(client: RpcClient) -> Figures:
     ids = [(await client.call("session/create", {}))["id"] for _ in range(64)]
 
     def append(i: int) -> dict[str, Any]:
-        return {"sessionId": ids[i % 64], "role": "user",
-                "parts": [{"type": "text", "text": "hello " * 20}]}
+        return {
+            "sessionId": ids[i % 64],
+            "role": "user",
+            "parts": [{"type": "text", "text": "hello " * 20}],
+        }
 
     await rate_in_flight(client, "message/append", append, 500, 64)
     p50 = await p50_us(client, "message/append", append(0), 300)
@@ -86,24 +93,34 @@ async def pages(client: RpcClient) -> Figures:
     session = (await client.call("session/create", {}))["id"]
 
     def append(i: int) -> dict[str, Any]:
-        return {"sessionId": session, "role": "user",
-                "parts": [{"type": "text", "text": f"message {i} " * 10}]}
+        return {
+            "sessionId": session,
+            "role": "user",
+            "parts": [{"type": "text", "text": f"message {i} " * 10}],
+        }
 
     await rate_in_flight(client, "message/append", append, 400, 1)
     page = {"sessionId": session, "afterSeq": 100, "limit": 50}
-    return {"p50 us": await p50_us(client, "message/list", page, 400),
-            "in flight/s": await rate_in_flight(client, "message/list", lambda i: page, 2000, 64)}
+    return {
+        "p50 us": await p50_us(client, "message/list", page, 400),
+        "in flight/s": await rate_in_flight(client, "message/list", lambda i: page, 2000, 64),
+    }
 
 
 SCENARIOS: dict[str, Callable[[RpcClient], Awaitable[Figures]]] = {
-    "creates": creates, "appends": appends, "pages": pages}
+    "creates": creates,
+    "appends": appends,
+    "pages": pages,
+}
 
 
-async def one_sidecar(tree: Path, scenario: Callable[[RpcClient], Awaitable[Figures]],
-                      scratch: Path) -> Figures:
+async def one_sidecar(
+    tree: Path, scenario: Callable[[RpcClient], Awaitable[Figures]], scratch: Path
+) -> Figures:
     data_dir = Path(tempfile.mkdtemp(dir=scratch)) / "data"
-    client = await RpcClient.spawn(*sidecar_command(data_dir), env={"PYTHONPATH": str(tree)},
-                                   cwd=scratch)
+    client = await RpcClient.spawn(
+        *sidecar_command(data_dir), env={"PYTHONPATH": str(tree)}, cwd=scratch
+    )
     await client.call("initialize", {})
     try:
         return await scenario(client)
@@ -120,9 +137,13 @@ async def run(scenario: str, rounds: int, trees: list[tuple[str, Path]]) -> None
                 results[label].append(await one_sidecar(tree, measure, Path(scratch)))
     for label, rows in results.items():
         medians = {name: statistics.median(row[name] for row in rows) for name in rows[0]}
-        print(f"{label:>8}  " + "  ".join(f"{name} {value:,.3g}" if value < 10 else
-                                          f"{name} {value:,.0f}"
-                                          for name, value in medians.items()))
+        print(
+            f"{label:>8}  "
+            + "  ".join(
+                f"{name} {value:,.3g}" if value < 10 else f"{name} {value:,.0f}"
+                for name, value in medians.items()
+            )
+        )
 
 
 def main(argv: list[str]) -> int:

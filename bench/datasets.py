@@ -25,9 +25,17 @@ TEXT = [{"type": "text", "text": "benchmark"}]
 def session(number: int, parent: int | None = None, messages: int = 0) -> Session:
     created = BASE_MS + number * 7
     return Session(
-        SESSION_SCHEMA_VERSION, f"session_{created}",
+        SESSION_SCHEMA_VERSION,
+        f"session_{created}",
         None if parent is None else f"session_{BASE_MS + parent * 7}",
-        f"Session {number}", created, created, messages, False, None, None, None,
+        f"Session {number}",
+        created,
+        created,
+        messages,
+        False,
+        None,
+        None,
+        None,
     )
 
 
@@ -43,9 +51,7 @@ def write_sessions(data_dir: Path, count: int) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             made.add(path.parent)
         path.write_bytes(orjson.dumps(document.to_json()))
-    (data_dir / "migrations.json").write_bytes(
-        orjson.dumps({"completed": SESSION_SCHEMA_VERSION})
-    )
+    (data_dir / "migrations.json").write_bytes(orjson.dumps({"completed": SESSION_SCHEMA_VERSION}))
 
 
 def write_long_session(data_dir: Path, messages: int) -> str:
@@ -56,13 +62,19 @@ def write_long_session(data_dir: Path, messages: int) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     with layout.message_log(document.id).open("wb") as log:
         for seq in range(1, messages + 1):
-            log.write(encode_record(MessageRecord(
-                id=f"msg_{seq:032x}", session_id=document.id, seq=seq, role="user",
-                parts=[TextPart(text=f"message {seq} " + "lorem ipsum " * 8)],
-                created_at=BASE_MS + seq, completed_at=BASE_MS + seq,
-            )))
+            log.write(
+                encode_record(
+                    MessageRecord(
+                        id=f"msg_{seq:032x}",
+                        session_id=document.id,
+                        seq=seq,
+                        role="user",
+                        parts=[TextPart(text=f"message {seq} " + "lorem ipsum " * 8)],
+                        created_at=BASE_MS + seq,
+                        completed_at=BASE_MS + seq,
+                    )
+                )
+            )
     path.write_bytes(orjson.dumps(document.to_json()))
-    (data_dir / "migrations.json").write_bytes(
-        orjson.dumps({"completed": SESSION_SCHEMA_VERSION})
-    )
+    (data_dir / "migrations.json").write_bytes(orjson.dumps({"completed": SESSION_SCHEMA_VERSION}))
     return document.id

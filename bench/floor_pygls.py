@@ -16,9 +16,15 @@ from pygls.server import JsonRPCServer
 
 server = JsonRPCServer(JsonRPCProtocol, default_converter)
 SESSION = {
-    "id": "session_1795000000000", "parentId": None, "title": "New Session",
-    "createdAt": 1795000000000, "updatedAt": 1795000000000, "messageCount": 0,
-    "isAborted": False, "abortedAt": None, "share": None,
+    "id": "session_1795000000000",
+    "parentId": None,
+    "title": "New Session",
+    "createdAt": 1795000000000,
+    "updatedAt": 1795000000000,
+    "messageCount": 0,
+    "isAborted": False,
+    "abortedAt": None,
+    "share": None,
 }
 
 

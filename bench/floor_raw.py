@@ -19,9 +19,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 SESSION = {
-    "id": "session_1795000000000", "parentId": None, "title": "New Session",
-    "createdAt": 1795000000000, "updatedAt": 1795000000000, "messageCount": 0,
-    "isAborted": False, "abortedAt": None, "share": None,
+    "id": "session_1795000000000",
+    "parentId": None,
+    "title": "New Session",
+    "createdAt": 1795000000000,
+    "updatedAt": 1795000000000,
+    "messageCount": 0,
+    "isAborted": False,
+    "abortedAt": None,
+    "share": None,
 }
 
 

@@ -53,7 +53,9 @@ class Step:
 
 
 async def add_rows_in_turns(
-    bench: Bench, data_dirs: dict[int, Path], open_step: Callable[[int, Path], Awaitable[Step]],
+    bench: Bench,
+    data_dirs: dict[int, Path],
+    open_step: Callable[[int, Path], Awaitable[Step]],
     scenario: str,
 ) -> None:
     """Rows for every size past the smallest against it: every size's sidecar open at
@@ -66,18 +68,21 @@ async def add_rows_in_turns(
         for data_dir in data_dirs.values():
             await catalogue_saved(data_dir)
         measured = [(name, count) for count, step in steps for name, *_ in step.requests]
-        probes = [(step.client, method, params, total // PROCESSES)
-                  for _, step in steps for _, method, params, total in step.requests]
-        for key, times in zip(measured, await sequential_in_turns(probes, BLOCKS),
-                              strict=True):
+        probes = [
+            (step.client, method, params, total // PROCESSES)
+            for _, step in steps
+            for _, method, params, total in step.requests
+        ]
+        for key, times in zip(measured, await sequential_in_turns(probes, BLOCKS), strict=True):
             samples[key] += times
         for _, step in steps:
             await step.client.close()
     for data_dir in data_dirs.values():
         shutil.rmtree(data_dir.parent, ignore_errors=True)
     names = dict.fromkeys(name for name, _ in samples)  # in the order first measured
-    medians = {name: [summary(samples[name, count])["median"] for count in data_dirs]
-               for name in names}
+    medians = {
+        name: [summary(samples[name, count])["median"] for count in data_dirs] for name in names
+    }
     bench.add_growth(medians, tuple(data_dirs), scenario)
 
 
@@ -98,12 +103,15 @@ async def cost_as_sessions_grow(bench: Bench) -> None:
         append = {**session, "role": "user", "parts": TEXT}
         for _ in range(60):
             await client.call("message/append", append)
-        return Step(client, [
-            ("session/get", "session/get", session, requests),
-            ("session/list page of 50", "session/list", {"limit": 50}, requests),
-            ("message/append", "message/append", append, 200),
-            ("message/list page of 50", "message/list", {**session, "limit": 50}, requests),
-        ])
+        return Step(
+            client,
+            [
+                ("session/get", "session/get", session, requests),
+                ("session/list page of 50", "session/list", {"limit": 50}, requests),
+                ("message/append", "message/append", append, 200),
+                ("message/list page of 50", "message/list", {**session, "limit": 50}, requests),
+            ],
+        )
 
     await add_rows_in_turns(bench, data_dirs, open_step, "{name} with {count:,} sessions")
 
@@ -120,11 +128,12 @@ async def cost_as_a_history_grows(bench: Bench) -> None:
     async def open_step(count: int, data_dir: Path) -> Step:
         client, append = await appending_to(data_dir, session_ids[count])
         last_page = {"sessionId": session_ids[count], "afterSeq": count - 49, "limit": 50}
-        return Step(client, [
-            ("message/append", "message/append", append, 200),
-            ("message/list, last page of 50", "message/list", last_page,
-             bench.sizes.requests),
-        ])
+        return Step(
+            client,
+            [
+                ("message/append", "message/append", append, 200),
+                ("message/list, last page of 50", "message/list", last_page, bench.sizes.requests),
+            ],
+        )
 
-    await add_rows_in_turns(bench, data_dirs, open_step,
-                            "{name} in a {count:,}-message session")
+    await add_rows_in_turns(bench, data_dirs, open_step, "{name} in a {count:,}-message session")

@@ -82,9 +82,9 @@ async def sequential_in_turns(probes: Sequence[Probe], blocks: int = 10) -> list
     numbered = list(enumerate(probes))
     for block in range(blocks):
         for index, (client, method, params, count) in (
-                numbered if block % 2 == 0 else numbered[::-1]):
-            samples[index] += await sequential_ms(client, method, params,
-                                                  max(1, count // blocks))
+            numbered if block % 2 == 0 else numbered[::-1]
+        ):
+            samples[index] += await sequential_ms(client, method, params, max(1, count // blocks))
     return samples
 
 

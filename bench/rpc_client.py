@@ -29,12 +29,19 @@ class RpcClient:
 
     @classmethod
     async def spawn(
-        cls, *command: str, env: dict[str, str] | None = None, watch_stderr: bool = False,
+        cls,
+        *command: str,
+        env: dict[str, str] | None = None,
+        watch_stderr: bool = False,
         cwd: Path | None = None,
     ) -> RpcClient:
         process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})}, cwd=cwd,
+            *command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         return cls(process, watch_stderr)
 

@@ -50,10 +50,24 @@ class Sizes:
     @classmethod
     def of(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(rounds=3, requests=300, creates=100, sessions=2_000, messages=500,
-                       aborts=5, abort_starts=1)
-        return cls(rounds=11, requests=3_000, creates=500, sessions=100_000, messages=10_000,
-                   aborts=25, abort_starts=4)
+            return cls(
+                rounds=3,
+                requests=300,
+                creates=100,
+                sessions=2_000,
+                messages=500,
+                aborts=5,
+                abort_starts=1,
+            )
+        return cls(
+            rounds=11,
+            requests=3_000,
+            creates=500,
+            sessions=100_000,
+            messages=10_000,
+            aborts=25,
+            abort_starts=4,
+        )
 
 
 class Bench:
@@ -79,9 +93,18 @@ class Bench:
         """One row per figure and size past the smallest, against it (<= 1.2x)."""
         for name, values in medians.items():
             for count, value in zip(steps[1:], values[1:], strict=True):
-                self.add(Figure(scenario.format(name=name, count=count), "round trip p50",
-                                value, "ms", f"same with {steps[0]:,}", values[0],
-                                "<= 1.2 x smallest"), 1.2)
+                self.add(
+                    Figure(
+                        scenario.format(name=name, count=count),
+                        "round trip p50",
+                        value,
+                        "ms",
+                        f"same with {steps[0]:,}",
+                        values[0],
+                        "<= 1.2 x smallest",
+                    ),
+                    1.2,
+                )
 
     async def run(self) -> None:
         await self.large_data_dir(await starts.cold_starts(self))
@@ -105,26 +128,56 @@ class Bench:
         await client.call("initialize", {})
         created = await client.call("session/create", {})
         params = {"sessionId": created["id"]}
-        raw_times, our_times = await sequential_in_turns([
-            (raw, "session/get", SESSION_GET_PARAMS, sizes.requests),
-            (client, "session/get", params, sizes.requests),
-        ])
+        raw_times, our_times = await sequential_in_turns(
+            [
+                (raw, "session/get", SESSION_GET_PARAMS, sizes.requests),
+                (client, "session/get", params, sizes.requests),
+            ]
+        )
         raw_seq, ours = summary(raw_times), summary(our_times)
         raw_rates, rates = [], []
         for _ in range(3):
-            raw_rates.append(await rate_in_flight(
-                raw, "session/get", lambda i: SESSION_GET_PARAMS, sizes.requests * 3, 64))
-            rates.append(await rate_in_flight(client, "session/get", lambda i: params,
-                                              sizes.requests * 3, 64))
+            raw_rates.append(
+                await rate_in_flight(
+                    raw, "session/get", lambda i: SESSION_GET_PARAMS, sizes.requests * 3, 64
+                )
+            )
+            rates.append(
+                await rate_in_flight(
+                    client, "session/get", lambda i: params, sizes.requests * 3, 64
+                )
+            )
         raw_rate, rate = statistics.median(raw_rates), statistics.median(rates)
         await raw.close()
         await client.close()
         self.get_median = ours["median"]
         self.raw_round_trip = raw_seq["median"]
-        self.add(Figure("session/get, sequential", "round trip p50", ours["median"], "ms",
-                        "raw", raw_seq["median"], "p50 <= 1.5 x raw", p99=ours["p99"]), 1.5)
-        self.add(Figure("session/get, 64 in flight", "requests per second", rate, "req/s",
-                        "raw", raw_rate, ">= 0.25 x raw"), 0.25, higher_is_better=True)
+        self.add(
+            Figure(
+                "session/get, sequential",
+                "round trip p50",
+                ours["median"],
+                "ms",
+                "raw",
+                raw_seq["median"],
+                "p50 <= 1.5 x raw",
+                p99=ours["p99"],
+            ),
+            1.5,
+        )
+        self.add(
+            Figure(
+                "session/get, 64 in flight",
+                "requests per second",
+                rate,
+                "req/s",
+                "raw",
+                raw_rate,
+                ">= 0.25 x raw",
+            ),
+            0.25,
+            higher_is_better=True,
+        )
 
     async def creates(self) -> None:
         sizes = self.sizes
@@ -141,11 +194,13 @@ class Bench:
         # plue_sidecar.early): the first create waits for that, once; the rate is the
         # creates' own.
         first = await client.call("session/create", {})
-        floor_times, off_loop_times, create_times = await sequential_in_turns([
-            (in_series_floor, "session/create", {}, sizes.creates),
-            (off_loop_floor, "session/create", {}, sizes.creates),
-            (client, "session/create", {}, sizes.creates),
-        ])
+        floor_times, off_loop_times, create_times = await sequential_in_turns(
+            [
+                (in_series_floor, "session/create", {}, sizes.creates),
+                (off_loop_floor, "session/create", {}, sizes.creates),
+                (client, "session/create", {}, sizes.creates),
+            ]
+        )
         for floor, path in ((in_series_floor, in_series_path), (off_loop_floor, off_loop_path)):
             await floor.close()
             remove_sqlite(path)
@@ -155,51 +210,106 @@ class Bench:
         creates_in_flight, gets_in_flight = [], []
         get_params = {"sessionId": first["id"]}
         for _ in range(3):
-            creates_in_flight.append(await rate_in_flight(
-                client, "session/create", lambda i: {}, sizes.creates * 2, 64))
-            gets_in_flight.append(await rate_in_flight(
-                client, "session/get", lambda i: get_params, sizes.requests * 3, 64))
+            creates_in_flight.append(
+                await rate_in_flight(client, "session/create", lambda i: {}, sizes.creates * 2, 64)
+            )
+            gets_in_flight.append(
+                await rate_in_flight(
+                    client, "session/get", lambda i: get_params, sizes.requests * 3, 64
+                )
+            )
         await client.close()
         parallel = statistics.median(creates_in_flight)
         get_rate = statistics.median(gets_in_flight)
-        self.add(Figure("session/create, sequential, durable", "creates per second",
-                        sequential, "ops/s", "sqlite", sqlite_seq, ">= 1 x sqlite"),
-                 1.0, higher_is_better=True)
+        self.add(
+            Figure(
+                "session/create, sequential, durable",
+                "creates per second",
+                sequential,
+                "ops/s",
+                "sqlite",
+                sqlite_seq,
+                ">= 1 x sqlite",
+            ),
+            1.0,
+            higher_is_better=True,
+        )
         # The stretch target above compares a request through a process with an
         # in-process insert; a sequential create cannot beat a round trip to a process
         # plus one sync, which is the bound this row holds it to.
-        self.add(Figure("session/create, sequential, durable",
-                        "against a raw round trip plus one sqlite insert, in series",
-                        sequential, "ops/s", "raw + sqlite",
-                        1000 / (self.raw_round_trip + 1000 / sqlite_seq),
-                        ">= 0.9 x raw + sqlite"), 0.9, higher_is_better=True)
+        self.add(
+            Figure(
+                "session/create, sequential, durable",
+                "against a raw round trip plus one sqlite insert, in series",
+                sequential,
+                "ops/s",
+                "raw + sqlite",
+                1000 / (self.raw_round_trip + 1000 / sqlite_seq),
+                ">= 0.9 x raw + sqlite",
+            ),
+            0.9,
+            higher_is_better=True,
+        )
         # The sum above takes sqlite's insert as measured back to back. On this machine's
         # virtual disk a sync costs more the longer the disk was idle before it (after
         # 1 ms about 1.5 times one that follows another at once, after 3 ms 3 times), so
         # the floor is also measured: a process that makes the insert between reading a
         # request and answering it, the round trip's idle time before each sync included.
-        self.add(Figure("session/create, sequential, durable",
-                        "against a raw server making one sqlite insert per request, "
-                        "measured in series", sequential, "ops/s",
-                        "raw + sqlite, measured", in_series, ">= 0.9 x raw + sqlite, measured"),
-                 0.9, higher_is_better=True)
+        self.add(
+            Figure(
+                "session/create, sequential, durable",
+                "against a raw server making one sqlite insert per request, measured in series",
+                sequential,
+                "ops/s",
+                "raw + sqlite, measured",
+                in_series,
+                ">= 0.9 x raw + sqlite, measured",
+            ),
+            0.9,
+            higher_is_better=True,
+        )
         # The floors above sync on their only thread, where one stalled disk would stall
         # every request; the sidecar syncs on a thread of its own so that it does not
         # (reads, aborts and shutdown go on). The same floor with its insert on a worker
         # thread, the asyncio way, pays two thread hand-offs per request as the sidecar
         # does: what keeping to that costs a plain server.
-        self.add(Figure("session/create, sequential, durable",
-                        "against a raw server making the insert on a worker thread, "
-                        "measured in series", sequential, "ops/s",
-                        "raw + sqlite off the loop, measured", per_second(off_loop_times),
-                        "report"))
-        self.add(Figure("session/create, 64 in flight, durable", "creates per second",
-                        parallel, "ops/s", "sqlite (64 writers)", sqlite_par,
-                        ">= 3 x sqlite"), 3.0, higher_is_better=True)
-        self.add(Figure("session/create, 64 in flight, durable",
-                        "against the sidecar's own session/get, 64 in flight", parallel,
-                        "ops/s", "session/get, 64 in flight, in turns", get_rate,
-                        ">= 0.5 x get"), 0.5, higher_is_better=True)
+        self.add(
+            Figure(
+                "session/create, sequential, durable",
+                "against a raw server making the insert on a worker thread, measured in series",
+                sequential,
+                "ops/s",
+                "raw + sqlite off the loop, measured",
+                per_second(off_loop_times),
+                "report",
+            )
+        )
+        self.add(
+            Figure(
+                "session/create, 64 in flight, durable",
+                "creates per second",
+                parallel,
+                "ops/s",
+                "sqlite (64 writers)",
+                sqlite_par,
+                ">= 3 x sqlite",
+            ),
+            3.0,
+            higher_is_better=True,
+        )
+        self.add(
+            Figure(
+                "session/create, 64 in flight, durable",
+                "against the sidecar's own session/get, 64 in flight",
+                parallel,
+                "ops/s",
+                "session/get, 64 in flight, in turns",
+                get_rate,
+                ">= 0.5 x get",
+            ),
+            0.5,
+            higher_is_better=True,
+        )
 
     async def large_data_dir(self, data_dir: Path) -> None:
         """A list page and memory with every session of the large data directory loaded."""
@@ -210,28 +320,53 @@ class Bench:
         # Once every session is loaded: the first pages are answered from the catalogue's
         # head while the load runs, and share the interpreter with it.
         await client.call("session/get", {"sessionId": some})
-        page_times, get_times = await sequential_in_turns([
-            (client, "session/list", {"limit": 50}, sizes.requests),
-            (client, "session/get", {"sessionId": some}, sizes.requests),
-        ])
+        page_times, get_times = await sequential_in_turns(
+            [
+                (client, "session/list", {"limit": 50}, sizes.requests),
+                (client, "session/get", {"sessionId": some}, sizes.requests),
+            ]
+        )
         pages, gets = summary(page_times), summary(get_times)
         rss = peak_rss_mb(client.process.pid)
         await client.close()
-        self.add(Figure(f"session/list, first page of 50 among {sizes.sessions:,}",
-                        "round trip p50", pages["median"], "ms", "session/get p50",
-                        gets["median"], "<= 2 x get", p99=pages["p99"]), 2.0)
-        figure = Figure(f"memory with {sizes.sessions:,} sessions loaded", "peak RSS", rss,
-                        "MB", target="<= 250 MB")
+        self.add(
+            Figure(
+                f"session/list, first page of 50 among {sizes.sessions:,}",
+                "round trip p50",
+                pages["median"],
+                "ms",
+                "session/get p50",
+                gets["median"],
+                "<= 2 x get",
+                p99=pages["p99"],
+            ),
+            2.0,
+        )
+        figure = Figure(
+            f"memory with {sizes.sessions:,} sessions loaded",
+            "peak RSS",
+            rss,
+            "MB",
+            target="<= 250 MB",
+        )
         figure.met = rss <= 250
         self.figures.append(figure)
-        tighter = Figure(f"memory with {sizes.sessions:,} sessions loaded",
-                         "peak RSS, against the tighter bound", rss, "MB", target="<= 120 MB")
+        tighter = Figure(
+            f"memory with {sizes.sessions:,} sessions loaded",
+            "peak RSS, against the tighter bound",
+            rss,
+            "MB",
+            target="<= 120 MB",
+        )
         tighter.met = rss <= 120
         self.figures.append(tighter)
-        saving = Figure(f"memory with {sizes.sessions:,} sessions loaded",
-                        "peak RSS through a catalogue save (after a kill -9)",
-                        await self.peak_through_a_catalogue_save(data_dir), "MB",
-                        target="<= 120 MB")
+        saving = Figure(
+            f"memory with {sizes.sessions:,} sessions loaded",
+            "peak RSS through a catalogue save (after a kill -9)",
+            await self.peak_through_a_catalogue_save(data_dir),
+            "MB",
+            target="<= 120 MB",
+        )
         saving.met = saving.value <= 120
         self.figures.append(saving)
         shutil.rmtree(data_dir.parent, ignore_errors=True)
@@ -241,8 +376,9 @@ class Bench:
         crash (its checkpoint, 2 s after the load) and after every `--checkpoint-every`
         changes: a clean start, as above, saves none while it is measured."""
         await starts.crashed_after_a_change(data_dir)
-        client = await RpcClient.spawn(*sidecar_command(data_dir, "--log-level", "INFO"),
-                                       watch_stderr=True)
+        client = await RpcClient.spawn(
+            *sidecar_command(data_dir, "--log-level", "INFO"), watch_stderr=True
+        )
         await client.call("initialize", {})
         await starts.one_get(client)
         await client.wait_for_stderr(b"catalogue saved", timeout=120)
@@ -263,10 +399,19 @@ class Bench:
         for client, *_ in probes:
             await client.close()
         results = {"empty": summary(empty_times), "long": summary(long_times)}
-        self.add(Figure(f"message/append to a {sizes.messages:,}-message session",
-                        "round trip p50", results["long"]["median"], "ms",
-                        "same on an empty session", results["empty"]["median"],
-                        "<= 1.2 x empty", p99=results["long"]["p99"]), 1.2)
+        self.add(
+            Figure(
+                f"message/append to a {sizes.messages:,}-message session",
+                "round trip p50",
+                results["long"]["median"],
+                "ms",
+                "same on an empty session",
+                results["empty"]["median"],
+                "<= 1.2 x empty",
+                p99=results["long"]["p99"],
+            ),
+            1.2,
+        )
 
     async def aborts(self) -> None:
         """Aborts during echo turns, each sidecar fresh: the first second after a start is
@@ -279,25 +424,40 @@ class Bench:
             firsts.append(one_start[0])
             samples += one_start
         result = summary(samples)
-        figure = Figure("session/abort during an echo turn", "abort sent to prompt answered, p99",
-                        result["p99"], "ms", target="<= 20 ms", p99=result["p99"])
+        figure = Figure(
+            "session/abort during an echo turn",
+            "abort sent to prompt answered, p99",
+            result["p99"],
+            "ms",
+            target="<= 20 ms",
+            p99=result["p99"],
+        )
         figure.met = result["p99"] <= 20
         self.figures.append(figure)
-        self.figures.append(Figure(
-            "session/abort during an echo turn",
-            f"the first abort after a start, median of {len(firsts)} (p99: the worst)",
-            summary(firsts)["median"], "ms", target="report", p99=max(firsts)))
+        self.figures.append(
+            Figure(
+                "session/abort during an echo turn",
+                f"the first abort after a start, median of {len(firsts)} (p99: the worst)",
+                summary(firsts)["median"],
+                "ms",
+                target="report",
+                p99=max(firsts),
+            )
+        )
 
     async def aborts_in_one_start(self) -> list[float]:
-        client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("abort"),
-                                                        "--echo-delay-ms", "20"))
+        client = await RpcClient.spawn(
+            *sidecar_command(self.fresh_dir("abort"), "--echo-delay-ms", "20")
+        )
         await client.call("initialize", {})
         session = await client.call("session/create", {})
         words = " ".join(f"w{i}" for i in range(500))
         samples: list[float] = []
         for _ in range(self.sizes.aborts):
-            prompt = client.send("session/prompt", {"sessionId": session["id"],
-                                                    "parts": [{"type": "text", "text": words}]})
+            prompt = client.send(
+                "session/prompt",
+                {"sessionId": session["id"], "parts": [{"type": "text", "text": words}]},
+            )
             while (await client.next_notification())["method"] != "session/update":
                 pass
             start = time.perf_counter()
@@ -314,23 +474,36 @@ class Bench:
     async def unread_output(self) -> None:
         """A long streamed turn to a client that reads nothing until the turn waits."""
         words = 60_000 if self.sizes.sessions < 10_000 else 200_000
-        client = await RpcClient.spawn(*sidecar_command(self.fresh_dir("unread")),
-                                       watch_stderr=True)
+        client = await RpcClient.spawn(
+            *sidecar_command(self.fresh_dir("unread")), watch_stderr=True
+        )
         await client.call("initialize", {})
         session = await client.call("session/create", {})
         idle = rss_mb(client.process.pid)
         client.stop_reading()
         text = " ".join(f"w{i}" for i in range(words))
-        prompt = client.send("session/prompt", {"sessionId": session["id"],
-                                                "parts": [{"type": "text", "text": text}]})
+        prompt = client.send(
+            "session/prompt",
+            {"sessionId": session["id"], "parts": [{"type": "text", "text": text}]},
+        )
         await client.wait_for_stderr(b"the client is not reading its output", 120)
         peak = peak_rss_mb(client.process.pid)
         client.resume_reading()
         answer: Any = await prompt
         assert answer["result"]["stopReason"] == "end_turn", answer
         await client.close()
-        self.add(Figure(f"a {words:,}-update turn to a client that stops reading",
-                        "peak RSS", peak, "MB", "idle RSS", idle, "<= 2 x idle"), 2.0)
+        self.add(
+            Figure(
+                f"a {words:,}-update turn to a client that stops reading",
+                "peak RSS",
+                peak,
+                "MB",
+                "idle RSS",
+                idle,
+                "<= 2 x idle",
+            ),
+            2.0,
+        )
 
     async def histories_in_memory(self) -> None:
         """Large appends across ten sessions: what the loaded histories cost at peak."""
@@ -342,12 +515,21 @@ class Bench:
         body = [{"type": "text", "text": "x" * 1_000_000}]
         for _ in range(per_session):
             for session in sessions:
-                await client.call("message/append", {"sessionId": session, "role": "user",
-                                                     "parts": body})
+                await client.call(
+                    "message/append", {"sessionId": session, "role": "user", "parts": body}
+                )
         peak = peak_rss_mb(client.process.pid)
         await client.close()
         # The bound is on what histories hold (--history-cache-bytes, tested in
         # tests/test_messages.py); the peak also holds the allocator's retained pages.
-        self.add(Figure(f"{per_session * 10} MB of appends across 10 sessions",
-                        "peak RSS (histories held: at most 32 MiB)", peak, "MB", "idle RSS",
-                        idle, "report"))
+        self.add(
+            Figure(
+                f"{per_session * 10} MB of appends across 10 sessions",
+                "peak RSS (histories held: at most 32 MiB)",
+                peak,
+                "MB",
+                "idle RSS",
+                idle,
+                "report",
+            )
+        )

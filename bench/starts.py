@@ -40,8 +40,9 @@ async def crashed_after_a_change(data_dir: Path) -> None:
     client = await RpcClient.spawn(*sidecar_command(data_dir))
     await client.call("initialize", {})
     newest = (await client.call("session/list", {"limit": 1}))["sessions"][0]
-    await client.call("session/updateTitle", {"sessionId": newest["id"],
-                                              "title": "before the kill"})
+    await client.call(
+        "session/updateTitle", {"sessionId": newest["id"], "title": "before the kill"}
+    )
     await client.kill()
 
 
@@ -71,9 +72,10 @@ async def cold_starts(bench: Bench) -> Path:
         await crashed_after_a_change(large)
         return await cold_start_ms(sidecar_command(large), one_get)
 
-    def start(command: Callable[[], list[str]],
-              then: Callable[[RpcClient], Awaitable[Any]] = nothing,
-              ) -> Callable[[], Awaitable[float]]:
+    def start(
+        command: Callable[[], list[str]],
+        then: Callable[[RpcClient], Awaitable[Any]] = nothing,
+    ) -> Callable[[], Awaitable[float]]:
         return lambda: cold_start_ms(command(), then)
 
     async def python() -> float:
@@ -85,8 +87,9 @@ async def cold_starts(bench: Bench) -> Path:
         "pygls": start(pygls_command),
         "pygls + pydantic": start(lambda: pygls_command("--pydantic")),
         "empty": start(lambda: sidecar_command(bench.fresh_dir("cold"))),
-        "empty, first page": start(lambda: sidecar_command(bench.fresh_dir("cold-list")),
-                                   first_page),
+        "empty, first page": start(
+            lambda: sidecar_command(bench.fresh_dir("cold-list")), first_page
+        ),
         "one session": start(lambda: sidecar_command(one_session), one_get),
         "large, first page": start(lambda: sidecar_command(large), first_page),
         "large": start(lambda: sidecar_command(large), one_get),
@@ -105,46 +108,106 @@ def add_start_rows(bench: Bench, starts: dict[str, dict[str, float]]) -> None:
     # Each floor: its name in the table, its median, and how a target names it.
     floors = {
         "pygls": ("pygls", starts["pygls"]["median"], "pygls"),
-        "pygls + pydantic": ("pygls + pydantic", starts["pygls + pydantic"]["median"],
-                             "pygls + pydantic"),
+        "pygls + pydantic": (
+            "pygls + pydantic",
+            starts["pygls + pydantic"]["median"],
+            "pygls + pydantic",
+        ),
         "raw": ("raw start", starts["raw"]["median"], "raw start"),
         "empty": ("empty data dir start", empty["median"], "empty"),
-        "one session": ("same with one session", starts["one session"]["median"],
-                        "one session"),
+        "one session": ("same with one session", starts["one session"]["median"], "one session"),
     }
 
     def row(scenario: str, figure: str, measured: str, floor: str, limit: float) -> None:
         name, value, short = floors[floor]
-        bench.add(Figure(scenario, figure, starts[measured]["median"], "ms", name, value,
-                         f"<= {limit:g} x {short}", p99=starts[measured]["p99"]), limit)
+        bench.add(
+            Figure(
+                scenario,
+                figure,
+                starts[measured]["median"],
+                "ms",
+                name,
+                value,
+                f"<= {limit:g} x {short}",
+                p99=starts[measured]["p99"],
+            ),
+            limit,
+        )
 
     empty_dir = "cold start, empty data dir"
     row(empty_dir, "spawn to initialize answered", "empty", "pygls", 1.1)
-    bench.add(Figure(empty_dir, "against raw", empty["median"], "ms", "raw",
-                     starts["raw"]["median"], "report"))
-    bench.add(Figure(empty_dir, "against python -c pass", empty["median"], "ms", "python",
-                     starts["python"]["median"], "report"))
+    bench.add(
+        Figure(
+            empty_dir,
+            "against raw",
+            empty["median"],
+            "ms",
+            "raw",
+            starts["raw"]["median"],
+            "report",
+        )
+    )
+    bench.add(
+        Figure(
+            empty_dir,
+            "against python -c pass",
+            empty["median"],
+            "ms",
+            "python",
+            starts["python"]["median"],
+            "report",
+        )
+    )
     row(empty_dir, "spawn to first session/list page answered", "empty, first page", "raw", 2)
     # The early answers (see plue_sidecar.early) answer initialize and the first page
     # before the rest imports; a request that needs the sessions waits for all of it.
     # That start is the floor of the rows that load every session.
     one_session = "cold start, one session on disk"
-    row(one_session, "spawn to a session/get answered (every module imported)", "one session",
-        "pygls", 1.1)
+    row(
+        one_session,
+        "spawn to a session/get answered (every module imported)",
+        "one session",
+        "pygls",
+        1.1,
+    )
     # The stack's own start: the pygls floor importing pydantic and validating one model,
     # with nothing of the sidecar's. What the sidecar's modules, store and load add.
-    row(one_session, "against pygls importing pydantic and validating one model",
-        "one session", "pygls + pydantic", 1.1)
-    bench.add(Figure(one_session, "pygls + pydantic against pygls (the stack, no sidecar)",
-                     starts["pygls + pydantic"]["median"], "ms", "pygls",
-                     starts["pygls"]["median"], "report"))
+    row(
+        one_session,
+        "against pygls importing pydantic and validating one model",
+        "one session",
+        "pygls + pydantic",
+        1.1,
+    )
+    bench.add(
+        Figure(
+            one_session,
+            "pygls + pydantic against pygls (the stack, no sidecar)",
+            starts["pygls + pydantic"]["median"],
+            "ms",
+            "pygls",
+            starts["pygls"]["median"],
+            "report",
+        )
+    )
 
     large = f"cold start, {bench.sizes.sessions:,} sessions on disk"
     row(large, "spawn to first session/list page answered", "large, first page", "empty", 1.5)
-    row(large, "spawn to first session/list page answered, against raw", "large, first page",
-        "raw", 2)
+    row(
+        large,
+        "spawn to first session/list page answered, against raw",
+        "large, first page",
+        "raw",
+        2,
+    )
     # The first page comes from the catalogue's head; a get waits for everything.
-    row(large, "spawn to a session/get answered (every session loaded)", "large",
-        "one session", 1.5)
-    row(f"{large}, after a kill -9", "spawn to a session/get answered (journal replayed)",
-        "large, replayed", "one session", 1.5)
+    row(
+        large, "spawn to a session/get answered (every session loaded)", "large", "one session", 1.5
+    )
+    row(
+        f"{large}, after a kill -9",
+        "spawn to a session/get answered (journal replayed)",
+        "large, replayed",
+        "one session",
+        1.5,
+    )

@@ -64,7 +64,9 @@ class Sidecar:
     """One running sidecar: wires the pieces together and runs until told to exit."""
 
     def __init__(
-        self, settings: Settings, storage: SessionStorage | None = None,
+        self,
+        settings: Settings,
+        storage: SessionStorage | None = None,
         opening: Opening | None = None,
     ) -> None:
         self.settings = settings
@@ -79,7 +81,9 @@ class Sidecar:
         registrar = Registrar(self.protocol, self.core.inflight, self.core.ready)
         for route in [
             *lifecycle.routes(
-                self._open_core, self._watch_client, data_dir=str(settings.data_dir),
+                self._open_core,
+                self._watch_client,
+                data_dir=str(settings.data_dir),
                 runners=self.core.turns.runner_names,
                 settle=self._settle,
             ),
@@ -123,8 +127,10 @@ class Sidecar:
             )
         else:
             self.protocol.warnings.warn(
-                "broken header", "broken header, %d bytes skipped: %s",
-                event.skipped, event.reason,
+                "broken header",
+                "broken header, %d bytes skipped: %s",
+                event.skipped,
+                event.reason,
             )
 
     def terminated(self) -> None:
@@ -161,8 +167,7 @@ class Sidecar:
         self._collector = loop.create_task(
             collector.resume_when(self.core.ready, busy=lambda: bool(self.protocol.in_flight()))
         )
-        self._large_blocks = loop.create_task(
-            large_blocks.return_after_the_start(self.core.ready))
+        self._large_blocks = loop.create_task(large_blocks.return_after_the_start(self.core.ready))
         if handover is not None:
             self._take_over(handover)
             if handover.terminated():  # asked only now that the handler above is set
@@ -205,8 +210,10 @@ def open_storage(settings: Settings) -> SessionStorage:
 
 
 def serve(
-    settings: Settings, storage: SessionStorage | None = None,
-    opening: Opening | None = None, output_fd: int | None = None,
+    settings: Settings,
+    storage: SessionStorage | None = None,
+    opening: Opening | None = None,
+    output_fd: int | None = None,
     handover: Handover[Any] | None = None,
 ) -> int:
     """Serve on stdio; `output_fd` is stdout claimed already, `handover` what the early

@@ -41,6 +41,5 @@ def initialize_result(data_dir: str, runners: list[str]) -> dict[str, Any]:
         "protocolVersion": PROTOCOL_VERSION,
         "serverInfo": {"name": SERVER_NAME, "version": __version__},
         "dataDir": data_dir,
-        "capabilities": {"methods": METHODS, "notifications": NOTIFICATIONS,
-                         "runners": runners},
+        "capabilities": {"methods": METHODS, "notifications": NOTIFICATIONS, "runners": runners},
     }

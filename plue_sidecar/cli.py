@@ -39,40 +39,78 @@ def build_parser() -> argparse.ArgumentParser:
         "framing. stdout carries protocol frames only; logs go to stderr.",
     )
     parser.add_argument("--version", action="version", version=f"plue-sidecar {__version__}")
-    parser.add_argument("command", nargs="?", choices=["serve", "doctor"], default="serve",
-                        help="serve (the default) speaks the protocol on stdio; doctor checks "
-                        "a data directory, changes nothing, and exits 1 if it finds problems")
-    parser.add_argument("--data-dir", type=Path,
-                        help="where sessions live (else $PLUE_DATA_DIR, else the user data dir)")
-    parser.add_argument("--log-level", default="WARNING",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "doctor"],
+        default="serve",
+        help="serve (the default) speaks the protocol on stdio; doctor checks "
+        "a data directory, changes nothing, and exits 1 if it finds problems",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where sessions live (else $PLUE_DATA_DIR, else the user data dir)",
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
     parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
     parser.add_argument("--share-base-url", default=DEFAULT_SHARE_BASE_URL)
     parser.add_argument("--max-frame-bytes", type=_positive, default=DEFAULT_MAX_FRAME_BYTES)
     parser.add_argument("--max-message-bytes", type=_positive, default=DEFAULT_MAX_MESSAGE_BYTES)
-    parser.add_argument("--max-pending-output-bytes", type=_positive,
-                        default=DEFAULT_MAX_PENDING_OUTPUT_BYTES,
-                        help="output the client has not read beyond which a streaming turn "
-                        "waits for it")
-    parser.add_argument("--history-cache-bytes", type=_positive,
-                        default=DEFAULT_HISTORY_CACHE_BYTES,
-                        help="stored messages kept in memory across sessions; the least "
-                        "recently used histories are read back from disk when needed")
-    parser.add_argument("--runner", default="echo",
-                        help="default runner: a registered name ('echo', an installed "
-                        "package's, or one --runner-module gives), or 'module:Class'")
-    parser.add_argument("--runner-module", action="append", default=[], type=_runner_module,
-                        metavar="NAME=module:Class",
-                        help="register a runner clients may name (repeatable)")
-    parser.add_argument("--echo-delay-ms", type=_non_negative, default=0,
-                        help="the echo runner's wait before each word")
-    parser.add_argument("--abort-grace-ms", type=_non_negative, default=2000,
-                        help="how long an aborted runner may take to stop")
-    parser.add_argument("--no-early-answers", dest="early_answers", action="store_false",
-                        help="answer nothing before every module is imported (the first "
-                        "answers are the same either way, only later)")
-    parser.add_argument("--checkpoint-every", type=_positive, default=DEFAULT_CHECKPOINT_EVERY,
-                        help="write documents behind the journal after this many changes")
+    parser.add_argument(
+        "--max-pending-output-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_PENDING_OUTPUT_BYTES,
+        help="output the client has not read beyond which a streaming turn waits for it",
+    )
+    parser.add_argument(
+        "--history-cache-bytes",
+        type=_positive,
+        default=DEFAULT_HISTORY_CACHE_BYTES,
+        help="stored messages kept in memory across sessions; the least "
+        "recently used histories are read back from disk when needed",
+    )
+    parser.add_argument(
+        "--runner",
+        default="echo",
+        help="default runner: a registered name ('echo', an installed "
+        "package's, or one --runner-module gives), or 'module:Class'",
+    )
+    parser.add_argument(
+        "--runner-module",
+        action="append",
+        default=[],
+        type=_runner_module,
+        metavar="NAME=module:Class",
+        help="register a runner clients may name (repeatable)",
+    )
+    parser.add_argument(
+        "--echo-delay-ms",
+        type=_non_negative,
+        default=0,
+        help="the echo runner's wait before each word",
+    )
+    parser.add_argument(
+        "--abort-grace-ms",
+        type=_non_negative,
+        default=2000,
+        help="how long an aborted runner may take to stop",
+    )
+    parser.add_argument(
+        "--no-early-answers",
+        dest="early_answers",
+        action="store_false",
+        help="answer nothing before every module is imported (the first "
+        "answers are the same either way, only later)",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=_positive,
+        default=DEFAULT_CHECKPOINT_EVERY,
+        help="write documents behind the journal after this many changes",
+    )
     return parser
 
 
@@ -183,7 +221,10 @@ def prepare_full_path(
 
 
 def serve_prepared(
-    settings: Settings, storage: SessionStorage, opening: Opening, output_fd: int,
+    settings: Settings,
+    storage: SessionStorage,
+    opening: Opening,
+    output_fd: int,
     handover: Handover[Any] | None,
 ) -> int:
     from plue_sidecar.app import serve  # noqa: PLC0415

@@ -37,8 +37,11 @@ class Report:
 
     def lines(self) -> list[str]:
         found = f"{len(self.problems)} problem(s)" if self.problems else "no problems"
-        return [f"{self.sessions} sessions, {found}", *(f"- {p}" for p in self.problems),
-                *(f"repaired: {r}" for r in self.repaired)]
+        return [
+            f"{self.sessions} sessions, {found}",
+            *(f"- {p}" for p in self.problems),
+            *(f"repaired: {r}" for r in self.repaired),
+        ]
 
 
 def examine(data_dir: Path) -> Report:
@@ -56,8 +59,9 @@ def examine(data_dir: Path) -> Report:
     on_disk = dict(sessions)
     journal = read_journal(layout.sessions_dir)
     report.problems.extend(journal.problems)
-    report.problems.extend(f"{torn} (an unacknowledged write, ignored at the next start)"
-                           for torn in journal.torn)
+    report.problems.extend(
+        f"{torn} (an unacknowledged write, ignored at the next start)" for torn in journal.torn
+    )
     replay = replay_journal(journal.records, sessions)
     report.problems.extend(replay.problems)
     report.sessions = len(sessions)
@@ -80,8 +84,10 @@ def _repairs(layout: Layout) -> list[str]:
     for line in lines:
         try:
             repair = orjson.loads(line)
-            repaired.append(f"{repair['sessionId']}: its document was damaged on disk "
-                            f"({repair['problem']}); rewritten from the verified copy")
+            repaired.append(
+                f"{repair['sessionId']}: its document was damaged on disk "
+                f"({repair['problem']}); rewritten from the verified copy"
+            )
         except (orjson.JSONDecodeError, KeyError, TypeError):
             continue  # a torn last line: the repair was not recorded
     return repaired
@@ -106,8 +112,10 @@ def _read_documents(
                     report.problems.append(f"{name}: {read.problem}")
                     continue
                 if read.version != SESSION_SCHEMA_VERSION:
-                    report.problems.append(f"{name}: schemaVersion {read.version}, "
-                                           f"this sidecar writes {SESSION_SCHEMA_VERSION}")
+                    report.problems.append(
+                        f"{name}: schemaVersion {read.version}, "
+                        f"this sidecar writes {SESSION_SCHEMA_VERSION}"
+                    )
                 sessions[session_id] = read.session
                 stamps[session_id] = stamp
     return sessions, stamps, logs
@@ -119,13 +127,20 @@ def _check_interrupted_deletes(
     """Sessions the journal deletes whose files a crash left behind (the next start
     removes them)."""
     for session_id in sorted(deleted):
-        left = [name for name, there in (("document", session_id in on_disk),
-                                         ("message log", session_id in logs)) if there]
+        left = [
+            name
+            for name, there in (
+                ("document", session_id in on_disk),
+                ("message log", session_id in logs),
+            )
+            if there
+        ]
         if left:
             report.problems.append(
                 f"{session_id}: an interrupted delete (the journal deletes it; its "
                 f"{' and '.join(left)} {'are' if len(left) > 1 else 'is'} still there and go "
-                "at the next start)")
+                "at the next start)"
+            )
 
 
 def _check_logs(
@@ -143,13 +158,16 @@ def _check_logs(
         if contents.damage is not None:
             report.problems.append(f"{session_id}: {contents.damage}")
         elif contents.has_droppable_tail:
-            report.problems.append(f"{session_id}: the message log has a torn or "
-                                   "unacknowledged tail (cut at the next load)")
+            report.problems.append(
+                f"{session_id}: the message log has a torn or "
+                "unacknowledged tail (cut at the next load)"
+            )
     with_logs = set(logs)
     for session_id, session in sessions.items():
         if session.message_count and session_id not in with_logs:
-            report.problems.append(f"{session_id}: it counts {session.message_count} messages "
-                                   "but has no message log")
+            report.problems.append(
+                f"{session_id}: it counts {session.message_count} messages but has no message log"
+            )
 
 
 def _quarantined_sessions(layout: Layout) -> set[str]:
@@ -167,17 +185,24 @@ def _catalogued_sessions(layout: Layout) -> set[str]:
 
 def _orphan_log_problem(session_id: str, quarantined: set[str], catalogued: set[str]) -> str:
     if session_id in catalogued:
-        return (f"{session_id}: its document is missing (the next start recovers it from "
-                "the catalogue)")
+        return (
+            f"{session_id}: its document is missing (the next start recovers it from the catalogue)"
+        )
     if session_id in quarantined:
-        return (f"{session_id}: a message log whose document is quarantined (the next start "
-                "recovers the session from its log)")
-    return (f"{session_id}: a message log with no session (left by a fork that never "
-            "finished; removed at the next start)")
+        return (
+            f"{session_id}: a message log whose document is quarantined (the next start "
+            "recovers the session from its log)"
+        )
+    return (
+        f"{session_id}: a message log with no session (left by a fork that never "
+        "finished; removed at the next start)"
+    )
 
 
 def _check_catalogue(
-    layout: Layout, sessions: dict[str, Session], stamps: dict[str, Stamp],
+    layout: Layout,
+    sessions: dict[str, Session],
+    stamps: dict[str, Stamp],
     report: Report,
 ) -> None:
     if not layout.catalogue_file.exists():
@@ -185,7 +210,8 @@ def _check_catalogue(
     snapshot = Catalogue(layout.catalogue_file, DurableFiles(layout.data_dir)).load()
     recorded: dict[str, Entry] = {
         entry.document.id: entry
-        for directory in snapshot.directories.values() for entry in directory.entries
+        for directory in snapshot.directories.values()
+        for entry in directory.entries
     }
     if not recorded and snapshot.taken_at_ns == 0:
         report.problems.append("catalogue.json is unreadable (rebuilt at the next start)")
@@ -199,7 +225,8 @@ def _check_catalogue(
         elif _changed_in_place(layout, entry, snapshot.checksums[session_id]):
             report.problems.append(
                 f"{session_id}: its document changed in place since the catalogue recorded "
-                "it (the sidecar rewrites it from the catalogue's copy)")
+                "it (the sidecar rewrites it from the catalogue's copy)"
+            )
         elif entry.document != session:
             report.problems.append(f"catalogue disagrees with the document of {session_id}")
 

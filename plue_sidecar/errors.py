@@ -50,8 +50,7 @@ class DataDirReplacedError(OSError):
     (it was moved, deleted or replaced): nothing more may be written through it."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(errno.ESTALE, "the data directory was moved, deleted or replaced",
-                         path)
+        super().__init__(errno.ESTALE, "the data directory was moved, deleted or replaced", path)
 
 
 class RpcError(Exception):
@@ -125,21 +124,27 @@ def request_cancelled(reason: str = "cancelled") -> RpcError:
 
 def session_not_found(session_id: str) -> RpcError:
     return RpcError(
-        SESSION_NOT_FOUND, "session_not_found", f"session not found: {session_id}",
+        SESSION_NOT_FOUND,
+        "session_not_found",
+        f"session not found: {session_id}",
         sessionId=session_id,
     )
 
 
 def parent_not_found(parent_id: str) -> RpcError:
     return RpcError(
-        PARENT_NOT_FOUND, "parent_not_found", f"parent session not found: {parent_id}",
+        PARENT_NOT_FOUND,
+        "parent_not_found",
+        f"parent session not found: {parent_id}",
         parentId=parent_id,
     )
 
 
 def session_busy(session_id: str) -> RpcError:
     return RpcError(
-        SESSION_BUSY, "session_busy", f"a turn is already running in {session_id}",
+        SESSION_BUSY,
+        "session_busy",
+        f"a turn is already running in {session_id}",
         sessionId=session_id,
     )
 
@@ -150,15 +155,20 @@ def share_not_found() -> RpcError:
 
 def message_not_found(message_id: str) -> RpcError:
     return RpcError(
-        MESSAGE_NOT_FOUND, "message_not_found", f"message not found: {message_id}",
+        MESSAGE_NOT_FOUND,
+        "message_not_found",
+        f"message not found: {message_id}",
         messageId=message_id,
     )
 
 
 def session_read_only(session_id: str, reason: str) -> RpcError:
     return RpcError(
-        SESSION_READ_ONLY, "session_read_only", f"session {session_id} is read-only: {reason}",
-        sessionId=session_id, reason=reason,
+        SESSION_READ_ONLY,
+        "session_read_only",
+        f"session {session_id} is read-only: {reason}",
+        sessionId=session_id,
+        reason=reason,
     )
 
 
@@ -178,8 +188,11 @@ def storage_error(exc: OSError) -> RpcError:
     detail = exc.strerror or str(exc)
     if isinstance(exc, DataDirReplacedError):
         return RpcError(
-            STORAGE_UNAVAILABLE, "storage_unavailable", f"storage unavailable: {detail}",
-            reason="data_dir_replaced", errno=number,
+            STORAGE_UNAVAILABLE,
+            "storage_unavailable",
+            f"storage unavailable: {detail}",
+            reason="data_dir_replaced",
+            errno=number,
         )
     if number in _FULL_ERRNOS:
         return RpcError(STORAGE_FULL, "storage_full", f"storage full: {detail}", errno=number)
@@ -190,15 +203,20 @@ def storage_error(exc: OSError) -> RpcError:
     else:
         reason = "io"
     return RpcError(
-        STORAGE_UNAVAILABLE, "storage_unavailable", f"storage unavailable: {detail}",
-        reason=reason, errno=number,
+        STORAGE_UNAVAILABLE,
+        "storage_unavailable",
+        f"storage unavailable: {detail}",
+        reason=reason,
+        errno=number,
     )
 
 
 def data_dir_locked(holder_pid: int | None) -> RpcError:
     holder = f"pid {holder_pid}" if holder_pid else "another process"
     return RpcError(
-        STORAGE_UNAVAILABLE, "storage_unavailable",
+        STORAGE_UNAVAILABLE,
+        "storage_unavailable",
         f"data directory is in use by another plue-sidecar ({holder})",
-        reason="locked", holderPid=holder_pid,
+        reason="locked",
+        holderPid=holder_pid,
     )

@@ -16,13 +16,22 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plue_sidecar"
 
 ALLOWED = {
     # layer: the layers (and leaves) it may import
-    "app": {"rpc", "handlers", "core", "store", "models", "errors", "settings", "runners",
-            "early"},
+    "app": {"rpc", "handlers", "core", "store", "models", "errors", "settings", "runners", "early"},
     "cli": {"app", "early", "core", "store", "settings", "doctor"},
     # Imports neither pydantic nor pygls (a test holds it): no models, no handlers.
-    "early": {"early", "rpc.framing", "rpc.params_depth", "core.ordering", "store.head",
-              "store.layout", "store.lock", "store.modes", "runners.names", "settings",
-              "capabilities"},
+    "early": {
+        "early",
+        "rpc.framing",
+        "rpc.params_depth",
+        "core.ordering",
+        "store.head",
+        "store.layout",
+        "store.lock",
+        "store.modes",
+        "runners.names",
+        "settings",
+        "capabilities",
+    },
     "doctor": {"store", "models"},
     "rpc": {"rpc", "routes", "core.inflight", "models", "errors"},
     "handlers": {"handlers", "routes", "core", "models", "errors"},
@@ -61,7 +70,8 @@ def _imports(path: Path) -> list[str]:
         elif isinstance(node, ast.Import):
             found.extend(
                 alias.name.removeprefix("plue_sidecar.")
-                for alias in node.names if alias.name.startswith("plue_sidecar.")
+                for alias in node.names
+                if alias.name.startswith("plue_sidecar.")
             )
     return found
 
@@ -94,8 +104,7 @@ def test_only_the_dispatch_adapter_and_the_root_touch_pygls() -> None:
     users = sorted(
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")
-        if any(name == "pygls" or name.startswith("pygls.")
-               for name in _external_imports(path))
+        if any(name == "pygls" or name.startswith("pygls.") for name in _external_imports(path))
     )
     assert users == ["rpc/pygls_dispatch.py"]
 

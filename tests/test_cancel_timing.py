@@ -26,8 +26,11 @@ async def test_a_cancel_at_any_moment_of_a_prompt_aborts_it_or_stores_nothing(
     delays_ms = [0.0, 0.0, *(0.25 * step for step in range(1, 24))]
     for msg_id, delay_ms in enumerate(delays_ms, start=1):
         session = (await sidecar.ask(f"c{msg_id}", "session/create", {}))["result"]["id"]
-        prompt = request(msg_id, "session/prompt",
-                         {"sessionId": session, "parts": [{"type": "text", "text": WORDS}]})
+        prompt = request(
+            msg_id,
+            "session/prompt",
+            {"sessionId": session, "parts": [{"type": "text", "text": WORDS}]},
+        )
         if delay_ms == 0:
             await sidecar.write(prompt + cancel(msg_id))
         else:
@@ -36,8 +39,9 @@ async def test_a_cancel_at_any_moment_of_a_prompt_aborts_it_or_stores_nothing(
             await sidecar.write(cancel(msg_id))
         answer = await sidecar.response()
         assert answer["id"] == msg_id
-        stored = (await sidecar.ask(f"l{msg_id}", "message/list",
-                                    {"sessionId": session}))["result"]["messages"]
+        stored = (await sidecar.ask(f"l{msg_id}", "message/list", {"sessionId": session}))[
+            "result"
+        ]["messages"]
         if "error" in answer:
             assert answer["error"]["code"] == errors.REQUEST_CANCELLED, (delay_ms, answer)
             assert stored == [], (delay_ms, stored)

@@ -25,9 +25,21 @@ def sessions() -> list[Session]:
     for i in range(7):
         parent = f"session_179500000000{i - 1}" if i % 3 else None
         share = ShareRecord(secret=f"s{i}", created_at=1, expires_at=None) if i == 4 else None
-        made.append(Session(SESSION_SCHEMA_VERSION, f"session_179500000000{i}", parent,
-                            f"title {i}", 1_795_000_000_000 + i, 1_795_000_000_100 - i, i,
-                            False, None, None, share))
+        made.append(
+            Session(
+                SESSION_SCHEMA_VERSION,
+                f"session_179500000000{i}",
+                parent,
+                f"title {i}",
+                1_795_000_000_000 + i,
+                1_795_000_000_100 - i,
+                i,
+                False,
+                None,
+                None,
+                share,
+            )
+        )
     return made
 
 
@@ -39,9 +51,14 @@ def written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Session]:
     for session in made:
         store.save_session(session)
     entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in made]
-    write_version_5(tmp_path / "catalogue.json", entries,
-                    {s.id: bucket_of(s.id) for s in made},
-                    store.directory_mtimes(), taken_at_ns=time.time_ns() + 10**10, chunk_rows=2)
+    write_version_5(
+        tmp_path / "catalogue.json",
+        entries,
+        {s.id: bucket_of(s.id) for s in made},
+        store.directory_mtimes(),
+        taken_at_ns=time.time_ns() + 10**10,
+        chunk_rows=2,
+    )
     store.close()
     return made
 

@@ -27,14 +27,32 @@ def sessions() -> list[Session]:
     """Written oldest first: a parent in an earlier chunk, in the same chunk, in a later
     chunk (updated after its child) and not in the catalogue at all."""
     made = []
-    parents = [None, "session_1795000000000", None, "session_1795000000006",
-               "session_1795000000001", "session_1795000000099", "session_1795000000005"]
+    parents = [
+        None,
+        "session_1795000000000",
+        None,
+        "session_1795000000006",
+        "session_1795000000001",
+        "session_1795000000099",
+        "session_1795000000005",
+    ]
     for i, parent in enumerate(parents):
         share = ShareRecord(secret=f"s{i}", created_at=1, expires_at=None) if i == 4 else None
-        made.append(Session(SESSION_SCHEMA_VERSION, f"session_179500000000{i}", parent,
-                            f"title {i} é", 1_795_000_000_000 + i, 1_795_000_000_100 + i, i,
-                            i == 2, 1_795_000_000_200 if i == 2 else None,
-                            "echo" if i == 3 else None, share))
+        made.append(
+            Session(
+                SESSION_SCHEMA_VERSION,
+                f"session_179500000000{i}",
+                parent,
+                f"title {i} é",
+                1_795_000_000_000 + i,
+                1_795_000_000_100 + i,
+                i,
+                i == 2,
+                1_795_000_000_200 if i == 2 else None,
+                "echo" if i == 3 else None,
+                share,
+            )
+        )
     return made
 
 
@@ -47,8 +65,10 @@ def written(
     made = sessions()
     for session in made:
         store.save_session(session)
-    entries = [Entry(s, (stamps or {}).get(s.id) or stamp_of(os.stat(store.layout.document(s.id))))
-               for s in made]
+    entries = [
+        Entry(s, (stamps or {}).get(s.id) or stamp_of(os.stat(store.layout.document(s.id))))
+        for s in made
+    ]
     store.save_catalogue(stamped(entries), store.directory_mtimes(), time.time_ns() + 10**10)
     store.close()
     return made
@@ -104,22 +124,30 @@ DAMAGE: dict[str, Any] = {
     "cut short": lambda path: path.write_bytes(path.read_bytes()[:-5]),
     "a byte more": lambda path: path.write_bytes(path.read_bytes() + b"x"),
     "a chunk moved": lambda path: _head_edit(
-        path, lambda head: head["body"]["columns"][1].__setitem__(2, 7)),
+        path, lambda head: head["body"]["columns"][1].__setitem__(2, 7)
+    ),
     "a chunk's rows miscounted": lambda path: _head_edit(
-        path, lambda head: head["body"]["columns"][0].__setitem__(1, 3)),
+        path, lambda head: head["body"]["columns"][0].__setitem__(1, 3)
+    ),
     "no body": lambda path: _head_edit(path, lambda head: head.pop("body")),
     "a parent's row beyond the rows": lambda path: edit_columns(
-        path, lambda columns: columns[2].__setitem__(-1, 99)),
+        path, lambda columns: columns[2].__setitem__(-1, 99)
+    ),
     "a parent's row below zero": lambda path: edit_columns(
-        path, lambda columns: columns[2].__setitem__(-1, -1)),
+        path, lambda columns: columns[2].__setitem__(-1, -1)
+    ),
     "a column short": lambda path: edit_columns(path, lambda columns: columns[3].pop()),
     "a column missing": lambda path: edit_columns(path, lambda columns: columns.pop()),
     "a session twice": lambda path: edit_columns(
-        path, lambda columns: columns[1].__setitem__(0, "session_1795000000006")),
+        path, lambda columns: columns[1].__setitem__(0, "session_1795000000006")
+    ),
     "a share of the wrong shape": lambda path: edit_columns(
-        path, lambda columns: columns[10].__setitem__(0, ["secret"])),
-    "not JSON": lambda path: edit_columns(path, lambda columns: columns.__setitem__(
-        slice(None), [])) or path.write_bytes(path.read_bytes().replace(b"[]", b"[}")),
+        path, lambda columns: columns[10].__setitem__(0, ["secret"])
+    ),
+    "not JSON": lambda path: (
+        edit_columns(path, lambda columns: columns.__setitem__(slice(None), []))
+        or path.write_bytes(path.read_bytes().replace(b"[]", b"[}"))
+    ),
 }
 
 
@@ -140,9 +168,22 @@ def test_a_save_holds_a_chunk_of_the_body_at_a_time_not_the_body(
     """The body is written as it is made: held whole, it and the file made of it took
     about 25 MB of a save at 100,000 sessions."""
     monkeypatch.setattr(catalogue_columns, "CHUNK_ROWS", 512)
-    made = [Session(SESSION_SCHEMA_VERSION, f"session_{1_795_000_000_000 + i}", None,
-                    f"{i} " + "t" * 400, 1_795_000_000_000, 1_795_000_000_000 + i, 0, False,
-                    None, None, None) for i in range(20_000)]
+    made = [
+        Session(
+            SESSION_SCHEMA_VERSION,
+            f"session_{1_795_000_000_000 + i}",
+            None,
+            f"{i} " + "t" * 400,
+            1_795_000_000_000,
+            1_795_000_000_000 + i,
+            0,
+            False,
+            None,
+            None,
+            None,
+        )
+        for i in range(20_000)
+    ]
     entries = [Entry(s, (i + 1, 1_795_000_000_000_000_000, 500)) for i, s in enumerate(made)]
     saved_to = catalogue.Catalogue(tmp_path / "catalogue.json", DurableFiles(tmp_path))
     tracemalloc.start()
@@ -165,10 +206,22 @@ def test_a_save_holds_little_beyond_the_entries_it_is_given(
     are parents)."""
     monkeypatch.setattr(catalogue_columns, "CHUNK_ROWS", 512)
     count = 20_000
-    made = [Session(SESSION_SCHEMA_VERSION, f"session_{1_795_000_000_000 + i}",
-                    f"session_{1_795_000_000_000 + i - 1}" if i % 5 else None, f"title {i}",
-                    1_795_000_000_000 + i, 1_795_000_000_000 + 2 * i, 0, False, None, None,
-                    None) for i in range(count)]
+    made = [
+        Session(
+            SESSION_SCHEMA_VERSION,
+            f"session_{1_795_000_000_000 + i}",
+            f"session_{1_795_000_000_000 + i - 1}" if i % 5 else None,
+            f"title {i}",
+            1_795_000_000_000 + i,
+            1_795_000_000_000 + 2 * i,
+            0,
+            False,
+            None,
+            None,
+            None,
+        )
+        for i in range(count)
+    ]
     rows = StampRows([s.id for s in made])
     rows.extend(range(count), range(count), range(count))
     for held in made:
@@ -183,6 +236,7 @@ def test_a_save_holds_little_beyond_the_entries_it_is_given(
         tracemalloc.stop()
     assert peak < count * 92  # 104 bytes a session before
     snapshot = saved_to.load()
-    assert [s.id for directory in snapshot.directories.values()
-            for s in directory.sessions] == [s.id for s in made]
+    assert [s.id for directory in snapshot.directories.values() for s in directory.sessions] == [
+        s.id for s in made
+    ]
     assert [snapshot.rows[row] for row in range(count)] == [(i, i, i) for i in range(count)]

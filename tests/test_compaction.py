@@ -47,8 +47,12 @@ def random_journal(seed: int) -> list[tuple[int, bytes]]:
             if kind < 0.6:
                 records.append({"put": document(session_id, f"{number}.{n}")})
             elif kind < 0.9:
-                records.append({"delete": draw.sample(IDS, draw.randint(1, 2)),
-                                "highWater": draw.randint(0, 99)})
+                records.append(
+                    {
+                        "delete": draw.sample(IDS, draw.randint(1, 2)),
+                        "highWater": draw.randint(0, 99),
+                    }
+                )
             else:  # a put the replay skips: it must not replace an older one
                 records.append({"put": {"schemaVersion": 1, "id": session_id}})
         generations.append((number, b"".join(encode(record) for record in records)))
@@ -75,8 +79,10 @@ def test_puts_of_deleted_and_replaced_sessions_go_and_deletes_stay() -> None:
     put_first, put_second = {"put": document(first, "a")}, {"put": document(second, "b")}
     newer_second = {"put": document(second, "c")}
     delete_first = {"delete": [first], "highWater": 5}
-    generations = [(1, encode(put_first) + encode(put_second)),
-                   (2, encode(newer_second) + encode(delete_first))]
+    generations = [
+        (1, encode(put_first) + encode(put_second)),
+        (2, encode(newer_second) + encode(delete_first)),
+    ]
     assert compact_generations(generations) == {1: b""}
 
 
@@ -99,8 +105,10 @@ def test_the_journal_rewrites_older_generations_and_keeps_appending(tmp_path: Pa
     journal.append({"delete": [IDS[1]], "highWater": 1}).result(5)
     journal.close()
     contents = read_journal(tmp_path)
-    assert contents.records == [{"put": document(IDS[1], "c")},
-                                {"delete": [IDS[1]], "highWater": 1}]
+    assert contents.records == [
+        {"put": document(IDS[1], "c")},
+        {"delete": [IDS[1]], "highWater": 1},
+    ]
     assert before[0][IDS[1]].title == "c"
 
 
@@ -134,8 +142,7 @@ def test_a_compaction_that_fails_half_way_leaves_a_journal_that_replays_the_same
             raise OSError(28, "No space left on device")
         real_write(files, path, data)
 
-    with mock.patch.object(DurableFiles, "write_atomic", fail_the_second), \
-            pytest.raises(OSError):
+    with mock.patch.object(DurableFiles, "write_atomic", fail_the_second), pytest.raises(OSError):
         journal.rewrite_generations(compact_generations)
     after = [(n, p.read_bytes()) for n, p in generations_in(tmp_path)]
     assert after != on_disk

@@ -22,8 +22,9 @@ BASE = "https://example.test/s/"
 SHARE = ShareRecord(secret="s3cret", created_at=5, expires_at=None)
 SESSIONS = (
     Session(1, "session_1795000000000", None, "plain", 1, 2, 0, False, None, None, None),
-    Session(1, "session_1795000000001", "session_1795000000000", "ü", 3, 4, 7, True, 9,
-            "echo", SHARE),
+    Session(
+        1, "session_1795000000001", "session_1795000000000", "ü", 3, 4, 7, True, 9, "echo", SHARE
+    ),
 )
 
 
@@ -49,13 +50,17 @@ def test_each_version_s_json_is_made_once_and_pages_match_the_model() -> None:
     assert SessionPage.model_validate(page).model_dump(mode="json", by_alias=True) == page
 
 
-
 def test_message_json_is_the_model_s_own_bytes() -> None:
     record = MessageRecord(
-        id="msg_1", session_id="session_1795000000000", seq=3, role="assistant",
-        parts=[TextPart(text="\u00fc"),
-               ToolCallPart(call_id="t1", name="grep", input={"a": [1]})],
-        created_at=5, completed_at=None, status="error", error="boom",
+        id="msg_1",
+        session_id="session_1795000000000",
+        seq=3,
+        role="assistant",
+        parts=[TextPart(text="\u00fc"), ToolCallPart(call_id="t1", name="grep", input={"a": [1]})],
+        created_at=5,
+        completed_at=None,
+        status="error",
+        error="boom",
     )
     record_json = message_record_json(record)
     model_json = as_message(record).model_dump(mode="json", by_alias=True)
@@ -64,4 +69,5 @@ def test_message_json_is_the_model_s_own_bytes() -> None:
     for next_after_seq in (None, 3):
         page = MessagePage(messages=[as_message(record)], next_after_seq=next_after_seq)
         assert orjson.dumps(message_page_json([record], next_after_seq)) == orjson.dumps(
-            page.model_dump(mode="json", by_alias=True))
+            page.model_dump(mode="json", by_alias=True)
+        )

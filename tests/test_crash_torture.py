@@ -101,7 +101,10 @@ async def fork(sidecar: SidecarProcess, model: Model, source: str) -> None:
 
 
 async def created(
-    sidecar: SidecarProcess, model: Model, method: str, params: dict[str, Any],
+    sidecar: SidecarProcess,
+    model: Model,
+    method: str,
+    params: dict[str, Any],
     parent: str | None,
 ) -> None:
     """A create or fork: in flight until answered; refused ones are forgotten."""
@@ -232,11 +235,17 @@ def on_disk(sidecar: SidecarProcess, session_id: str) -> str:
         f"{path.name}: {path.read_bytes()[-3000:]!r}"
         for path in sorted(data_dir.rglob("journal-*.log"))
     )
-    return "\n".join(
-        f"{path.name}: {path.read_bytes()[:2000]!r}"
-        for path in sorted(data_dir.rglob(f"{session_id}*"))
-    ) + "\n" + journals + "\n" + "".join(LOGS)[-30000:] + sidecar.stderr.decode(
-        errors="replace")[-3000:]
+    return (
+        "\n".join(
+            f"{path.name}: {path.read_bytes()[:2000]!r}"
+            for path in sorted(data_dir.rglob(f"{session_id}*"))
+        )
+        + "\n"
+        + journals
+        + "\n"
+        + "".join(LOGS)[-30000:]
+        + sidecar.stderr.decode(errors="replace")[-3000:]
+    )
 
 
 async def test_acknowledged_changes_survive_fifty_kills_and_nothing_half_done_remains(
@@ -246,8 +255,7 @@ async def test_acknowledged_changes_survive_fifty_kills_and_nothing_half_done_re
     model = Model()
     cut_among_writes = 0
     for _ in range(KILLS):
-        sidecar = await start_sidecar("--checkpoint-every", CHECKPOINT_EVERY,
-                                      "--log-level", "INFO")
+        sidecar = await start_sidecar("--checkpoint-every", CHECKPOINT_EVERY, "--log-level", "INFO")
         await verify_and_adopt(sidecar, model, data_dir)
         workers = [
             asyncio.create_task(worker(sidecar, model, random.Random(rng.random())))

@@ -28,7 +28,9 @@ async def every_write_is_refused_as_replaced(sidecar: SidecarProcess, session_id
     ]:
         failure = await sidecar.failure(method, params)
         assert (failure.code, failure.data["reason"]) == (
-            errors.STORAGE_UNAVAILABLE, "data_dir_replaced"), (method, failure)
+            errors.STORAGE_UNAVAILABLE,
+            "data_dir_replaced",
+        ), (method, failure)
 
 
 @pytest.mark.parametrize("how", ["moved", "deleted", "deleted while the journal is idle"])

@@ -11,13 +11,11 @@ from tests.harness.doctor import doctor
 TEXT = [{"type": "text", "text": "hi"}]
 
 
-
 async def populated(start_sidecar: StartSidecar) -> list[dict[str, object]]:
     sidecar = await start_sidecar()
     root = await sidecar.call("session/create", {})
     child = await sidecar.call("session/create", {"parentId": root["id"]})
-    await sidecar.call("message/append", {"sessionId": child["id"], "role": "user",
-                                          "parts": TEXT})
+    await sidecar.call("message/append", {"sessionId": child["id"], "role": "user", "parts": TEXT})
     await sidecar.stop()
     return [root, child]
 
@@ -45,11 +43,16 @@ async def test_every_kind_of_damage_is_reported_and_nothing_is_changed(
     before = {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
     code, out = doctor(data_dir)
     assert code == 1
-    for expected in ("empty or NUL-filled", "record 1 of the message log is invalid",
-                     "leftover temporary file", "a message log with no session",
-                     "interrupted delete", "quarantined: session_1795000000002",
-                     f"its parent {root['id']} is missing",
-                     f"catalogue lists {root['id']}, which has no document"):
+    for expected in (
+        "empty or NUL-filled",
+        "record 1 of the message log is invalid",
+        "leftover temporary file",
+        "a message log with no session",
+        "interrupted delete",
+        "quarantined: session_1795000000002",
+        f"its parent {root['id']} is missing",
+        f"catalogue lists {root['id']}, which has no document",
+    ):
         assert expected in out, expected
     assert {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()} == before
 
@@ -80,8 +83,7 @@ async def test_changes_only_the_journal_holds_are_read_as_the_sidecar_reads_them
 ) -> None:
     sidecar = await start_sidecar()
     root = await sidecar.call("session/create", {})
-    await sidecar.call("message/append", {"sessionId": root["id"], "role": "user",
-                                          "parts": TEXT})
+    await sidecar.call("message/append", {"sessionId": root["id"], "role": "user", "parts": TEXT})
     await sidecar.call("session/fork", {"sessionId": root["id"]})
     gone = await sidecar.call("session/create", {})
     await sidecar.call("session/delete", {"sessionId": gone["id"]})
@@ -124,8 +126,10 @@ async def test_a_delete_the_journal_holds_whose_files_remain_is_an_interrupted_d
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == "1 sessions, 1 problem(s)"
-    assert lines[1] == (f"- {child['id']}: an interrupted delete (the journal deletes it; its "
-                        "document and message log are still there and go at the next start)")
+    assert lines[1] == (
+        f"- {child['id']}: an interrupted delete (the journal deletes it; its "
+        "document and message log are still there and go at the next start)"
+    )
 
 
 async def test_a_session_that_claims_messages_it_has_no_log_for_is_reported(
@@ -146,5 +150,7 @@ async def test_a_log_without_a_document_or_journal_record_is_named_an_unfinished
     (log.parent / "session_1795000000001.messages.jsonl").write_bytes(log.read_bytes())
     code, out = doctor(data_dir)
     assert code == 1
-    assert ("session_1795000000001: a message log with no session (left by a fork that never "
-            "finished; removed at the next start)") in out
+    assert (
+        "session_1795000000001: a message log with no session (left by a fork that never "
+        "finished; removed at the next start)"
+    ) in out

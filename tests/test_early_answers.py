@@ -23,11 +23,17 @@ from tests.harness.scripted import finish_script, run_script, start_script
 
 ANSWERED_EARLY = "initialize answered before the full path"
 FULL_PATH = "--no-early-answers"
-INITIALIZE = request(1, "initialize", {
-    "processId": None, "clientInfo": {"name": "test", "version": "1"},
-    # What LSP clients add: ignored, however nested (within the depth bound).
-    "capabilities": {"general": {"positionEncodings": ["utf-16"]}}, "rootUri": None,
-})
+INITIALIZE = request(
+    1,
+    "initialize",
+    {
+        "processId": None,
+        "clientInfo": {"name": "test", "version": "1"},
+        # What LSP clients add: ignored, however nested (within the depth bound).
+        "capabilities": {"general": {"positionEncodings": ["utf-16"]}},
+        "rootUri": None,
+    },
+)
 FIRST_PAGES = [
     request(2, "session/list", {"limit": 5}),
     request(3, "session/list", {"limit": 3, "rootsOnly": True}),
@@ -137,7 +143,9 @@ async def test_without_a_trusted_head_nothing_is_answered_early(
 ODD_FIRST_MESSAGES = {
     "a list before initialize": [request(2, "session/list", {}), INITIALIZE],
     "initialized before initialize": [
-        frame(b'{"jsonrpc":"2.0","method":"initialized"}'), INITIALIZE],
+        frame(b'{"jsonrpc":"2.0","method":"initialized"}'),
+        INITIALIZE,
+    ],
     "initialize twice": [INITIALIZE, request(2, "initialize", {})],
     "processId 0": [request(1, "initialize", {"processId": 0})],
     "processId as text": [request(1, "initialize", {"processId": "12"})],
@@ -147,7 +155,8 @@ ODD_FIRST_MESSAGES = {
     "clientInfo without a name": [request(1, "initialize", {"clientInfo": {"version": "1"}})],
     "protocolVersion as text": [request(1, "initialize", {"protocolVersion": "1"})],
     "params nested past the bound": [
-        request(1, "initialize", {"x": json.loads("[" * 130 + "]" * 130)})],
+        request(1, "initialize", {"x": json.loads("[" * 130 + "]" * 130)})
+    ],
     "params as text": [frame(b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":"x"}')],
     "a float id": [frame(b'{"jsonrpc":"2.0","id":1.5,"method":"initialize"}')],
     "a null id": [frame(b'{"jsonrpc":"2.0","id":null,"method":"initialize"}')],
@@ -155,22 +164,32 @@ ODD_FIRST_MESSAGES = {
     "not JSON": [frame(b"{"), INITIALIZE],
     "a broken header": [b"Content-Lemgth: 3\r\n\r\n{}\r\n", INITIALIZE],
     "an oversized frame": [
-        frame(b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"x":"'
-              + b"y" * 5000 + b'"}}'), INITIALIZE],
+        frame(
+            b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"x":"' + b"y" * 5000 + b'"}}'
+        ),
+        INITIALIZE,
+    ],
     "limit 0": [INITIALIZE, request(2, "session/list", {"limit": 0})],
     "limit 1001": [INITIALIZE, request(2, "session/list", {"limit": 1001})],
-    "limit 5.0": [INITIALIZE, frame(b'{"jsonrpc":"2.0","id":2,"method":"session/list",'
-                                    b'"params":{"limit":5.0}}')],
+    "limit 5.0": [
+        INITIALIZE,
+        frame(b'{"jsonrpc":"2.0","id":2,"method":"session/list","params":{"limit":5.0}}'),
+    ],
     "limit true": [INITIALIZE, request(2, "session/list", {"limit": True})],
     "rootsOnly as text": [INITIALIZE, request(2, "session/list", {"rootsOnly": "yes"})],
     "snake-case roots_only": [INITIALIZE, request(2, "session/list", {"roots_only": True})],
     "a parent": [INITIALIZE, request(2, "session/list", {"parentId": "session_0000000000001"})],
     "a cursor": [INITIALIZE, request(2, "session/list", {"cursor": "1.2"})],
-    "a cancel": [INITIALIZE, frame(b'{"jsonrpc":"2.0","method":"$/cancelRequest",'
-                                   b'"params":{"id":1}}'), request(2, "session/list", {})],
+    "a cancel": [
+        INITIALIZE,
+        frame(b'{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}'),
+        request(2, "session/list", {}),
+    ],
     "a list as a notification": [
-        INITIALIZE, frame(b'{"jsonrpc":"2.0","method":"session/list","params":{}}'),
-        request(2, "session/list", {})],
+        INITIALIZE,
+        frame(b'{"jsonrpc":"2.0","method":"session/list","params":{}}'),
+        request(2, "session/list", {}),
+    ],
 }
 
 
@@ -178,9 +197,11 @@ ODD_FIRST_MESSAGES = {
 def headed_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory of 30 sessions after a clean exit."""
     data_dir = tmp_path_factory.mktemp("headed") / "data"
-    script = [INITIALIZE] + [
-        request(10 + number, "session/create", {"title": f"s{number}"}) for number in range(30)
-    ] + [request(9, "shutdown"), frame(b'{"jsonrpc":"2.0","method":"exit"}')]
+    script = (
+        [INITIALIZE]
+        + [request(10 + number, "session/create", {"title": f"s{number}"}) for number in range(30)]
+        + [request(9, "shutdown"), frame(b'{"jsonrpc":"2.0","method":"exit"}')]
+    )
     run_script(data_dir, script)
     return data_dir
 
@@ -201,8 +222,13 @@ def test_the_early_path_imports_neither_pydantic_nor_pygls() -> None:
         "names = set(sys.modules) | {m.split('.')[0] for m in sys.modules}\n"
         f"print(sorted(names & {heavy!r}))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, env={**os.environ, "COVERAGE_PROCESS_START": ""})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COVERAGE_PROCESS_START": ""},
+    )
     assert done.stdout.strip() == "[]"
 
 
@@ -221,7 +247,9 @@ async def test_a_sigterm_right_after_an_early_initialize_ends_the_sidecar_cleanl
 ) -> None:
     await populate(start_sidecar, 2)
     process = subprocess.Popen(
-        sidecar_command(data_dir), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        sidecar_command(data_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     assert process.stdin is not None and process.stdout is not None
@@ -258,10 +286,17 @@ def damage_head(data_dir: Path, change: str) -> None:
     catalogue.write_bytes(head_line + b"\n" + body)
 
 
-@pytest.mark.parametrize("change", [
-    "another version", "not JSON", "a count as text", "a share's time as a float",
-    "a short row", "an unreadable migration marker",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "another version",
+        "not JSON",
+        "a count as text",
+        "a share's time as a float",
+        "a short row",
+        "an unreadable migration marker",
+    ],
+)
 async def test_a_head_that_is_not_exactly_as_written_answers_nothing_early(
     start_sidecar: StartSidecar, data_dir: Path, change: str
 ) -> None:

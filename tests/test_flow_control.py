@@ -33,15 +33,17 @@ async def wait_for_stderr(sidecar: RawSidecar, text: bytes, seen: bytearray) -> 
 async def test_a_turn_waits_for_a_client_that_does_not_read_and_loses_nothing(
     tmp_path: Path,
 ) -> None:
-    sidecar = await RawSidecar.start(tmp_path / "data", "--max-pending-output-bytes",
-                                     str(BOUND))
+    sidecar = await RawSidecar.start(tmp_path / "data", "--max-pending-output-bytes", str(BOUND))
     await sidecar.initialize()
     session = (await sidecar.ask(1, "session/create", {}))["result"]["id"]
     idle = rss_bytes(sidecar.process.pid)
     text = " ".join(f"w{n}" for n in range(WORDS))
     # Stop reading stdout: every update (about 150 bytes each, 9 MB in all) piles up.
-    await sidecar.write(request(2, "session/prompt", {
-        "sessionId": session, "parts": [{"type": "text", "text": text}]}))
+    await sidecar.write(
+        request(
+            2, "session/prompt", {"sessionId": session, "parts": [{"type": "text", "text": text}]}
+        )
+    )
     log = bytearray()
     await asyncio.wait_for(wait_for_stderr(sidecar, PAUSED, log), 30)
     held = rss_bytes(sidecar.process.pid)
@@ -55,7 +57,10 @@ async def test_a_turn_waits_for_a_client_that_does_not_read_and_loses_nothing(
         elif message.get("id") == 2:
             break
     assert message["result"]["stopReason"] == "end_turn"
-    stored = await sidecar.ask(3, "message/get", {
-        "sessionId": session, "messageId": message["result"]["assistantMessageId"]})
+    stored = await sidecar.ask(
+        3,
+        "message/get",
+        {"sessionId": session, "messageId": message["result"]["assistantMessageId"]},
+    )
     assert "".join(deltas) == stored["result"]["parts"][0]["text"] == text
     assert await sidecar.close() == 0

@@ -22,32 +22,38 @@ def frames_of(events: list[object]) -> list[bytes]:
     return [e.body for e in events if isinstance(e, Frame)]
 
 
-@pytest.mark.parametrize(("stream", "bodies"), [
-    (b"Content-Length: 2\r\n\r\n{}", [b"{}"]),
-    (b"Content-Length: 2\r\n\r\n{}Co", [b"{}"]),
-    (b"content-length:2\r\n\r\n{}", [b"{}"]),
-    (b"CONTENT-LENGTH: 2\r\nContent-Type: x\r\n\r\n{}", [b"{}"]),
-    (b"Content-Length: 2\r\n\r\n{}Content-Length: 3\r\n\r\n[1]", [b"{}", b"[1]"]),
-    (b"Content-Length: 0\r\n\r\n", [b""]),
-    (b"Content-Length: 2\r\nContent-Length: 02\r\n\r\n{}", [b"{}"]),
-    (b"Content-Length: 4\r\n\r\n{}", []),
-])
+@pytest.mark.parametrize(
+    ("stream", "bodies"),
+    [
+        (b"Content-Length: 2\r\n\r\n{}", [b"{}"]),
+        (b"Content-Length: 2\r\n\r\n{}Co", [b"{}"]),
+        (b"content-length:2\r\n\r\n{}", [b"{}"]),
+        (b"CONTENT-LENGTH: 2\r\nContent-Type: x\r\n\r\n{}", [b"{}"]),
+        (b"Content-Length: 2\r\n\r\n{}Content-Length: 3\r\n\r\n[1]", [b"{}", b"[1]"]),
+        (b"Content-Length: 0\r\n\r\n", [b""]),
+        (b"Content-Length: 2\r\nContent-Length: 02\r\n\r\n{}", [b"{}"]),
+        (b"Content-Length: 4\r\n\r\n{}", []),
+    ],
+)
 def test_well_formed_streams(stream: bytes, bodies: list[bytes]) -> None:
     assert frames_of(FrameSplitter(1000).feed(stream)) == bodies
 
 
-@pytest.mark.parametrize("garbage", [
-    b"Content-Length: abc\r\n\r\n",
-    b"Content-Length: -1\r\n\r\n",
-    b"Content-Length: 2\n\n{}",
-    b"Content-Type: a\r\n\r\n",
-    b"garbage line\r\n\r\n",
-    b"\r\n",
-    b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
-    b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n",
-    b"Content-Length: " + b"1" * 19 + b"\r\n\r\n",
-    b"Content-Length: 2\r\nX-Padding: " + b"p" * 9000 + b"\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"Content-Length: abc\r\n\r\n",
+        b"Content-Length: -1\r\n\r\n",
+        b"Content-Length: 2\n\n{}",
+        b"Content-Type: a\r\n\r\n",
+        b"garbage line\r\n\r\n",
+        b"\r\n",
+        b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n",
+        b"Content-Length: " + b"1" * 19 + b"\r\n\r\n",
+        b"Content-Length: 2\r\nX-Padding: " + b"p" * 9000 + b"\r\n\r\n",
+    ],
+)
 def test_broken_header_is_reported_and_the_next_frame_still_arrives(garbage: bytes) -> None:
     splitter = FrameSplitter(1000)
     events = splitter.feed(garbage + b"Content-Length: 2\r\n\r\n{}")
@@ -83,8 +89,7 @@ def test_oversized_frame_is_reported_as_soon_as_its_id_is_read() -> None:
     assert splitter.buffered == 0
 
 
-def test_oversized_frame_without_an_id_in_its_prefix_is_reported_once_the_prefix_is_read(
-) -> None:
+def test_oversized_frame_without_an_id_in_its_prefix_is_reported_once_the_prefix_is_read() -> None:
     splitter = FrameSplitter(10)
     header = b"Content-Length: %d\r\n\r\n" % (1 << 30)
     start = b'{"params":"' + b"x" * (ID_PREFIX_BYTES - 20)
@@ -101,30 +106,33 @@ def test_oversized_frame_fed_byte_by_byte_is_reported_once_and_the_next_frame_ke
     assert events == [OversizedFrame(len(body), b"1234567890123456789012345"), Frame(b"[]")]
 
 
-@pytest.mark.parametrize(("prefix", "known", "found"), [
-    (b'{"jsonrpc":"2.0","id":12,"method":"x"', True, b"12"),
-    (b'{"id": "abc", "params": {"id": 3}}', True, b'"abc"'),
-    (b'{"params": {"id": 3}, "id": -4}', True, b"-4"),
-    (b'{"params": [{"id": 3}], "id": 1.5}', True, b"1.5"),
-    (b'{"id": 5.0e3, ', True, b"5.0e3"),
-    (b'{"\\u0069d": "\\u00e9\\"x"}', True, '"\u00e9\\"x"'.encode()),
-    (b'{"id": "' + "\u00e9".encode() + b'"}', True, '"\u00e9"'.encode()),
-    (b'{"id": "\\ud800"}', True, None),
-    (b'{"id": "\xff"}', True, None),
-    (b'{"id": 12', False, None),
-    (b'{"id": 1e', False, None),
-    (b'{"id": "ab', False, None),
-    (b'{"id"', False, None),
-    (b'{"params": {"id": 3}, "text": "\\"id\\": 9"', False, None),
-    (b'{"method": "x", "params": {"a": "', False, None),
-    (b"", False, None),
-    (b'{"id": null}', True, None),
-    (b'{"id": true}', True, None),
-    (b'{"id": {"id": 1}}', True, None),
-    (b'{"id": 012}', True, None),
-    (b'{"method": "x"}{"id": 9}', True, None),
-    (b'[{"id": 1}]', True, None),
-])
+@pytest.mark.parametrize(
+    ("prefix", "known", "found"),
+    [
+        (b'{"jsonrpc":"2.0","id":12,"method":"x"', True, b"12"),
+        (b'{"id": "abc", "params": {"id": 3}}', True, b'"abc"'),
+        (b'{"params": {"id": 3}, "id": -4}', True, b"-4"),
+        (b'{"params": [{"id": 3}], "id": 1.5}', True, b"1.5"),
+        (b'{"id": 5.0e3, ', True, b"5.0e3"),
+        (b'{"\\u0069d": "\\u00e9\\"x"}', True, '"\u00e9\\"x"'.encode()),
+        (b'{"id": "' + "\u00e9".encode() + b'"}', True, '"\u00e9"'.encode()),
+        (b'{"id": "\\ud800"}', True, None),
+        (b'{"id": "\xff"}', True, None),
+        (b'{"id": 12', False, None),
+        (b'{"id": 1e', False, None),
+        (b'{"id": "ab', False, None),
+        (b'{"id"', False, None),
+        (b'{"params": {"id": 3}, "text": "\\"id\\": 9"', False, None),
+        (b'{"method": "x", "params": {"a": "', False, None),
+        (b"", False, None),
+        (b'{"id": null}', True, None),
+        (b'{"id": true}', True, None),
+        (b'{"id": {"id": 1}}', True, None),
+        (b'{"id": 012}', True, None),
+        (b'{"method": "x"}{"id": 9}', True, None),
+        (b'[{"id": 1}]', True, None),
+    ],
+)
 def test_request_id_is_read_exactly_and_only_at_the_top_level(
     prefix: bytes, known: bool, found: bytes | None
 ) -> None:

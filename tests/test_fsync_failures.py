@@ -78,8 +78,11 @@ async def appended_once_refused(
     fsyncs per thread, so each of the sidecar's store threads meets its own first
     failure: every refused attempt is one more change that must stay absent."""
     for attempt in range(40):
-        params = {"sessionId": session_id, "role": "user",
-                  "parts": [{"type": "text", "text": f"attempt {attempt}"}]}
+        params = {
+            "sessionId": session_id,
+            "role": "user",
+            "parts": [{"type": "text", "text": f"attempt {attempt}"}],
+        }
         try:
             message: dict[str, Any] = await sidecar.call("message/append", params)
         except RpcError as failure:
@@ -109,13 +112,16 @@ async def test_a_title_whose_journal_directory_sync_fails_is_absent_after_kill_9
 ) -> None:
     first, second = await prepared(start_sidecar, "first", "second")
     sidecar = await start_traced([data_dir / "sessions"], "1")
-    assert_io_failure(await sidecar.failure(
-        "session/updateTitle", {"sessionId": first["id"], "title": "refused"}))
+    assert_io_failure(
+        await sidecar.failure("session/updateTitle", {"sessionId": first["id"], "title": "refused"})
+    )
     assert (await sidecar.call("session/get", {"sessionId": first["id"]}))["title"] == "first"
     await sidecar.call("session/updateTitle", {"sessionId": second["id"], "title": "acked"})
     await kill_sidecar(sidecar)
     assert await titles_after_restart(start_sidecar) == {
-        first["id"]: "first", second["id"]: "acked"}
+        first["id"]: "first",
+        second["id"]: "acked",
+    }
 
 
 async def test_a_tree_delete_whose_journal_directory_sync_fails_is_absent_after_kill_9(
@@ -130,7 +136,10 @@ async def test_a_tree_delete_whose_journal_directory_sync_fails_is_absent_after_
     await sidecar.call("session/updateTitle", {"sessionId": other["id"], "title": "acked"})
     await kill_sidecar(sidecar)
     assert await titles_after_restart(start_sidecar) == {
-        parent["id"]: "parent", child["id"]: "child", other["id"]: "acked"}
+        parent["id"]: "parent",
+        child["id"]: "child",
+        other["id"]: "acked",
+    }
 
 
 async def test_a_journal_file_whose_sync_fails_is_rewritten_and_its_entry_synced(
@@ -164,7 +173,8 @@ async def test_a_message_whose_month_directory_sync_fails_is_absent_after_kill_9
     page = await restarted.call("message/list", {"sessionId": session["id"]})
     assert page["messages"] == [acked]
     later = await restarted.call(
-        "message/append", {"sessionId": session["id"], "role": "user", "parts": TEXT})
+        "message/append", {"sessionId": session["id"], "role": "user", "parts": TEXT}
+    )
     assert later["seq"] == 2
 
 
@@ -175,8 +185,11 @@ async def test_a_first_message_whose_log_sync_fails_leaves_no_log_and_is_absent(
     log = Layout(data_dir).message_log(session["id"])
     sidecar = await start_traced([log, log.parent], "1")
     append = {"sessionId": session["id"], "role": "user"}
-    assert_io_failure(await sidecar.failure(
-        "message/append", {**append, "parts": [{"type": "text", "text": "refused"}]}))
+    assert_io_failure(
+        await sidecar.failure(
+            "message/append", {**append, "parts": [{"type": "text", "text": "refused"}]}
+        )
+    )
     assert not log.exists(), "a failed first append left its log behind"
     acked = await appended_once_refused(sidecar, session["id"], refused=1)
     await kill_sidecar(sidecar)

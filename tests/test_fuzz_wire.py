@@ -45,9 +45,20 @@ class Sidecar:
 
     def __init__(self, data_dir: Path, log: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "plue_sidecar", "--data-dir", str(data_dir),
-             "--echo-delay-ms", "1", "--max-frame-bytes", "65536"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("wb"),
+            [
+                sys.executable,
+                "-m",
+                "plue_sidecar",
+                "--data-dir",
+                str(data_dir),
+                "--echo-delay-ms",
+                "1",
+                "--max-frame-bytes",
+                "65536",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log.open("wb"),
         )
         self.frames: queue.Queue[dict[str, Any] | Exception] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -124,35 +135,73 @@ def request(msg_id: object, method: str, params: Any = None) -> bytes:
 # --- what a hostile or buggy client sends ----------------------------------------
 
 json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
 )
 json_value = st.recursive(
     json_leaf,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 # Not `shutdown` and `exit`: they end the process the examples share, as they should.
-METHODS = ["initialize", "session/create", "session/get", "session/list",
-           "session/updateTitle", "session/delete", "session/abort", "session/prompt",
-           "session/share", "session/unshare", "session/fork", "session/close",
-           "message/append", "message/list", "message/get", "share/resolve",
-           "$/cancelRequest", "nope/nothing"]
-junk_id = st.one_of(st.integers(-5, 10**6), st.text(max_size=6), st.floats(allow_nan=False),
-                    st.none(), st.booleans(), st.lists(st.integers(), max_size=2))
+METHODS = [
+    "initialize",
+    "session/create",
+    "session/get",
+    "session/list",
+    "session/updateTitle",
+    "session/delete",
+    "session/abort",
+    "session/prompt",
+    "session/share",
+    "session/unshare",
+    "session/fork",
+    "session/close",
+    "message/append",
+    "message/list",
+    "message/get",
+    "share/resolve",
+    "$/cancelRequest",
+    "nope/nothing",
+]
+junk_id = st.one_of(
+    st.integers(-5, 10**6),
+    st.text(max_size=6),
+    st.floats(allow_nan=False),
+    st.none(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)
 
 
 @st.composite
 def junk_frame(draw: st.DrawFn) -> bytes:
     """One frame whose framing holds (its length is its body's), whose content is not."""
-    kind = draw(st.sampled_from([
-        "message", "notification", "response", "not json", "bytes", "deep", "broken header",
-    ]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "message",
+                "notification",
+                "response",
+                "not json",
+                "bytes",
+                "deep",
+                "broken header",
+            ]
+        )
+    )
     if kind == "message":
-        body: Any = {"jsonrpc": draw(st.sampled_from(["2.0", "1.0", 2])),
-                     "id": draw(junk_id), "method": draw(st.sampled_from(METHODS)),
-                     "params": draw(json_value)}
+        body: Any = {
+            "jsonrpc": draw(st.sampled_from(["2.0", "1.0", 2])),
+            "id": draw(junk_id),
+            "method": draw(st.sampled_from(METHODS)),
+            "params": draw(json_value),
+        }
         for key in draw(st.lists(st.sampled_from(["jsonrpc", "id", "params"]), max_size=2)):
             body.pop(key, None)
     elif kind == "notification":
@@ -160,12 +209,19 @@ def junk_frame(draw: st.DrawFn) -> bytes:
         method = draw(st.sampled_from(METHODS))
         body = {"jsonrpc": "2.0", "method": method, "params": draw(json_value)}
     elif kind == "response":
-        body = {"jsonrpc": "2.0", "id": draw(junk_id),
-                draw(st.sampled_from(["result", "error"])): draw(json_value)}
+        body = {
+            "jsonrpc": "2.0",
+            "id": draw(junk_id),
+            draw(st.sampled_from(["result", "error"])): draw(json_value),
+        }
     elif kind == "deep":
         depth = draw(st.integers(50, 3000))
-        return frame(b'{"jsonrpc":"2.0","id":7,"method":"session/list","params":'
-                     + b"[" * depth + b"]" * depth + b"}")
+        return frame(
+            b'{"jsonrpc":"2.0","id":7,"method":"session/list","params":'
+            + b"[" * depth
+            + b"]" * depth
+            + b"}"
+        )
     elif kind == "not json":
         text = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "session/list"})
         cut = draw(st.integers(0, len(text) - 1))
@@ -173,14 +229,22 @@ def junk_frame(draw: st.DrawFn) -> bytes:
     elif kind == "bytes":
         return frame(draw(st.binary(max_size=64)))
     else:
-        garbage = draw(st.sampled_from([
-            # Past 18 digits a length is a broken header; shorter ones would be a frame
-            # that rightly swallows what follows, which no example may do.
-            b"Content-Length: " + b"9" * draw(st.integers(19, 6000)) + b"\r\n\r\n",
-            b"Content-Length: -1\r\n\r\n", b"Content-Length: 1.5\r\n\r\n",
-            b"no colon here\r\n\r\n", b"X-Other: 1\r\n\r\n", b"\r\n\r\n",
-            "Content-Length: ²\r\n\r\n".encode(), b"\xff\xfe\r\n\r\n",
-        ]))
+        garbage = draw(
+            st.sampled_from(
+                [
+                    # Past 18 digits a length is a broken header; shorter ones would be a frame
+                    # that rightly swallows what follows, which no example may do.
+                    b"Content-Length: " + b"9" * draw(st.integers(19, 6000)) + b"\r\n\r\n",
+                    b"Content-Length: -1\r\n\r\n",
+                    b"Content-Length: 1.5\r\n\r\n",
+                    b"no colon here\r\n\r\n",
+                    b"X-Other: 1\r\n\r\n",
+                    b"\r\n\r\n",
+                    "Content-Length: ²\r\n\r\n".encode(),
+                    b"\xff\xfe\r\n\r\n",
+                ]
+            )
+        )
         return garbage
     return frame(json.dumps(body).encode())
 
@@ -189,8 +253,17 @@ def junk_frame(draw: st.DrawFn) -> bytes:
 def valid_request(draw: st.DrawFn, sidecar: Sidecar) -> tuple[int, str, bytes]:
     # Every value is drawn whatever the sidecar holds, so that hypothesis draws the same
     # way when it replays an example against a sidecar that has moved on.
-    method = draw(st.sampled_from(["session/create", "session/list", "message/append",
-                                   "session/prompt", "session/updateTitle"]))
+    method = draw(
+        st.sampled_from(
+            [
+                "session/create",
+                "session/list",
+                "message/append",
+                "session/prompt",
+                "session/updateTitle",
+            ]
+        )
+    )
     title = draw(st.text(min_size=1, max_size=30).filter(lambda t: t.strip()))
     pick = draw(st.integers(0, 19))
     text = [{"type": "text", "text": draw(st.text(max_size=40))}]
@@ -219,8 +292,9 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     listed: set[str] = set()
     cursor = None
     while True:
-        page = running.call("session/list", {"limit": 1000, **({"cursor": cursor}
-                                                              if cursor else {})})
+        page = running.call(
+            "session/list", {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        )
         listed.update(session["id"] for session in page["sessions"])
         cursor = page["nextCursor"]
         if cursor is None:
@@ -246,8 +320,17 @@ def run_example(sidecar: Sidecar, data: st.DataObject) -> None:
             wanted[msg_id] = method
             chunks.append(raw)
             if data.draw(st.booleans()) and method == "session/prompt":
-                chunks.append(frame(json.dumps({"jsonrpc": "2.0", "method": "$/cancelRequest",
-                                                "params": {"id": msg_id}}).encode()))
+                chunks.append(
+                    frame(
+                        json.dumps(
+                            {
+                                "jsonrpc": "2.0",
+                                "method": "$/cancelRequest",
+                                "params": {"id": msg_id},
+                            }
+                        ).encode()
+                    )
+                )
     # A broken header resynchronises at the next Content-Length: end with a clean frame.
     closing = sidecar.new_id()
     wanted[closing] = "session/list"
@@ -270,8 +353,11 @@ def run_example(sidecar: Sidecar, data: st.DataObject) -> None:
 
 
 FUZZ_SETTINGS = settings(
-    max_examples=EXAMPLES, deadline=None, database=None,
-    suppress_health_check=list(HealthCheck), phases=[Phase.generate],
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.generate],
 )
 
 

@@ -51,9 +51,16 @@ def notification(method: str, params: Any = None) -> bytes:
 async def start_long_prompt(raw: RawSidecar, msg_id: Any) -> str:
     """A `session/prompt` still running when this returns (it has streamed output)."""
     session = (await raw.ask("create", "session/create", {}))["result"]["id"]
-    await raw.write(request(msg_id, "session/prompt", {
-        "sessionId": session, "parts": [{"type": "text", "text": LONG_PROMPT}],
-    }))
+    await raw.write(
+        request(
+            msg_id,
+            "session/prompt",
+            {
+                "sessionId": session,
+                "parts": [{"type": "text", "text": LONG_PROMPT}],
+            },
+        )
+    )
     while True:
         _, message = await raw.read_frame()
         if message.get("method") == "session/update":
@@ -136,22 +143,36 @@ async def test_a_response_from_the_client_is_ignored_and_never_touches_a_request
 
 def oversized(id_json: bytes, size: int = 5000) -> bytes:
     body = (
-        b'{"jsonrpc":"2.0","id":' + id_json
-        + b',"method":"session/create","params":{"title":"' + b"x" * size + b'"}}'
+        b'{"jsonrpc":"2.0","id":'
+        + id_json
+        + b',"method":"session/create","params":{"title":"'
+        + b"x" * size
+        + b'"}}'
     )
     return frame(body)
 
 
-@pytest.mark.parametrize(("id_json", "answered_id_json"), [
-    (b"1234567890123456789012345", b"1234567890123456789012345"),
-    (b"9" * 5000, b"9" * 5000),
-    (b"1.5", b"1.5"),
-    (b'"a\\"b"', b'"a\\"b"'),
-    (b'"caf\\u00e9"', '"café"'.encode()),
-    (b"null", b"null"),
-    (b"[7]", b"null"),
-], ids=["25 digits", "5000 digits", "fraction", "escaped quote", "unicode escape", "null",
-        "array"])
+@pytest.mark.parametrize(
+    ("id_json", "answered_id_json"),
+    [
+        (b"1234567890123456789012345", b"1234567890123456789012345"),
+        (b"9" * 5000, b"9" * 5000),
+        (b"1.5", b"1.5"),
+        (b'"a\\"b"', b'"a\\"b"'),
+        (b'"caf\\u00e9"', '"café"'.encode()),
+        (b"null", b"null"),
+        (b"[7]", b"null"),
+    ],
+    ids=[
+        "25 digits",
+        "5000 digits",
+        "fraction",
+        "escaped quote",
+        "unicode escape",
+        "null",
+        "array",
+    ],
+)
 async def test_an_oversized_frame_is_answered_with_its_exact_id_and_the_next_frame_kept(
     start_raw: StartRaw, id_json: bytes, answered_id_json: bytes
 ) -> None:
@@ -163,8 +184,11 @@ async def test_an_oversized_frame_is_answered_with_its_exact_id_and_the_next_fra
     assert answer["id"] == expected
     assert type(answer["id"]) is type(expected)
     assert answer["error"]["code"] == errors.INVALID_REQUEST
-    assert answer["error"]["data"] == {"kind": "payload_too_large", "size": len(
-        oversized(id_json).partition(b"\r\n\r\n")[2]), "limit": 1000}
+    assert answer["error"]["data"] == {
+        "kind": "payload_too_large",
+        "size": len(oversized(id_json).partition(b"\r\n\r\n")[2]),
+        "limit": 1000,
+    }
     following = await raw.response()
     assert following["id"] == "next" and "result" in following
 
@@ -190,7 +214,8 @@ async def test_an_oversized_frame_whose_id_is_not_in_its_first_64_kib_is_answere
     await raw_sidecar.initialize()
     await raw_sidecar.write(
         b"Content-Length: %d\r\n\r\n" % (1 << 30)
-        + b'{"jsonrpc":"2.0","params":{"text":"' + b"x" * (70 * 1024)
+        + b'{"jsonrpc":"2.0","params":{"text":"'
+        + b"x" * (70 * 1024)
     )
     answer = await raw_sidecar.response()
     assert answer["id"] is None
@@ -242,9 +267,14 @@ async def test_params_nested_past_the_documented_depth_are_invalid_params(
     # params, parts, the part and the input's own levels: 128 levels in all.
     deepest = await raw_sidecar.ask(1, "message/append", tool_call(125))
     assert deepest["result"]["parts"][0]["input"] == nested(125)
-    got = await raw_sidecar.ask(2, "message/get", {
-        "sessionId": session, "messageId": deepest["result"]["id"],
-    })
+    got = await raw_sidecar.ask(
+        2,
+        "message/get",
+        {
+            "sessionId": session,
+            "messageId": deepest["result"]["id"],
+        },
+    )
     assert got["result"]["parts"][0]["input"] == nested(125)
     for depth in (126, 254, 500):
         refused = await raw_sidecar.ask(3, "message/append", tool_call(depth))
@@ -266,8 +296,12 @@ async def test_session_ids_have_13_to_32_digits_as_documented(raw_sidecar: RawSi
     await raw_sidecar.initialize()
     documented = re.search(r"Session ids must match `([^`]+)`", PROTOCOL)
     assert documented is not None
-    for digits, code in ((12, errors.INVALID_PARAMS), (13, errors.SESSION_NOT_FOUND),
-                         (32, errors.SESSION_NOT_FOUND), (33, errors.INVALID_PARAMS)):
+    for digits, code in (
+        (12, errors.INVALID_PARAMS),
+        (13, errors.SESSION_NOT_FOUND),
+        (32, errors.SESSION_NOT_FOUND),
+        (33, errors.INVALID_PARAMS),
+    ):
         session_id = "session_" + "1" * digits
         answer = await raw_sidecar.ask(digits, "session/get", {"sessionId": session_id})
         assert answer["error"]["code"] == code, digits
@@ -286,7 +320,8 @@ async def test_repeated_content_length_headers_must_agree(raw_sidecar: RawSideca
     conflicting = json.dumps({"jsonrpc": "2.0", "id": "conflict", "method": "session/list"})
     await raw_sidecar.write(
         b"Content-Length: %d\r\nContent-Length: 2\r\n\r\n" % len(conflicting)
-        + conflicting.encode() + request("after", "session/list", {})
+        + conflicting.encode()
+        + request("after", "session/list", {})
     )
     assert (await raw_sidecar.response())["id"] == "after"
     await raw_sidecar.close()
@@ -295,18 +330,29 @@ async def test_repeated_content_length_headers_must_agree(raw_sidecar: RawSideca
 
 async def test_duplicate_keys_the_last_one_wins(raw_sidecar: RawSidecar) -> None:
     await raw_sidecar.initialize()
-    await raw_sidecar.write(frame(
-        b'{"jsonrpc":"2.0","id":1,"method":"no/such","id":2,"method":"session/list",'
-        b'"params":{"limit":0},"params":{"limit":1}}'
-    ))
+    await raw_sidecar.write(
+        frame(
+            b'{"jsonrpc":"2.0","id":1,"method":"no/such","id":2,"method":"session/list",'
+            b'"params":{"limit":0},"params":{"limit":1}}'
+        )
+    )
     answer = await raw_sidecar.response()
     assert answer["id"] == 2
     assert "result" in answer
 
 
-@pytest.mark.parametrize("id_json", [
-    b"1.5", b"5.0", b"1e3", b"-0.0", b"1234567890123456789012345", b"18446744073709551616",
-], ids=["fraction", "integral float", "exponent", "negative zero", "25 digits", "2^64"])
+@pytest.mark.parametrize(
+    "id_json",
+    [
+        b"1.5",
+        b"5.0",
+        b"1e3",
+        b"-0.0",
+        b"1234567890123456789012345",
+        b"18446744073709551616",
+    ],
+    ids=["fraction", "integral float", "exponent", "negative zero", "25 digits", "2^64"],
+)
 async def test_a_number_id_that_is_not_a_64_bit_integer_is_refused_and_echoed_exactly(
     raw_sidecar: RawSidecar, id_json: bytes
 ) -> None:
@@ -344,11 +390,14 @@ async def test_a_second_request_with_the_id_of_one_in_flight_is_refused(
     assert "result" in await raw.ask(5, "session/list", {})
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"expiresInSeconds": "3600"}, "expiresInSeconds"),
-    ({"expiresInSeconds": True}, "expiresInSeconds"),
-    ({"expiresInSeconds": 5.0}, "expiresInSeconds"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"expiresInSeconds": "3600"}, "expiresInSeconds"),
+        ({"expiresInSeconds": True}, "expiresInSeconds"),
+        ({"expiresInSeconds": 5.0}, "expiresInSeconds"),
+    ],
+)
 async def test_types_are_strict(
     raw_sidecar: RawSidecar, params: dict[str, Any], field: str
 ) -> None:
@@ -382,9 +431,7 @@ async def test_floods_of_bad_frames_are_logged_a_bounded_number_of_times(
 
 
 @pytest.mark.parametrize("params", [[], [None], None], ids=["[]", "[null]", "null"])
-async def test_empty_positional_params_are_no_params(
-    raw_sidecar: RawSidecar, params: Any
-) -> None:
+async def test_empty_positional_params_are_no_params(raw_sidecar: RawSidecar, params: Any) -> None:
     await raw_sidecar.initialize()
     body = {"jsonrpc": "2.0", "id": 1, "method": "session/list", "params": params}
     await raw_sidecar.write(frame(json.dumps(body).encode()))

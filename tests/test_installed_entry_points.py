@@ -21,18 +21,23 @@ def plant(site: Path, directory: str, text: str | bytes | None) -> None:
 
 
 def test_reads_the_group_from_dist_info_and_egg_info(tmp_path: Path) -> None:
-    plant(tmp_path, "alpha-1.0.dist-info",
-          "# comment\n[console_scripts]\nalpha = alpha:main\n\n"
-          f"[{GROUP}]\n  one = alpha.runner:One  \n; another comment\ntwo=alpha:Two\n")
+    plant(
+        tmp_path,
+        "alpha-1.0.dist-info",
+        "# comment\n[console_scripts]\nalpha = alpha:main\n\n"
+        f"[{GROUP}]\n  one = alpha.runner:One  \n; another comment\ntwo=alpha:Two\n",
+    )
     plant(tmp_path, "beta.egg-info", f"[{GROUP}]\nthree = beta:Three [extra]\n")
     plant(tmp_path, "gamma-2.0.dist-info", None)
     assert declared_entry_points(GROUP, [str(tmp_path)]) == {
-        "one": "alpha.runner:One", "two": "alpha:Two", "three": "beta:Three [extra]",
+        "one": "alpha.runner:One",
+        "two": "alpha:Two",
+        "three": "beta:Three [extra]",
     }
 
 
 def test_the_first_distribution_of_a_project_on_the_path_is_the_installed_one(
-    tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     plant(first, "My_Runners-2.0.dist-info", f"[{GROUP}]\nplanted = new:Runner\n")

@@ -42,11 +42,14 @@ def test_an_empty_or_missing_directory_has_no_records(tmp_path: Path) -> None:
     assert read_journal(tmp_path).records == []
 
 
-@pytest.mark.parametrize("tail", [
-    encode({"n": 3})[:-1],  # cut before its newline
-    encode({"n": 3})[:5],
-    b"0000000 {",
-])
+@pytest.mark.parametrize(
+    "tail",
+    [
+        encode({"n": 3})[:-1],  # cut before its newline
+        encode({"n": 3})[:5],
+        b"0000000 {",
+    ],
+)
 def test_a_torn_last_record_is_an_unacknowledged_write_not_damage(
     tmp_path: Path, tail: bytes
 ) -> None:
@@ -66,9 +69,7 @@ def test_a_last_record_that_fails_its_check_is_torn(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("bad", [b"garbage", b"", b"zzzzzzzz {}", b"00000000 []"])
-def test_a_damaged_record_in_the_middle_is_skipped_and_reported(
-    tmp_path: Path, bad: bytes
-) -> None:
+def test_a_damaged_record_in_the_middle_is_skipped_and_reported(tmp_path: Path, bad: bytes) -> None:
     journal_path(tmp_path, 1).write_bytes(encode({"n": 1}) + bad + b"\n" + encode({"n": 3}))
     contents = read_journal(tmp_path)
     assert contents.records == [{"n": 1}, {"n": 3}]
@@ -93,8 +94,10 @@ def test_concurrent_appends_share_syncs_and_each_waits_for_its_own(tmp_path: Pat
         for k in range(10):
             journal.append({"n": n, "k": k}).result(10)
 
-    with mock.patch.object(durable_io, "fsync_fd", side_effect=counting_fsync), \
-            mock.patch.object(durable_io, "datasync_fd", side_effect=counting_fsync):
+    with (
+        mock.patch.object(durable_io, "fsync_fd", side_effect=counting_fsync),
+        mock.patch.object(durable_io, "datasync_fd", side_effect=counting_fsync),
+    ):
         threads = [threading.Thread(target=append, args=(n,)) for n in range(32)]
         for thread in threads:
             thread.start()
@@ -128,9 +131,11 @@ def test_a_failed_sync_fails_its_batch_and_cuts_the_records_back(tmp_path: Path)
     journal = journal_in(tmp_path)
     journal.append({"n": 1}).result(5)
     failing = OSError(errno.EIO, "io")
-    with mock.patch.object(durable_io, "fsync_fd", side_effect=failing), \
-            mock.patch.object(durable_io, "datasync_fd", side_effect=failing), \
-            pytest.raises(OSError):
+    with (
+        mock.patch.object(durable_io, "fsync_fd", side_effect=failing),
+        mock.patch.object(durable_io, "datasync_fd", side_effect=failing),
+        pytest.raises(OSError),
+    ):
         journal.append({"n": 2}).result(5)
     journal.close()
     assert read_journal(tmp_path).records == [{"n": 1}]
@@ -183,8 +188,10 @@ def test_a_generation_is_written_over_zeros_and_synced_without_its_metadata(
     journal.generation_bytes = 64 * 1024
     full: list[int] = []
     data_only: list[int] = []
-    with mock.patch.object(durable_io, "fsync_fd", side_effect=full.append), \
-            mock.patch.object(durable_io, "datasync_fd", side_effect=data_only.append):
+    with (
+        mock.patch.object(durable_io, "fsync_fd", side_effect=full.append),
+        mock.patch.object(durable_io, "datasync_fd", side_effect=data_only.append),
+    ):
         for n in range(5):
             journal.append({"n": n}).result(5)
     on_disk = journal_path(tmp_path, 1).read_bytes()
@@ -209,12 +216,15 @@ BIG = {"n": 3, "text": "x" * 600}
 """A record longer than a disk block, so that a cut may land some blocks of it only."""
 
 
-@pytest.mark.parametrize("landed", [
-    encode(BIG)[:7],  # the batch's first bytes only
-    encode(BIG)[:-1],  # all but its newline
-    bytes(512) + encode(BIG)[512:],  # a later block of it, not the first
-    encode({"n": 4}) + bytes(512) + encode(BIG)[512:],  # a whole record, then a hole
-])
+@pytest.mark.parametrize(
+    "landed",
+    [
+        encode(BIG)[:7],  # the batch's first bytes only
+        encode(BIG)[:-1],  # all but its newline
+        bytes(512) + encode(BIG)[512:],  # a later block of it, not the first
+        encode({"n": 4}) + bytes(512) + encode(BIG)[512:],  # a whole record, then a hole
+    ],
+)
 def test_a_power_cut_in_the_zeros_is_a_torn_last_record(tmp_path: Path, landed: bytes) -> None:
     acknowledged = encode({"n": 1}) + encode({"n": 2})
     journal_path(tmp_path, 1).write_bytes(acknowledged + landed + bytes(4096))
@@ -288,8 +298,10 @@ async def test_waiters_on_a_loop_are_released_with_their_generation(tmp_path: Pa
     journal = journal_in(tmp_path, generation=3)
     results = await asyncio.gather(*(journal.append_on_loop({"n": n}) for n in range(20)))
     assert results == [3] * 20
-    with mock.patch.object(durable_io, "fsync_fd", side_effect=OSError(errno.EIO, "io")), \
-            mock.patch.object(durable_io, "datasync_fd", side_effect=OSError(errno.EIO, "io")):
+    with (
+        mock.patch.object(durable_io, "fsync_fd", side_effect=OSError(errno.EIO, "io")),
+        mock.patch.object(durable_io, "datasync_fd", side_effect=OSError(errno.EIO, "io")),
+    ):
         failed = await asyncio.gather(journal.append_on_loop({"n": 99}), return_exceptions=True)
     assert isinstance(failed[0], OSError) and failed[0].errno == errno.EIO
     journal.close()

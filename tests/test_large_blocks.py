@@ -16,10 +16,17 @@ def test_glibc_takes_the_fixed_threshold() -> None:
     assert large_blocks.return_freed_large_blocks() is large_blocks.is_glibc()
 
 
-@pytest.mark.parametrize("confstr", [mock.Mock(side_effect=ValueError("unknown name")),
-                                     mock.Mock(return_value=None),
-                                     mock.Mock(return_value="musl 1.2")])
+@pytest.mark.parametrize(
+    "confstr",
+    [
+        mock.Mock(side_effect=ValueError("unknown name")),
+        mock.Mock(return_value=None),
+        mock.Mock(return_value="musl 1.2"),
+    ],
+)
 def test_other_c_libraries_are_left_alone(confstr: mock.Mock) -> None:
-    with mock.patch.object(os, "confstr", confstr), \
-            mock.patch("ctypes.CDLL", side_effect=AssertionError("ctypes used")):
+    with (
+        mock.patch.object(os, "confstr", confstr),
+        mock.patch("ctypes.CDLL", side_effect=AssertionError("ctypes used")),
+    ):
         assert large_blocks.return_freed_large_blocks() is False

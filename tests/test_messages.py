@@ -58,7 +58,8 @@ async def test_append_moves_count_and_updated_at_and_announces_each_change(
     assert info["messageCount"] == 3
     assert info["updatedAt"] >= session["updatedAt"]
     updates = [
-        p["session"]["messageCount"] for p in sidecar.notifications("session/didChange")
+        p["session"]["messageCount"]
+        for p in sidecar.notifications("session/didChange")
         if p["change"] == "updated" and p["sessionId"] == session["id"]
     ]
     assert updates == [1, 2, 3]
@@ -137,10 +138,12 @@ async def test_fork_at_first_middle_last_and_whole_copies_history_with_new_ids(
     result = {"type": "toolResult", "callId": "c1", "output": "ok", "isError": False}
     messages = [
         await append(sidecar, source["id"], "one"),
-        await sidecar.call("message/append", {"sessionId": source["id"], "role": "assistant",
-                                              "parts": [call]}),
-        await sidecar.call("message/append", {"sessionId": source["id"], "role": "user",
-                                              "parts": [result]}),
+        await sidecar.call(
+            "message/append", {"sessionId": source["id"], "role": "assistant", "parts": [call]}
+        ),
+        await sidecar.call(
+            "message/append", {"sessionId": source["id"], "role": "user", "parts": [result]}
+        ),
         await append(sidecar, source["id"], "four"),
     ]
     for cut, expected in [(messages[0], 1), (messages[2], 3), (messages[3], 4), (None, 4)]:
@@ -183,11 +186,15 @@ async def test_a_ten_thousand_message_session_appends_and_lists_correctly(
 ) -> None:
     session = await sidecar.call("session/create", {})
     for batch in range(20):
-        await asyncio.gather(*(
-            sidecar.send("message/append", {"sessionId": session["id"], "role": "user",
-                                            "parts": text(f"{batch}-{i}")})
-            for i in range(500)
-        ))
+        await asyncio.gather(
+            *(
+                sidecar.send(
+                    "message/append",
+                    {"sessionId": session["id"], "role": "user", "parts": text(f"{batch}-{i}")},
+                )
+                for i in range(500)
+            )
+        )
     info = await sidecar.call("session/get", {"sessionId": session["id"]})
     assert info["messageCount"] == 10_000
     seqs: list[int] = []
@@ -233,14 +240,17 @@ async def test_message_pages_are_bounded_by_bytes_as_well_as_by_count(
     sidecar = await start_sidecar("--max-message-bytes", str(limit))
     session = (await sidecar.call("session/create", {}))["id"]
     for index in range(6):
-        await sidecar.call("message/append", {"sessionId": session, "role": "user",
-                                              "parts": text(f"{index}" * 400_000)})
+        await sidecar.call(
+            "message/append",
+            {"sessionId": session, "role": "user", "parts": text(f"{index}" * 400_000)},
+        )
     for round_ in ("live", "restarted"):
         pages: list[list[int]] = []
         after: int | None = 0
         while after is not None:
-            page = await sidecar.call("message/list", {"sessionId": session,
-                                                       "afterSeq": after, "limit": 1000})
+            page = await sidecar.call(
+                "message/list", {"sessionId": session, "afterSeq": after, "limit": 1000}
+            )
             pages.append([m["seq"] for m in page["messages"]])
             after = page["nextAfterSeq"]
         assert pages == [[1, 2], [3, 4], [5, 6]], round_
@@ -261,22 +271,24 @@ async def test_histories_held_in_memory_are_bounded_by_bytes_and_read_back_on_de
     """30 MB of messages across 15 sessions, with 2 MiB of histories kept: memory stays
     far below what was written, and every history reads back whole. Once the start is
     over, glibc gives freed large blocks back to the system (`core.large_blocks`)."""
-    sidecar = await start_sidecar("--history-cache-bytes", str(2 << 20),
-                                  "--log-level", "INFO")
+    sidecar = await start_sidecar("--history-cache-bytes", str(2 << 20), "--log-level", "INFO")
     await sidecar.wait_for_stderr("freed large blocks now go back to the system")
     sessions = [(await sidecar.call("session/create", {}))["id"] for _ in range(15)]
     before = rss_bytes(sidecar.process.pid)
     for round_ in range(2):
         for index, session in enumerate(sessions):
             body = f"{round_}-{index}-" + "x" * 1_000_000
-            await sidecar.call("message/append", {"sessionId": session, "role": "user",
-                                                  "parts": text(body)})
+            await sidecar.call(
+                "message/append", {"sessionId": session, "role": "user", "parts": text(body)}
+            )
     grown = rss_bytes(sidecar.process.pid) - before
     assert grown < 15_000_000, grown
     for index, session in enumerate(sessions):
         page = await sidecar.call("message/list", {"sessionId": session})
         assert [m["parts"][0]["text"] for m in page["messages"]] == [
-            f"{round_}-{index}-" + "x" * 1_000_000 for round_ in range(2)]
-        appended = await sidecar.call("message/append", {"sessionId": session,
-                                                         "role": "user", "parts": text("z")})
+            f"{round_}-{index}-" + "x" * 1_000_000 for round_ in range(2)
+        ]
+        appended = await sidecar.call(
+            "message/append", {"sessionId": session, "role": "user", "parts": text("z")}
+        )
         assert appended["seq"] == 3

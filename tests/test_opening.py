@@ -35,8 +35,9 @@ async def pages(sidecar: SidecarProcess, **params: Any) -> list[dict[str, Any]]:
     """Every page of a listing, following the cursors."""
     found = [await sidecar.call("session/list", params)]
     while found[-1]["nextCursor"] is not None:
-        found.append(await sidecar.call(
-            "session/list", {**params, "cursor": found[-1]["nextCursor"]}))
+        found.append(
+            await sidecar.call("session/list", {**params, "cursor": found[-1]["nextCursor"]})
+        )
     return found
 
 
@@ -73,10 +74,13 @@ async def test_after_a_kill_the_journal_is_replayed_and_the_head_is_not_used(
     await populate(first, 2)
     await first.stop()
     second = await start_sidecar()
-    renamed = await second.call("session/updateTitle", {
-        "sessionId": (await second.call("session/list", {"limit": 1}))["sessions"][0]["id"],
-        "title": "after the catalogue",
-    })
+    renamed = await second.call(
+        "session/updateTitle",
+        {
+            "sessionId": (await second.call("session/list", {"limit": 1}))["sessions"][0]["id"],
+            "title": "after the catalogue",
+        },
+    )
     await second.kill()
     third = await start_sidecar("--log-level", "INFO")
     assert (await third.call("session/list", {"limit": 1}))["sessions"] == [renamed]
@@ -99,8 +103,9 @@ async def test_requests_that_need_every_session_wait_for_the_load(tmp_path: Path
     page = await reopened.list_page(parent_id=None, roots_only=False, limit=2, cursor=None)
     assert [s["id"] for s in page["sessions"]] == [made[2].id, made[1].id]
     waiting = asyncio.ensure_future(reopened.ready())
-    following = asyncio.ensure_future(reopened.list_page(
-        parent_id=None, roots_only=False, limit=2, cursor=page["nextCursor"]))
+    following = asyncio.ensure_future(
+        reopened.list_page(parent_id=None, roots_only=False, limit=2, cursor=page["nextCursor"])
+    )
     for _ in range(20):  # turns of the loop: nothing but the full load can end them
         await asyncio.sleep(0)
     assert not waiting.done() and not following.done()
@@ -156,12 +161,17 @@ async def test_shutdown_and_exit_sent_with_requests_still_waiting_end_without_de
     first = await start_sidecar()
     await populate(first, 3)
     assert await first.stop() == 0
-    script = [request(1, "initialize", {}), request(2, "session/create", {}),
-              request(3, "shutdown"), frame(b'{"jsonrpc":"2.0","method":"exit"}')]
+    script = [
+        request(1, "initialize", {}),
+        request(2, "session/create", {}),
+        request(3, "shutdown"),
+        frame(b'{"jsonrpc":"2.0","method":"exit"}'),
+    ]
     process = start_script(data_dir, script, *([] if early else ["--no-early-answers"]))
     bodies, _ = finish_script(process, timeout=PENDING_REQUESTS_SECONDS - 2)
-    answers = {json.loads(body)["id"]: json.loads(body) for body in bodies
-               if "id" in json.loads(body)}
+    answers = {
+        json.loads(body)["id"]: json.loads(body) for body in bodies if "id" in json.loads(body)
+    }
     assert answers[3] == {"jsonrpc": "2.0", "id": 3, "result": None}
     assert answers[2]["result"]["title"] == "New Session"
     assert process.returncode == 0
@@ -172,8 +182,10 @@ async def test_shutdown_stores_a_running_turn_as_aborted_before_it_answers(
 ) -> None:
     sidecar = await start_sidecar("--echo-delay-ms", "50")
     session = await sidecar.call("session/create", {})
-    prompt = sidecar.send("session/prompt", {
-        "sessionId": session["id"], "parts": [{"type": "text", "text": "a b c d e f g h"}]})
+    prompt = sidecar.send(
+        "session/prompt",
+        {"sessionId": session["id"], "parts": [{"type": "text", "text": "a b c d e f g h"}]},
+    )
     await sidecar.wait_for_notification(lambda method, _: method == "session/update")
     assert await sidecar.call("shutdown") is None
     assert (await prompt)["stopReason"] == "aborted"

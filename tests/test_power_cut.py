@@ -38,11 +38,16 @@ async def start(data_dir: Path, rng: random.Random) -> SidecarProcess:
 
 
 async def run_until_the_cut(
-    sidecar: SidecarProcess, model: Model, image: Ext4Image, control: ControlFile,
+    sidecar: SidecarProcess,
+    model: Model,
+    image: Ext4Image,
+    control: ControlFile,
     rng: random.Random,
 ) -> None:
-    workers = [asyncio.create_task(run_worker(sidecar, model, random.Random(rng.random())))
-               for _ in range(WORKERS)]
+    workers = [
+        asyncio.create_task(run_worker(sidecar, model, random.Random(rng.random())))
+        for _ in range(WORKERS)
+    ]
     await sidecar.until_loaded()  # the cut lands among the writes, not in the import
     done, _ = await asyncio.wait(workers, timeout=rng.uniform(0.05, 1.2))
     for finished in done:
@@ -76,7 +81,8 @@ async def test_acknowledged_changes_survive_power_cuts(
             control = ControlFile(image.mount_point / f"control-{cycle}", cycle)
             if cycle:
                 discarded += ControlFile(
-                    image.mount_point / f"control-{cycle - 1}", cycle - 1).was_discarded()
+                    image.mount_point / f"control-{cycle - 1}", cycle - 1
+                ).was_discarded()
             sidecar = await start(data_dir, rng)
             problems = await check_and_adopt(sidecar, model)
             assert not problems, f"cycle {cycle} (seed {SEED}): {problems}"
@@ -93,10 +99,12 @@ async def test_acknowledged_changes_survive_power_cuts(
     finally:
         image.close()
     figures = model.figures
-    summary = (f"power cuts: {CYCLES} cycles (seed {SEED}), {figures.acknowledged} changes "
-               f"acknowledged before a cut and checked, 0 lost; {figures.racing} answered "
-               f"while the cut ran (rig limit, not checked); control file discarded in "
-               f"{discarded} of {CYCLES}")
+    summary = (
+        f"power cuts: {CYCLES} cycles (seed {SEED}), {figures.acknowledged} changes "
+        f"acknowledged before a cut and checked, 0 lost; {figures.racing} answered "
+        f"while the cut ran (rig limit, not checked); control file discarded in "
+        f"{discarded} of {CYCLES}"
+    )
     record_property("power_cut", summary)
     report = os.environ.get("PLUE_POWERCUT_REPORT")
     if report:
@@ -119,13 +127,17 @@ async def test_a_power_cut_in_the_journals_preallocated_zeros_loses_nothing_ackn
         image.mount()
         sidecar = await SidecarProcess.start(data_dir)
         await sidecar.initialize()
-        acked = {(await sidecar.call("session/create", {"title": f"a{n}"}))["id"]
-                 for n in range(20)}
+        acked = {
+            (await sidecar.call("session/create", {"title": f"a{n}"}))["id"] for n in range(20)
+        }
         in_flight = [sidecar.send("session/create", {"title": f"b{n}"}) for n in range(200)]
         await asyncio.wait(in_flight, timeout=0.02)
         image.cut_power()
-        acked |= {future.result()["result"]["id"] for future in in_flight
-                  if future.done() and not future.exception() and "result" in future.result()}
+        acked |= {
+            future.result()["result"]["id"]
+            for future in in_flight
+            if future.done() and not future.exception() and "result" in future.result()
+        }
         sidecar.process.kill()
         await sidecar.process.wait()
         with contextlib.suppress(Exception):

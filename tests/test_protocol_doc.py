@@ -24,8 +24,7 @@ async def test_every_method_and_notification_the_server_announces_is_documented(
 
 def test_every_error_code_and_kind_is_in_protocol_md() -> None:
     codes = [
-        value for name, value in vars(errors).items()
-        if name.isupper() and isinstance(value, int)
+        value for name, value in vars(errors).items() if name.isupper() and isinstance(value, int)
     ]
     for code in codes:
         assert f"| {code} |" in PROTOCOL, code

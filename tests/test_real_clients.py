@@ -61,10 +61,21 @@ SESSION_ID = re.compile(r"^session_[0-9]{13,}$")
 MESSAGE_ID = re.compile(r"^msg_[0-9a-f]{32}$")
 SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 METHODS_USED = {
-    "initialize", "shutdown", "session/create", "session/list", "session/get",
-    "session/updateTitle", "session/prompt", "session/abort", "session/share",
-    "share/resolve", "session/fork", "session/delete", "message/append",
-    "message/list", "message/get",
+    "initialize",
+    "shutdown",
+    "session/create",
+    "session/list",
+    "session/get",
+    "session/updateTitle",
+    "session/prompt",
+    "session/abort",
+    "session/share",
+    "share/resolve",
+    "session/fork",
+    "session/delete",
+    "message/append",
+    "message/list",
+    "message/get",
 }
 
 
@@ -148,18 +159,24 @@ class Scenario:
         if not isinstance(session, dict):
             return
         matching = [
-            n for n in self.notes(step, "session/didChange")
+            n
+            for n in self.notes(step, "session/didChange")
             if n.get("change") == change and n.get("sessionId") == session.get("id")
         ]
         if self.expect(step, len(matching) == 1, f"expected one didChange {change!r}"):
-            self.expect(step, matching[0].get("session") == session,
-                        f"didChange {change!r} carries another session than the answer")
+            self.expect(
+                step,
+                matching[0].get("session") == session,
+                f"didChange {change!r} carries another session than the answer",
+            )
 
-    def updates(self, step: str, session_id: str, record: dict[str, Any] | None = None
-                ) -> tuple[str, set[Any]]:
+    def updates(
+        self, step: str, session_id: str, record: dict[str, Any] | None = None
+    ) -> tuple[str, set[Any]]:
         """The concatenated text of the session's updates, and their message ids."""
         pieces = [
-            n for n in self.notes(step, "session/update", record)
+            n
+            for n in self.notes(step, "session/update", record)
             if n.get("sessionId") == session_id
         ]
         text = "".join(n["delta"]["text"] for n in pieces if n["delta"].get("type") == "text")
@@ -173,16 +190,24 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
     init = s.result("initialize")
     if isinstance(init, dict):
         s.expect("initialize", init.get("protocolVersion") == 1, "protocolVersion is not 1")
-        s.expect("initialize", (init.get("serverInfo") or {}).get("name") == "plue-sidecar",
-                 "serverInfo.name is not plue-sidecar")
+        s.expect(
+            "initialize",
+            (init.get("serverInfo") or {}).get("name") == "plue-sidecar",
+            "serverInfo.name is not plue-sidecar",
+        )
         capabilities = init.get("capabilities") or {}
         missing = METHODS_USED - set(capabilities.get("methods") or [])
         s.expect("initialize", not missing, f"capabilities.methods lacks {sorted(missing)}")
-        s.expect("initialize", "echo" in (capabilities.get("runners") or []),
-                 "capabilities.runners does not list echo")
-        s.expect("initialize", set(capabilities.get("notifications") or [])
-                 == {"session/didChange", "session/update"},
-                 "capabilities.notifications is not didChange and update")
+        s.expect(
+            "initialize",
+            "echo" in (capabilities.get("runners") or []),
+            "capabilities.runners does not list echo",
+        )
+        s.expect(
+            "initialize",
+            set(capabilities.get("notifications") or []) == {"session/didChange", "session/update"},
+            "capabilities.notifications is not didChange and update",
+        )
 
     root = s.result("create")
     root_id = root.get("id") if isinstance(root, dict) else None
@@ -206,8 +231,11 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
 
     children = s.result("list_children")
     if isinstance(children, dict):
-        s.expect("list_children", children.get("sessions") == [child],
-                 "the root's children are not exactly the child")
+        s.expect(
+            "list_children",
+            children.get("sessions") == [child],
+            "the root's children are not exactly the child",
+        )
         s.null("list_children", children, "nextCursor")
 
     # Neovim sends an empty Lua table as `"params":[]`, python-lsp-jsonrpc sends no
@@ -215,16 +243,25 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
     listed = s.result("list_all")
     if isinstance(listed, dict):
         ids = [session.get("id") for session in listed.get("sessions") or []]
-        s.expect("list_all", ids == [child_id, root_id],
-                 f"listed {ids}, expected the child then the root")
+        s.expect(
+            "list_all",
+            ids == [child_id, root_id],
+            f"listed {ids}, expected the child then the root",
+        )
 
     renamed = s.result("update_title")
     if isinstance(renamed, dict) and isinstance(root, dict):
-        s.expect("update_title", renamed.get("title") == NEW_TITLE,
-                 "the title is not the trimmed new title")
+        s.expect(
+            "update_title",
+            renamed.get("title") == NEW_TITLE,
+            "the title is not the trimmed new title",
+        )
         s.expect("update_title", renamed.get("id") == root_id, "another session was renamed")
-        s.expect("update_title", renamed.get("updatedAt", 0) >= root.get("updatedAt", 0),
-                 "updatedAt went back")
+        s.expect(
+            "update_title",
+            renamed.get("updatedAt", 0) >= root.get("updatedAt", 0),
+            "updatedAt went back",
+        )
         s.did_change("update_title", "updated", renamed)
 
     appended = s.result("append")
@@ -233,10 +270,14 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
         s.expect("append", appended.get("role") == "user", "role is not user")
         s.expect("append", appended.get("status") == "complete", "status is not complete")
         s.expect("append", appended.get("sessionId") == root_id, "sessionId is not the root")
-        s.expect("append", appended.get("parts") == text_parts(APPENDED_TEXT),
-                 "the non-ASCII parts changed")
-        s.expect("append", bool(MESSAGE_ID.match(str(appended.get("id")))),
-                 "the id is not a message id")
+        s.expect(
+            "append",
+            appended.get("parts") == text_parts(APPENDED_TEXT),
+            "the non-ASCII parts changed",
+        )
+        s.expect(
+            "append", bool(MESSAGE_ID.match(str(appended.get("id")))), "the id is not a message id"
+        )
         s.null("append", appended, "error")
 
     prompt = s.result("prompt")
@@ -244,28 +285,43 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
         s.expect("prompt", prompt.get("stopReason") == "end_turn", "stopReason is not end_turn")
         text, message_ids = s.updates("prompt", str(root_id))
         s.expect("prompt", text == PROMPT_TEXT, f"the updates concatenate to {text!r}")
-        s.expect("prompt", message_ids == {prompt.get("assistantMessageId")},
-                 "updates name another message than the assistant's")
-        s.expect("prompt", len(s.notes("prompt", "session/update")) == 3,
-                 "the echo runner did not stream one update per word")
+        s.expect(
+            "prompt",
+            message_ids == {prompt.get("assistantMessageId")},
+            "updates name another message than the assistant's",
+        )
+        s.expect(
+            "prompt",
+            len(s.notes("prompt", "session/update")) == 3,
+            "the echo runner did not stream one update per word",
+        )
         seqs = {n.get("seq") for n in s.notes("prompt", "session/update")}
         s.expect("prompt", seqs == {3}, f"updates carry seq {seqs}, expected 3")
 
     history = s.result("prompt_messages")
     if isinstance(history, dict) and isinstance(prompt, dict):
         messages = history.get("messages") or []
-        s.expect("prompt_messages", [m.get("seq") for m in messages] == [1, 2, 3],
-                 "the history is not seq 1, 2, 3")
+        s.expect(
+            "prompt_messages",
+            [m.get("seq") for m in messages] == [1, 2, 3],
+            "the history is not seq 1, 2, 3",
+        )
         if len(messages) == 3:
             user, assistant = messages[1], messages[2]
-            s.expect("prompt_messages", user.get("id") == prompt.get("userMessageId")
-                     and user.get("parts") == text_parts(PROMPT_TEXT),
-                     "seq 2 is not the prompt's user message")
-            s.expect("prompt_messages", assistant.get("id") == prompt.get("assistantMessageId")
-                     and assistant.get("role") == "assistant"
-                     and assistant.get("status") == "complete"
-                     and assistant.get("parts") == text_parts(PROMPT_TEXT),
-                     "seq 3 is not the complete echoed assistant message")
+            s.expect(
+                "prompt_messages",
+                user.get("id") == prompt.get("userMessageId")
+                and user.get("parts") == text_parts(PROMPT_TEXT),
+                "seq 2 is not the prompt's user message",
+            )
+            s.expect(
+                "prompt_messages",
+                assistant.get("id") == prompt.get("assistantMessageId")
+                and assistant.get("role") == "assistant"
+                and assistant.get("status") == "complete"
+                and assistant.get("parts") == text_parts(PROMPT_TEXT),
+                "seq 3 is not the complete echoed assistant message",
+            )
 
     # session/abort while the turn streams: the prompt answers stopReason "aborted".
     abort = steps.get("abort") or {}
@@ -273,21 +329,38 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
     aborted_text = ""
     aborted_prompt: Any = None
     if abort.get("streaming"):
-        abort_answer = (abort.get("abort") or {})
-        s.expect("abort", abort_answer.get("answered") and abort_answer.get("error") is None,
-                 "session/abort was not answered with a result")
-        s.expect("abort", abort_answer.get("result") == {"sessionId": root_id, "cancelled": 1},
-                 "session/abort did not answer {sessionId, cancelled: 1}")
+        abort_answer = abort.get("abort") or {}
+        s.expect(
+            "abort",
+            abort_answer.get("answered") and abort_answer.get("error") is None,
+            "session/abort was not answered with a result",
+        )
+        s.expect(
+            "abort",
+            abort_answer.get("result") == {"sessionId": root_id, "cancelled": 1},
+            "session/abort did not answer {sessionId, cancelled: 1}",
+        )
         turn = abort.get("prompt") or {}
-        s.expect("abort", turn.get("answered") and turn.get("error") is None,
-                 "the aborted prompt did not answer with a result")
+        s.expect(
+            "abort",
+            turn.get("answered") and turn.get("error") is None,
+            "the aborted prompt did not answer with a result",
+        )
         aborted_prompt = turn.get("result") or {}
-        s.expect("abort", aborted_prompt.get("stopReason") == "aborted",
-                 "the aborted prompt's stopReason is not aborted")
+        s.expect(
+            "abort",
+            aborted_prompt.get("stopReason") == "aborted",
+            "the aborted prompt's stopReason is not aborted",
+        )
         aborted_text, _ = s.updates("abort", str(root_id), abort)
-        s.expect("abort", any(
-            n.get("change") == "aborted" and n.get("sessionId") == root_id
-            for n in s.notes("abort", "session/didChange")), "no didChange aborted")
+        s.expect(
+            "abort",
+            any(
+                n.get("change") == "aborted" and n.get("sessionId") == root_id
+                for n in s.notes("abort", "session/didChange")
+            ),
+            "no didChange aborted",
+        )
 
     after_abort = s.result("abort_get")
     if isinstance(after_abort, dict):
@@ -298,19 +371,34 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
     partial = s.result("abort_messages")
     if isinstance(partial, dict) and isinstance(aborted_prompt, dict):
         messages = partial.get("messages") or []
-        s.expect("abort_messages", [m.get("seq") for m in messages] == [4, 5],
-                 "the aborted turn did not store seq 4 and 5")
+        s.expect(
+            "abort_messages",
+            [m.get("seq") for m in messages] == [4, 5],
+            "the aborted turn did not store seq 4 and 5",
+        )
         if len(messages) == 2:
             stored = messages[1]
-            s.expect("abort_messages", messages[0].get("parts") == text_parts(long_turn_text()),
-                     "seq 4 is not the long prompt")
-            s.expect("abort_messages", stored.get("id") == aborted_prompt.get("assistantMessageId")
-                     and stored.get("status") == "aborted",
-                     "seq 5 is not the prompt's assistant message with status aborted")
-            s.expect("abort_messages", stored.get("parts") == text_parts(aborted_text),
-                     "the stored partial message is not what the updates streamed")
-            s.expect("abort_messages", 0 < len(aborted_text) < len(long_turn_text()),
-                     "the aborted turn streamed nothing or everything")
+            s.expect(
+                "abort_messages",
+                messages[0].get("parts") == text_parts(long_turn_text()),
+                "seq 4 is not the long prompt",
+            )
+            s.expect(
+                "abort_messages",
+                stored.get("id") == aborted_prompt.get("assistantMessageId")
+                and stored.get("status") == "aborted",
+                "seq 5 is not the prompt's assistant message with status aborted",
+            )
+            s.expect(
+                "abort_messages",
+                stored.get("parts") == text_parts(aborted_text),
+                "the stored partial message is not what the updates streamed",
+            )
+            s.expect(
+                "abort_messages",
+                0 < len(aborted_text) < len(long_turn_text()),
+                "the aborted turn streamed nothing or everything",
+            )
 
     # $/cancelRequest while the turn streams: the prompt answers normally, "aborted".
     cancel = steps.get("cancel") or {}
@@ -320,40 +408,62 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
     if cancel.get("streaming"):
         turn = cancel.get("prompt") or {}
         s.expect("cancel", turn.get("answered") is True, "the cancelled prompt was never answered")
-        s.expect("cancel", turn.get("error") is None,
-                 "the cancelled prompt answered an error, not stopReason aborted")
+        s.expect(
+            "cancel",
+            turn.get("error") is None,
+            "the cancelled prompt answered an error, not stopReason aborted",
+        )
         cancelled_prompt = turn.get("result") or {}
-        s.expect("cancel", cancelled_prompt.get("stopReason") == "aborted",
-                 "the cancelled prompt's stopReason is not aborted")
+        s.expect(
+            "cancel",
+            cancelled_prompt.get("stopReason") == "aborted",
+            "the cancelled prompt's stopReason is not aborted",
+        )
         cancelled_text, _ = s.updates("cancel", str(child_id), cancel)
 
     cancelled = s.result("cancel_messages")
     if isinstance(cancelled, dict) and isinstance(cancelled_prompt, dict):
         messages = cancelled.get("messages") or []
-        s.expect("cancel_messages", [m.get("seq") for m in messages] == [1, 2],
-                 "the cancelled turn did not store seq 1 and 2")
+        s.expect(
+            "cancel_messages",
+            [m.get("seq") for m in messages] == [1, 2],
+            "the cancelled turn did not store seq 1 and 2",
+        )
         if len(messages) == 2:
             stored = messages[1]
-            s.expect("cancel_messages",
-                     stored.get("id") == cancelled_prompt.get("assistantMessageId")
-                     and stored.get("status") == "aborted",
-                     "seq 2 is not the prompt's assistant message with status aborted")
-            s.expect("cancel_messages", stored.get("parts") == text_parts(cancelled_text),
-                     "the stored partial message is not what the updates streamed")
-            s.expect("cancel_messages", 0 < len(cancelled_text) < len(long_turn_text()),
-                     "the cancelled turn streamed nothing or everything")
+            s.expect(
+                "cancel_messages",
+                stored.get("id") == cancelled_prompt.get("assistantMessageId")
+                and stored.get("status") == "aborted",
+                "seq 2 is not the prompt's assistant message with status aborted",
+            )
+            s.expect(
+                "cancel_messages",
+                stored.get("parts") == text_parts(cancelled_text),
+                "the stored partial message is not what the updates streamed",
+            )
+            s.expect(
+                "cancel_messages",
+                0 < len(cancelled_text) < len(long_turn_text()),
+                "the cancelled turn streamed nothing or everything",
+            )
 
     share = s.result("share")
     if isinstance(share, dict):
         secret = str(share.get("secret"))
         s.expect("share", bool(SECRET.match(secret)), "the secret is not 32 bytes of base64url")
         s.expect("share", share.get("url") == SHARE_BASE + secret, "url is not base + secret")
-        s.expect("share", share.get("expiresAt", 0) - share.get("createdAt", 0) == 3_600_000,
-                 "expiresAt is not createdAt + 3600 s")
+        s.expect(
+            "share",
+            share.get("expiresAt", 0) - share.get("createdAt", 0) == 3_600_000,
+            "expiresAt is not createdAt + 3600 s",
+        )
         shared = [n for n in s.notes("share", "session/didChange") if n.get("change") == "shared"]
-        s.expect("share", len(shared) == 1
-                 and (shared[0].get("session") or {}).get("share") == share,
-                 "no didChange shared carrying the share")
+        s.expect(
+            "share",
+            len(shared) == 1 and (shared[0].get("session") or {}).get("share") == share,
+            "no didChange shared carrying the share",
+        )
 
     resolved = s.result("resolve")
     if isinstance(resolved, dict):
@@ -374,12 +484,15 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
     copied = s.result("fork_messages")
     if isinstance(copied, dict) and isinstance(appended, dict):
         messages = copied.get("messages") or []
-        s.expect("fork_messages", len(messages) == 1
-                 and messages[0].get("seq") == 1
-                 and messages[0].get("parts") == appended.get("parts")
-                 and messages[0].get("id") != appended.get("id")
-                 and messages[0].get("sessionId") == fork_id,
-                 "the fork's history is not a copy of the appended message")
+        s.expect(
+            "fork_messages",
+            len(messages) == 1
+            and messages[0].get("seq") == 1
+            and messages[0].get("parts") == appended.get("parts")
+            and messages[0].get("id") != appended.get("id")
+            and messages[0].get("sessionId") == fork_id,
+            "the fork's history is not a copy of the appended message",
+        )
 
     s.error("bad_title", -32602, "invalid_params", "title")
     s.error("bad_session_id", -32602, "invalid_params", "sessionId")
@@ -393,11 +506,17 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
     deleted = s.result("delete")
     if isinstance(deleted, dict):
         ids = deleted.get("deleted") or []
-        s.expect("delete", sorted(ids) == sorted([root_id, child_id, fork_id]),
-                 "did not delete exactly the root, its child and its fork")
+        s.expect(
+            "delete",
+            sorted(ids) == sorted([root_id, child_id, fork_id]),
+            "did not delete exactly the root, its child and its fork",
+        )
         s.expect("delete", ids[-1:] == [root_id], "the root is not deleted last")
-        gone = [n.get("sessionId") for n in s.notes("delete", "session/didChange")
-                if n.get("change") == "deleted"]
+        gone = [
+            n.get("sessionId")
+            for n in s.notes("delete", "session/didChange")
+            if n.get("change") == "deleted"
+        ]
         s.expect("delete", sorted(gone) == sorted(ids), "not one didChange deleted per session")
     s.error("deleted_get", -32010, "session_not_found")
     remaining = s.result("deleted_list")
@@ -405,8 +524,11 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: PLR0912, PLR0915
         s.expect("deleted_list", remaining.get("sessions") == [], "sessions remain after delete")
 
     shutdown = steps.get("shutdown") or {}
-    s.expect("shutdown", shutdown.get("answered") is True and shutdown.get("error") is None,
-             "shutdown was not answered with a result")
+    s.expect(
+        "shutdown",
+        shutdown.get("answered") is True and shutdown.get("error") is None,
+        "shutdown was not answered with a result",
+    )
     s.null("shutdown", shutdown, "result")
     s.error("after_shutdown", -32600, "shutting_down")
 
@@ -448,15 +570,20 @@ def test_neovim_drives_the_scenario(tmp_path: Path) -> None:
         "PLUE_RC_OUT": str(out),
         "PLUE_RC_WAIT_MS": str(int(WAIT_SECONDS * 1000)),
         # Neovim's LSP log (it logs the sidecar's stderr) and any state stay here.
-        **{name: str(tmp_path / name.lower()) for name in
-           ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")},
+        **{
+            name: str(tmp_path / name.lower())
+            for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")
+        },
     }
     try:
         run = subprocess.run(
-            [nvim, "--headless", "--clean", "-n", "-i", "NONE",
-             "-c", f"luafile {NVIM_SCRIPT}"],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
-            timeout=NVIM_SECONDS, check=False,
+            [nvim, "--headless", "--clean", "-n", "-i", "NONE", "-c", f"luafile {NVIM_SCRIPT}"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=NVIM_SECONDS,
+            check=False,
         )
         outcome = f"nvim exited {run.returncode}\nstdout: {run.stdout}\nstderr: {run.stderr}"
     except subprocess.TimeoutExpired as timeout:
@@ -509,8 +636,9 @@ class PylspClient:
             },
             self._write,
         )
-        self.thread = threading.Thread(target=self.reader.listen, args=(self._consume,),
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.reader.listen, args=(self._consume,), daemon=True
+        )
         self.thread.start()
 
     def _write(self, message: dict[str, Any]) -> None:
@@ -522,6 +650,7 @@ class PylspClient:
             with self.changed:
                 self.notifications.append({"method": method, "params": params})
                 self.changed.notify_all()
+
         return handle
 
     def _consume(self, message: dict[str, Any]) -> None:
@@ -545,8 +674,11 @@ class PylspClient:
             record["answered"] = True
         except JsonRpcException as failure:
             record["answered"] = True
-            record["error"] = {"code": failure.code, "message": failure.message,
-                               "data": failure.data}
+            record["error"] = {
+                "code": failure.code,
+                "message": failure.message,
+                "data": failure.data,
+            }
         except concurrent.futures.TimeoutError:
             record["answered"] = False
         return record
@@ -556,9 +688,13 @@ class PylspClient:
 
     def first_update(self, session_id: str, mark: int) -> bool:
         with self.changed:
-            return self.changed.wait_for(lambda: any(
-                n["method"] == "session/update" and n["params"].get("sessionId") == session_id
-                for n in self.notifications[mark:]), timeout=WAIT_SECONDS)
+            return self.changed.wait_for(
+                lambda: any(
+                    n["method"] == "session/update" and n["params"].get("sessionId") == session_id
+                    for n in self.notifications[mark:]
+                ),
+                timeout=WAIT_SECONDS,
+            )
 
     def answer_to(self, request_id: Any) -> dict[str, Any] | None:
         def find() -> dict[str, Any] | None:
@@ -566,6 +702,7 @@ class PylspClient:
                 if message.get("id") == request_id and "method" not in message:
                     return message
             return None
+
         with self.changed:
             self.changed.wait_for(lambda: find() is not None, timeout=WAIT_SECONDS)
             return find()
@@ -592,67 +729,98 @@ def run_pylsp_scenario(client: PylspClient) -> dict[str, dict[str, Any]]:  # noq
         result = record.get("result")
         return result.get(key, default) if isinstance(result, dict) else default
 
-    step("initialize", "initialize", {
-        "processId": os.getpid(), "clientInfo": {"name": "python-lsp-jsonrpc"},
-        "capabilities": {}, "rootUri": None,
-    })
+    step(
+        "initialize",
+        "initialize",
+        {
+            "processId": os.getpid(),
+            "clientInfo": {"name": "python-lsp-jsonrpc"},
+            "capabilities": {},
+            "rootUri": None,
+        },
+    )
     client.endpoint.notify("initialized", {})
 
-    root_id = result_of(step("create", "session/create", {"title": ROOT_TITLE}), "id",
-                        MISSING_SESSION)
-    child_id = result_of(step("child", "session/create",
-                              {"parentId": root_id, "title": CHILD_TITLE}), "id", MISSING_SESSION)
+    root_id = result_of(
+        step("create", "session/create", {"title": ROOT_TITLE}), "id", MISSING_SESSION
+    )
+    child_id = result_of(
+        step("child", "session/create", {"parentId": root_id, "title": CHILD_TITLE}),
+        "id",
+        MISSING_SESSION,
+    )
     step("list_children", "session/list", {"parentId": root_id})
     step("list_all", "session/list")  # the library leaves `params` out
     step("update_title", "session/updateTitle", {"sessionId": root_id, "title": NEW_TITLE_SENT})
-    appended = step("append", "message/append",
-                    {"sessionId": root_id, "role": "user", "parts": text_parts(APPENDED_TEXT)})
+    appended = step(
+        "append",
+        "message/append",
+        {"sessionId": root_id, "role": "user", "parts": text_parts(APPENDED_TEXT)},
+    )
     step("prompt", "session/prompt", {"sessionId": root_id, "parts": text_parts(PROMPT_TEXT)})
     step("prompt_messages", "message/list", {"sessionId": root_id})
 
     # abort: the turn streams, then session/abort of its session.
     mark = len(client.notifications)
-    _, turn = client.send("session/prompt",
-                          {"sessionId": root_id, "parts": text_parts(long_turn_text())})
+    _, turn = client.send(
+        "session/prompt", {"sessionId": root_id, "parts": text_parts(long_turn_text())}
+    )
     streaming = client.first_update(root_id, mark)
     abort = client.call("session/abort", {"sessionId": root_id}) if streaming else None
-    steps["abort"] = {"streaming": streaming, "abort": abort,
-                      "prompt": client.wait(turn, "session/prompt"),
-                      "notifications": client.notifications[mark:]}
+    steps["abort"] = {
+        "streaming": streaming,
+        "abort": abort,
+        "prompt": client.wait(turn, "session/prompt"),
+        "notifications": client.notifications[mark:],
+    }
     step("abort_get", "session/get", {"sessionId": root_id})
     step("abort_messages", "message/list", {"sessionId": root_id, "afterSeq": 3})
 
     # $/cancelRequest the library's way: cancelling the request's future sends it.
     mark = len(client.notifications)
-    request_id, turn = client.send("session/prompt",
-                                   {"sessionId": child_id, "parts": text_parts(long_turn_text())})
+    request_id, turn = client.send(
+        "session/prompt", {"sessionId": child_id, "parts": text_parts(long_turn_text())}
+    )
     streaming = client.first_update(child_id, mark)
     prompt: dict[str, Any] = {"answered": False}
     if streaming:
         turn.cancel()
         answer = client.answer_to(request_id)
         if answer is not None:
-            prompt = {"answered": True, "result": answer.get("result"),
-                      "error": answer.get("error")}
-    steps["cancel"] = {"streaming": streaming, "prompt": prompt,
-                       "cancel_sent": [m for m in client.sent
-                                       if m.get("method") == "$/cancelRequest"],
-                       "notifications": client.notifications[mark:]}
+            prompt = {
+                "answered": True,
+                "result": answer.get("result"),
+                "error": answer.get("error"),
+            }
+    steps["cancel"] = {
+        "streaming": streaming,
+        "prompt": prompt,
+        "cancel_sent": [m for m in client.sent if m.get("method") == "$/cancelRequest"],
+        "notifications": client.notifications[mark:],
+    }
     step("cancel_messages", "message/list", {"sessionId": child_id})
 
-    secret = result_of(step("share", "session/share",
-                            {"sessionId": root_id, "expiresInSeconds": 3600}), "secret", "x")
+    secret = result_of(
+        step("share", "session/share", {"sessionId": root_id, "expiresInSeconds": 3600}),
+        "secret",
+        "x",
+    )
     step("resolve", "share/resolve", {"secret": secret})
-    fork = step("fork", "session/fork", {
-        "sessionId": root_id, "messageId": result_of(appended, "id", MISSING_MESSAGE)})
-    step("fork_messages", "message/list",
-         {"sessionId": result_of(fork, "id", MISSING_SESSION)})
+    fork = step(
+        "fork",
+        "session/fork",
+        {"sessionId": root_id, "messageId": result_of(appended, "id", MISSING_MESSAGE)},
+    )
+    step("fork_messages", "message/list", {"sessionId": result_of(fork, "id", MISSING_SESSION)})
 
     step("bad_title", "session/updateTitle", {"sessionId": root_id, "title": "   "})
     step("bad_session_id", "session/get", {"sessionId": "../../etc/passwd"})
     step("bad_limit", "session/list", {"limit": "ten"})
-    step("bad_part", "message/append",
-         {"sessionId": root_id, "role": "user", "parts": [{"type": "video", "uri": "x"}]})
+    step(
+        "bad_part",
+        "message/append",
+        {"sessionId": root_id, "role": "user", "parts": [{"type": "video", "uri": "x"}]},
+    )
     step("missing_session", "session/get", {"sessionId": MISSING_SESSION})
     step("missing_message", "message/get", {"sessionId": root_id, "messageId": MISSING_MESSAGE})
     step("missing_share", "share/resolve", {"secret": "not-a-share"})
@@ -684,7 +852,8 @@ def test_python_lsp_jsonrpc_drives_the_scenario(tmp_path: Path) -> None:
 
     sent = [json.dumps(m, ensure_ascii=False, default=str)[:300] for m in client.sent]
     diagnostics = (
-        "sent:\n" + "\n".join(sent)[-5000:]
+        "sent:\n"
+        + "\n".join(sent)[-5000:]
         + f"\nsidecar stderr:\n{stderr_path.read_text(errors='replace')[-3000:]}"
     )
     scenario = Scenario("python-lsp-jsonrpc", steps, nulls=True)
@@ -696,9 +865,15 @@ def test_python_lsp_jsonrpc_drives_the_scenario(tmp_path: Path) -> None:
     # resolve the already-cancelled future (consume_errors holds that), which is the
     # library's behaviour, not the sidecar's.
     cancels = steps["cancel"]["cancel_sent"]
-    scenario.expect("cancel", len(cancels) == 1 and isinstance(cancels[0]["params"]["id"], str),
-                    "the library did not send one $/cancelRequest with the string id")
+    scenario.expect(
+        "cancel",
+        len(cancels) == 1 and isinstance(cancels[0]["params"]["id"], str),
+        "the library did not send one $/cancelRequest with the string id",
+    )
     listing = [m for m in client.sent if m.get("method") == "session/list"]
-    scenario.expect("list_all", len(listing) > 1 and "params" not in listing[1],
-                    "the library sent params for a request without them")
+    scenario.expect(
+        "list_all",
+        len(listing) > 1 and "params" not in listing[1],
+        "the library sent params for a request without them",
+    )
     assert not scenario.failures, report(scenario, diagnostics)

@@ -22,13 +22,24 @@ def marked_module(directory: Path, name: str, marker: Path, body: str) -> str:
 
 def planted_module(directory: Path, marker: Path) -> str:
     """A runner module that leaves `marker` behind if it is ever imported."""
-    return marked_module(directory, "planted_runner", marker,
-                         "class Runner:\n    def __init__(self, settings):\n        pass\n")
+    return marked_module(
+        directory,
+        "planted_runner",
+        marker,
+        "class Runner:\n    def __init__(self, settings):\n        pass\n",
+    )
 
 
-@pytest.mark.parametrize("named", [
-    "planted_runner:Runner", "code:interact", "sys:exit", "builtins:str", "os:system",
-])
+@pytest.mark.parametrize(
+    "named",
+    [
+        "planted_runner:Runner",
+        "code:interact",
+        "sys:exit",
+        "builtins:str",
+        "os:system",
+    ],
+)
 async def test_a_runner_a_client_names_is_refused_and_nothing_is_imported(
     start_sidecar: StartSidecar, tmp_path: Path, named: str
 ) -> None:
@@ -51,8 +62,10 @@ async def test_initialize_lists_the_runners_a_client_may_name(
     marker = tmp_path / "imported"
     planted_module(tmp_path / "code", marker)
     sidecar = await start_sidecar(
-        "--runner-module", "planted=planted_runner:Runner",
-        initialize=False, PYTHONPATH=str(tmp_path / "code"),
+        "--runner-module",
+        "planted=planted_runner:Runner",
+        initialize=False,
+        PYTHONPATH=str(tmp_path / "code"),
     )
     result = await sidecar.initialize()
     assert result["capabilities"]["runners"] == ["echo", "planted"]
@@ -68,8 +81,9 @@ async def test_installed_packages_declare_runners_in_an_entry_point_group(
     planted_module(site, tmp_path / "imported")
     dist_info = site / "planted_runners-1.0.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: planted-runners\n"
-                                        "Version: 1.0\n")
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: planted-runners\nVersion: 1.0\n"
+    )
     (dist_info / "entry_points.txt").write_text(
         "[plue_sidecar.runners]\nplanted = planted_runner:Runner\n"
     )
@@ -82,15 +96,20 @@ async def test_installed_packages_declare_runners_in_an_entry_point_group(
 
 def planted_pydantic_plugin(site: Path, marker: Path) -> None:
     """An installed package declaring a pydantic plugin that leaves `marker` when loaded."""
-    marked_module(site, "planted_plugin", marker,
-                  "class Plugin:\n"
-                  "    def new_schema_validator(self, *args, **kwargs):\n"
-                  "        return None, None, None\n"
-                  "plugin = Plugin()\n")
+    marked_module(
+        site,
+        "planted_plugin",
+        marker,
+        "class Plugin:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        "        return None, None, None\n"
+        "plugin = Plugin()\n",
+    )
     dist_info = site / "planted_plugin-1.0.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: planted-plugin\n"
-                                        "Version: 1.0\n")
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: planted-plugin\nVersion: 1.0\n"
+    )
     (dist_info / "entry_points.txt").write_text("[pydantic]\nplanted = planted_plugin:plugin\n")
 
 
@@ -105,7 +124,8 @@ async def test_installed_pydantic_plugins_see_nothing_unless_the_launcher_allows
         env["PYDANTIC_DISABLE_PLUGINS"] = launched_with
     sidecar = await start_sidecar(**env)
     session = await sidecar.call("session/create", {"title": "private"})
-    await sidecar.call("message/append", {"sessionId": session["id"], "role": "user",
-                                          "parts": TEXT})
+    await sidecar.call(
+        "message/append", {"sessionId": session["id"], "role": "user", "parts": TEXT}
+    )
     assert marker.exists() == loaded
     assert await sidecar.stop() == 0

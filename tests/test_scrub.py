@@ -14,7 +14,6 @@ from tests.harness.doctor import doctor
 TEXT = [{"type": "text", "text": "why does the build fail on arm64"}]
 
 
-
 def rot_in_place(path: Path, old: bytes, new: bytes) -> None:
     """Change bytes inside the file without replacing it: same inode, size, mtime."""
     before = path.stat()
@@ -29,8 +28,7 @@ def rot_in_place(path: Path, old: bytes, new: bytes) -> None:
 async def a_session_with_a_message(start_sidecar: StartSidecar) -> dict[str, object]:
     sidecar = await start_sidecar()
     info = await sidecar.call("session/create", {"title": "kept"})
-    await sidecar.call("message/append", {"sessionId": info["id"], "role": "user",
-                                          "parts": TEXT})
+    await sidecar.call("message/append", {"sessionId": info["id"], "role": "user", "parts": TEXT})
     info = await sidecar.call("session/get", {"sessionId": info["id"]})
     await sidecar.stop()
     return info
@@ -65,8 +63,10 @@ async def test_doctor_names_a_document_changed_in_place(
     rot_in_place(next(data_dir.rglob(f"{info['id']}.json")), b'"kept"', b'"kepT"')
     code, out = doctor(data_dir)
     assert code == 1
-    assert (f"{info['id']}: its document changed in place since the catalogue recorded it "
-            "(the sidecar rewrites it from the catalogue's copy)") in out
+    assert (
+        f"{info['id']}: its document changed in place since the catalogue recorded it "
+        "(the sidecar rewrites it from the catalogue's copy)"
+    ) in out
 
 
 async def test_a_log_whose_document_was_quarantined_is_recovered_as_a_session(
@@ -84,8 +84,7 @@ async def test_a_log_whose_document_was_quarantined_is_recovered_as_a_session(
     assert recovered["messageCount"] == 1
     assert recovered["createdAt"] == messages[0]["createdAt"]
     assert recovered["updatedAt"] == messages[0]["completedAt"]
-    await sidecar.call("message/append", {"sessionId": info["id"], "role": "user",
-                                          "parts": TEXT})
+    await sidecar.call("message/append", {"sessionId": info["id"], "role": "user", "parts": TEXT})
     await sidecar.stop()
     restarted = await start_sidecar()
     again = await restarted.call("session/get", {"sessionId": info["id"]})

@@ -49,10 +49,19 @@ async def test_create_under_a_missing_parent_is_parent_not_found(sidecar: Sideca
     assert failure.kind == "parent_not_found"
 
 
-@pytest.mark.parametrize("bad_id", [
-    "../../etc/passwd", "session_../../x", "session_123", "session_12345678901234/..",
-    "session_1234567890123/", "/tmp/session_1234567890123", "", 17,
-])
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "../../etc/passwd",
+        "session_../../x",
+        "session_123",
+        "session_12345678901234/..",
+        "session_1234567890123/",
+        "/tmp/session_1234567890123",
+        "",
+        17,
+    ],
+)
 async def test_ids_that_are_not_session_ids_are_invalid_params_and_touch_no_file(
     sidecar: SidecarProcess, data_dir: Path, bad_id: object
 ) -> None:
@@ -142,9 +151,14 @@ async def test_delete_cascades_to_descendants_and_their_files_but_spares_sibling
     doomed = await sidecar.call("session/create", {"parentId": root["id"]})
     sibling = await sidecar.call("session/create", {"parentId": root["id"]})
     grandchild = await sidecar.call("session/create", {"parentId": doomed["id"]})
-    await sidecar.call("message/append", {
-        "sessionId": grandchild["id"], "role": "user", "parts": [{"type": "text", "text": "x"}],
-    })
+    await sidecar.call(
+        "message/append",
+        {
+            "sessionId": grandchild["id"],
+            "role": "user",
+            "parts": [{"type": "text", "text": "x"}],
+        },
+    )
     assert session_files(data_dir, grandchild["id"])
     result = await sidecar.call("session/delete", {"sessionId": doomed["id"]})
     assert result == {"deleted": [grandchild["id"], doomed["id"]]}
@@ -156,7 +170,8 @@ async def test_delete_cascades_to_descendants_and_their_files_but_spares_sibling
     children = await sidecar.call("session/list", {"parentId": root["id"]})
     assert [s["id"] for s in children["sessions"]] == [sibling["id"]]
     deleted = [
-        p["sessionId"] for p in sidecar.notifications("session/didChange")
+        p["sessionId"]
+        for p in sidecar.notifications("session/didChange")
         if p["change"] == "deleted"
     ]
     assert deleted == [grandchild["id"], doomed["id"]]
@@ -254,9 +269,14 @@ async def test_close_releases_history_and_a_later_call_reloads_it(
     sidecar: SidecarProcess,
 ) -> None:
     info = await sidecar.call("session/create", {})
-    await sidecar.call("message/append", {
-        "sessionId": info["id"], "role": "user", "parts": [{"type": "text", "text": "kept"}],
-    })
+    await sidecar.call(
+        "message/append",
+        {
+            "sessionId": info["id"],
+            "role": "user",
+            "parts": [{"type": "text", "text": "kept"}],
+        },
+    )
     assert await sidecar.call("session/close", {"sessionId": info["id"]}) == {"closed": True}
     page = await sidecar.call("message/list", {"sessionId": info["id"]})
     assert [m["parts"][0]["text"] for m in page["messages"]] == ["kept"]

@@ -24,9 +24,19 @@ from tests.harness.catalogue_files import stamped
 
 
 def session(number: int) -> Session:
-    return Session(SESSION_SCHEMA_VERSION, f"session_17950000000{number:02}", None,
-                   f"title {number}", 1_795_000_000_000, 1_795_000_000_000 + number, 0,
-                   False, None, None, None)
+    return Session(
+        SESSION_SCHEMA_VERSION,
+        f"session_17950000000{number:02}",
+        None,
+        f"title {number}",
+        1_795_000_000_000,
+        1_795_000_000_000 + number,
+        0,
+        False,
+        None,
+        None,
+        None,
+    )
 
 
 def on_disk_stamp(store: SessionStore, session_id: str) -> tuple[int, int, int]:
@@ -38,18 +48,27 @@ def test_rows_give_back_each_stamp_and_those_still_held() -> None:
     assert rows.extend([7, 8], [10**18, -5], [100, 0]) == range(0, 2)
     assert rows.extend(iter([2**64 - 1]), iter([2**63 - 1]), iter([3])) == range(2, 3)
     assert [rows[i] for i in range(len(rows))] == [
-        (7, 10**18, 100), (8, -5, 0), (2**64 - 1, 2**63 - 1, 3)]
+        (7, 10**18, 100),
+        (8, -5, 0),
+        (2**64 - 1, 2**63 - 1, 3),
+    ]
     assert rows.rows_of({"a", "c", "z"}) == {"a": 0, "c": 2}
 
 
-@pytest.mark.parametrize("inodes, mtimes, sizes, error", [
-    ([1, -1], [1, 2], [1, 2], OverflowError),
-    ([1, 2], [1, 2**63], [1, 2], OverflowError),
-    ([1, 2], [1, 2], [1], ValueError),
-    ([1, 2], [1, "2"], [1, 2], TypeError),
-])
+@pytest.mark.parametrize(
+    "inodes, mtimes, sizes, error",
+    [
+        ([1, -1], [1, 2], [1, 2], OverflowError),
+        ([1, 2], [1, 2**63], [1, 2], OverflowError),
+        ([1, 2], [1, 2], [1], ValueError),
+        ([1, 2], [1, "2"], [1, 2], TypeError),
+    ],
+)
 def test_rows_refuse_what_does_not_fit_and_keep_what_they_had(
-    inodes: list[int], mtimes: list[int], sizes: list[int], error: type[Exception],
+    inodes: list[int],
+    mtimes: list[int],
+    sizes: list[int],
+    error: type[Exception],
 ) -> None:
     rows = StampRows()
     rows.extend([5], [6], [7])
@@ -85,8 +104,10 @@ def reopened(tmp_path: Path) -> tuple[SessionStore, LoadedData]:
 
 def held_stamps(loaded: LoadedData) -> dict[str, tuple[int, int, int]]:
     by_id = {s.id: s for s in loaded.sessions}
-    recorded = {session_id: loaded.stamp_rows[row] for session_id, row
-                in loaded.stamp_rows.rows_of(set(by_id)).items()}
+    recorded = {
+        session_id: loaded.stamp_rows[row]
+        for session_id, row in loaded.stamp_rows.rows_of(set(by_id)).items()
+    }
     stamps = {}
     for held in loaded.sessions:
         assert held.stamp is not None
@@ -132,8 +153,10 @@ def test_a_row_recorded_within_the_racy_window_is_never_trusted(tmp_path: Path) 
 def test_a_catalogue_saved_from_held_stamps_is_trusted_again(tmp_path: Path) -> None:
     made = saved(tmp_path, 4, time.time_ns() + 10**10)
     store, loaded = reopened(tmp_path)
-    entries = [Entry(s, stamp) for s, stamp in zip(loaded.sessions,
-                                                   held_stamps(loaded).values(), strict=True)]
+    entries = [
+        Entry(s, stamp)
+        for s, stamp in zip(loaded.sessions, held_stamps(loaded).values(), strict=True)
+    ]
     store.save_catalogue(stamped(entries), store.directory_mtimes(), time.time_ns() + 10**10)
     store.close()
     store, again = reopened(tmp_path)
@@ -144,8 +167,10 @@ def test_a_catalogue_saved_from_held_stamps_is_trusted_again(tmp_path: Path) -> 
 
 def test_the_load_gives_each_id_number_once_and_the_highest_counts(tmp_path: Path) -> None:
     huge = "session_" + "9" * 32  # beyond 64 bits
-    for ids, packed in ((["session_1795000000005", "session_1795000000003"], True),
-                        (["session_1795000000005", huge], False)):
+    for ids, packed in (
+        (["session_1795000000005", "session_1795000000003"], True),
+        (["session_1795000000005", huge], False),
+    ):
         data_dir = tmp_path / str(packed)
         store = SessionStore(data_dir)
         store.open()
@@ -195,23 +220,30 @@ async def test_the_checkpointer_lists_held_stamps_only_while_they_hold(tmp_path:
     assert held == {made[0].id: True, made[3].id: True}  # the catalogue's, in its rows
     walk = RowWalk(snapshot.rows)
     assert {session_id: walk.stamp(session_id, True) for session_id in held} == {
-        s.id: on_disk_stamp(store, s.id) for s in (made[0], made[3])}
+        s.id: on_disk_stamp(store, s.id) for s in (made[0], made[3])
+    }
     checkpointer.close()  # writes it, then the catalogue
     io.shutdown()
     store.close()
     store, again = reopened(tmp_path)
     assert again.documents_read == 0
     assert {s.id: s.title for s in again.sessions} == {
-        made[0].id: made[0].title, changed.id: "changed", made[3].id: made[3].title}
+        made[0].id: made[0].title,
+        changed.id: "changed",
+        made[3].id: made[3].title,
+    }
     assert held_stamps(again) == {s.id: on_disk_stamp(store, s.id) for s in again.sessions}
     store.close()
 
 
-@pytest.mark.parametrize("asked", [
-    [0, 1, 3, 5],  # as loaded, less what changed since
-    [4, 5, 0, 1, 2, 3],  # a directory that moved: the walk starts over once
-    [5, 4, 3, 2, 1, 0],  # every row behind the last: past the restarts, a dict
-])
+@pytest.mark.parametrize(
+    "asked",
+    [
+        [0, 1, 3, 5],  # as loaded, less what changed since
+        [4, 5, 0, 1, 2, 3],  # a directory that moved: the walk starts over once
+        [5, 4, 3, 2, 1, 0],  # every row behind the last: past the restarts, a dict
+    ],
+)
 def test_a_row_walk_finds_each_sessions_own_row(
     asked: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,9 +41,11 @@ def mounted(*args: str) -> Iterator[None]:
 def snapshot(directory: Path, skip: str = "filler") -> dict[str, bytes]:
     """Every file's bytes; of a journal generation, without the zeros it holds ahead."""
     return {
-        str(p.relative_to(directory)):
-            p.read_bytes().rstrip(b"\0") if p.name.startswith("journal-") else p.read_bytes()
-        for p in directory.rglob("*") if p.is_file() and p.name not in (skip, "lock")
+        str(p.relative_to(directory)): p.read_bytes().rstrip(b"\0")
+        if p.name.startswith("journal-")
+        else p.read_bytes()
+        for p in directory.rglob("*")
+        if p.is_file() and p.name not in (skip, "lock")
     }
 
 
@@ -92,8 +94,9 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
     with mounted("-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(disk)):
         sidecar = await start_sidecar(directory=disk)
         kept = await sidecar.call("session/create", {"title": "kept"})
-        await sidecar.call("message/append", {"sessionId": kept["id"], "role": "user",
-                                              "parts": TEXT})
+        await sidecar.call(
+            "message/append", {"sessionId": kept["id"], "role": "user", "parts": TEXT}
+        )
         spare = [(await sidecar.call("session/create", {}))["id"] for _ in range(8)]
         assert (disk / "reserve").exists()
         filler = fill(disk)
@@ -111,8 +114,9 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
         # The first write refused compacts what the deletes left in the journal's older
         # generations (writes over the zeros a generation holds ahead may have filled
         # more than one); it stores nothing of its own.
-        refused = await sidecar.failure("session/updateTitle",
-                                        {"sessionId": kept["id"], "title": "refused"})
+        refused = await sidecar.failure(
+            "session/updateTitle", {"sessionId": kept["id"], "title": "refused"}
+        )
         assert refused.code == errors.STORAGE_FULL
         before = snapshot(disk)
         await every_write_fails(sidecar, kept["id"], errors.STORAGE_FULL, deletes_too=False)
@@ -126,8 +130,9 @@ async def test_a_full_disk_answers_storage_full_changes_nothing_and_recovers(
         )
         assert renamed["title"] == "after"
         assert (disk / "reserve").exists()
-        await sidecar.call("message/append", {"sessionId": kept["id"], "role": "user",
-                                              "parts": TEXT})
+        await sidecar.call(
+            "message/append", {"sessionId": kept["id"], "role": "user", "parts": TEXT}
+        )
         created = await sidecar.call("session/create", {})
         after = await sidecar.call("session/list", {"limit": 200})
         assert after["sessions"][0] == created
@@ -156,8 +161,10 @@ async def every_write_fails_in_process(tmp_path: Path, failure: OSError, code: i
     await core.open()
     kept = await core.sessions.create(parent_id=None, title="kept", runner=None)
     before = snapshot(tmp_path / "data")
-    with mock.patch.object(durable_io.os, "write", side_effect=failure), \
-            mock.patch.object(durable_io.os, "pwrite", side_effect=failure):
+    with (
+        mock.patch.object(durable_io.os, "write", side_effect=failure),
+        mock.patch.object(durable_io.os, "pwrite", side_effect=failure),
+    ):
         for attempt in (
             core.sessions.create(parent_id=None, title=None, runner=None),
             core.sessions.update_title(kept.id, "changed"),
@@ -175,9 +182,7 @@ async def every_write_fails_in_process(tmp_path: Path, failure: OSError, code: i
 async def test_an_injected_enospc_answers_storage_full_and_changes_nothing(
     tmp_path: Path,
 ) -> None:
-    await every_write_fails_in_process(
-        tmp_path, OSError(errno.ENOSPC, "full"), errors.STORAGE_FULL
-    )
+    await every_write_fails_in_process(tmp_path, OSError(errno.ENOSPC, "full"), errors.STORAGE_FULL)
 
 
 async def test_an_injected_erofs_answers_storage_unavailable_and_changes_nothing(
@@ -192,8 +197,9 @@ async def test_a_read_only_disk_answers_storage_unavailable_and_recovers(
     start_sidecar: StartSidecar, tmp_path: Path, record_property: Any
 ) -> None:
     if not can_mount():
-        pytest.fail("needs root for a read-only bind mount; test_an_injected_erofs_* covers "
-                    "the rest")
+        pytest.fail(
+            "needs root for a read-only bind mount; test_an_injected_erofs_* covers the rest"
+        )
     record_property("read_only_mode", "real read-only bind mount")
     disk = tmp_path / "disk"
     sessions = disk / "sessions"
@@ -218,8 +224,9 @@ async def remount_read_only(mount_point: Path) -> None:
     """Remount read-only as soon as no file below is open for writing (the journal
     keeps its file open until it has been idle for `IDLE_SECONDS`)."""
     for _ in range(int(IDLE_SECONDS * 20) + 40):
-        done = subprocess.run(["mount", "-o", "remount,bind,ro", str(mount_point)],
-                              capture_output=True, check=False)
+        done = subprocess.run(
+            ["mount", "-o", "remount,bind,ro", str(mount_point)], capture_output=True, check=False
+        )
         if done.returncode == 0:
             return
         await asyncio.sleep(0.05)
@@ -232,8 +239,9 @@ async def test_a_session_whose_log_is_damaged_in_the_middle_is_served_read_only(
     sidecar = await start_sidecar()
     info = await sidecar.call("session/create", {})
     for _ in range(3):
-        await sidecar.call("message/append", {"sessionId": info["id"], "role": "user",
-                                              "parts": TEXT})
+        await sidecar.call(
+            "message/append", {"sessionId": info["id"], "role": "user", "parts": TEXT}
+        )
     await sidecar.stop()
     log = next(data_dir.rglob(f"{info['id']}.messages.jsonl"))
     lines = log.read_bytes().split(b"\n")
@@ -243,8 +251,9 @@ async def test_a_session_whose_log_is_damaged_in_the_middle_is_served_read_only(
     restarted = await start_sidecar()
     page = await restarted.call("message/list", {"sessionId": info["id"]})
     assert [m["seq"] for m in page["messages"]] == [1]
-    failure = await restarted.failure("message/append", {"sessionId": info["id"], "role": "user",
-                                                         "parts": TEXT})
+    failure = await restarted.failure(
+        "message/append", {"sessionId": info["id"], "role": "user", "parts": TEXT}
+    )
     assert failure.code == errors.SESSION_READ_ONLY
     assert failure.kind == "session_read_only"
     assert log.read_bytes() == damaged
@@ -355,10 +364,11 @@ async def test_concurrent_deletes_on_a_disk_full_of_sessions_survive_kill_9(
         sidecar = await start_sidecar(directory=disk)
         created = await fill_with_sessions(sidecar)
         deleted = created[: len(created) // 2]
-        await asyncio.gather(*(sidecar.send("session/delete", {"sessionId": session_id})
-                               for session_id in deleted))
+        await asyncio.gather(
+            *(sidecar.send("session/delete", {"sessionId": session_id}) for session_id in deleted)
+        )
         await sidecar.kill()
         restarted = await start_sidecar(directory=disk)
-        assert sorted(await all_session_ids(restarted)) == sorted(created[len(deleted):])
+        assert sorted(await all_session_ids(restarted)) == sorted(created[len(deleted) :])
         await restarted.call("session/create", {})
         await restarted.stop()

@@ -36,15 +36,23 @@ SID = "session_1795000000000"
 
 def document(session_id: str = SID, **changes: object) -> Session:
     fields: dict[str, object] = {
-        "id": session_id, "title": "t", "created_at": 1, "updated_at": 1, **changes,
+        "id": session_id,
+        "title": "t",
+        "created_at": 1,
+        "updated_at": 1,
+        **changes,
     }
     return Session.from_document(SessionDocument.model_validate(fields))
 
 
 def record(seq: int, session_id: str = SID) -> MessageRecord:
     return MessageRecord(
-        id=f"msg_{seq}", session_id=session_id, seq=seq, role="user",
-        parts=[TextPart(text=f"m{seq}")], created_at=seq,
+        id=f"msg_{seq}",
+        session_id=session_id,
+        seq=seq,
+        role="user",
+        parts=[TextPart(text=f"m{seq}")],
+        created_at=seq,
     )
 
 
@@ -66,17 +74,24 @@ def test_atomic_write_replaces_whole_and_uses_private_modes(tmp_path: Path) -> N
     assert no_temp_files(tmp_path)
 
 
-@pytest.mark.parametrize(("function", "code"), [
-    ("write", errno.ENOSPC), ("fsync", errno.EIO), ("replace", errno.EROFS),
-])
+@pytest.mark.parametrize(
+    ("function", "code"),
+    [
+        ("write", errno.ENOSPC),
+        ("fsync", errno.EIO),
+        ("replace", errno.EROFS),
+    ],
+)
 def test_a_failed_atomic_write_leaves_the_old_file_and_no_temp(
     tmp_path: Path, function: str, code: int
 ) -> None:
     files = DurableFiles(tmp_path)
     target = tmp_path / "doc.json"
     files.write_atomic(target, b"old")
-    with mock.patch.object(durable_io.os, function, side_effect=OSError(code, "boom")), \
-            pytest.raises(OSError) as raised:
+    with (
+        mock.patch.object(durable_io.os, function, side_effect=OSError(code, "boom")),
+        pytest.raises(OSError) as raised,
+    ):
         files.write_atomic(target, b"new")
     assert raised.value.errno == code
     assert target.read_bytes() == b"old"
@@ -93,9 +108,14 @@ def test_a_batched_write_replaces_every_file_durably(tmp_path: Path) -> None:
     assert no_temp_files(tmp_path)
 
 
-@pytest.mark.parametrize(("function", "fail_on"), [
-    ("write", 3), ("fsync", 2), ("replace", 3),
-])
+@pytest.mark.parametrize(
+    ("function", "fail_on"),
+    [
+        ("write", 3),
+        ("fsync", 2),
+        ("replace", 3),
+    ],
+)
 def test_a_failed_batched_write_leaves_no_temp_and_no_torn_file(
     tmp_path: Path, function: str, fail_on: int
 ) -> None:
@@ -112,8 +132,7 @@ def test_a_failed_batched_write_leaves_no_temp_and_no_torn_file(
             raise OSError(errno.ENOSPC, "full")
         return real(*args, **kwargs)
 
-    with mock.patch.object(durable_io.os, function, side_effect=failing), \
-            pytest.raises(OSError):
+    with mock.patch.object(durable_io.os, function, side_effect=failing), pytest.raises(OSError):
         files.write_many_atomic([(path, b"new") for path in targets])
     contents = [path.read_bytes() for path in targets]
     assert set(contents) <= {b"old", b"new"}
@@ -133,8 +152,10 @@ def test_a_failed_append_cuts_the_file_back(tmp_path: Path) -> None:
             raise OSError(errno.ENOSPC, "full")
         return real_write(fd, bytes(data)[:3])  # type: ignore[call-overload]
 
-    with mock.patch.object(durable_io.os, "write", side_effect=half_then_full), \
-            pytest.raises(OSError):
+    with (
+        mock.patch.object(durable_io.os, "write", side_effect=half_then_full),
+        pytest.raises(OSError),
+    ):
         files.append_durable(log, b"second\n")
     assert log.read_bytes() == b"first\n"
 
@@ -182,8 +203,10 @@ def test_a_failed_directory_fsync_reaches_the_caller_and_the_next_one_retries(
     tmp_path: Path,
 ) -> None:
     syncer = DirectorySyncer()
-    with mock.patch.object(durable_io, "fsync_directory", side_effect=OSError(errno.EIO, "x")), \
-            pytest.raises(OSError):
+    with (
+        mock.patch.object(durable_io, "fsync_directory", side_effect=OSError(errno.EIO, "x")),
+        pytest.raises(OSError),
+    ):
         syncer.sync(tmp_path)
     syncer.sync(tmp_path)
 
@@ -263,10 +286,17 @@ def write_raw(store: SessionStore, session_id: str, raw: bytes) -> Path:
     return path
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"\x00" * 64, b"{not json", b'{"id": 5}', b"[1, 2]",
-    orjson.dumps({"id": "session_1795000000009", "title": "t", "createdAt": 1, "updatedAt": 1}),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00" * 64,
+        b"{not json",
+        b'{"id": 5}',
+        b"[1, 2]",
+        orjson.dumps({"id": "session_1795000000009", "title": "t", "createdAt": 1, "updatedAt": 1}),
+    ],
+)
 def test_one_bad_document_is_quarantined_and_every_other_session_loads(
     tmp_path: Path, raw: bytes
 ) -> None:
@@ -277,7 +307,8 @@ def test_one_bad_document_is_quarantined_and_every_other_session_loads(
     loaded = store.open()
     store.close()
     assert sorted(d.id for d in loaded.sessions) == [
-        "session_1795000000001", "session_1795000000003",
+        "session_1795000000001",
+        "session_1795000000003",
     ]
     assert not bad.exists()
     assert loaded.quarantined == [bad.name]
@@ -375,16 +406,18 @@ def test_paths_are_only_built_from_session_ids(tmp_path: Path) -> None:
     assert "far" in layout.session_dir("session_99999999999999999999").parts
     with pytest.raises(ValueError):
         bucket_of("session_1/../..")
-    for session_id in ("session_1795000000000", "session_0000000000000",
-                       "session_99999999999999999999"):
+    for session_id in (
+        "session_1795000000000",
+        "session_0000000000000",
+        "session_99999999999999999999",
+    ):
         assert layout.session_dir(session_id) == layout.sessions_dir / bucket_of(session_id)
 
 
 _PART = st.sampled_from(["data", "sessions", "2026", "x.json", "..", ".", "datax", "d"])
 
 
-@given(root=st.lists(_PART, max_size=3), below=st.lists(_PART, max_size=4),
-       absolute=st.booleans())
+@given(root=st.lists(_PART, max_size=3), below=st.lists(_PART, max_size=4), absolute=st.booleans())
 def test_a_path_below_the_root_is_opened_relative_to_it(
     root: list[str], below: list[str], absolute: bool
 ) -> None:
@@ -392,8 +425,7 @@ def test_a_path_below_the_root_is_opened_relative_to_it(
     path = Path("/" if absolute else ".", *below)
     fd = os.open("/", os.O_RDONLY)
     try:
-        expected = (str(path.relative_to(root_path)) if path.is_relative_to(root_path)
-                    else str(path))
+        expected = str(path.relative_to(root_path)) if path.is_relative_to(root_path) else str(path)
         assert Root(root_path, fd).at(path) == expected
         assert Root(root_path).at(path) == str(path)  # no descriptor: the full path
     finally:
@@ -401,8 +433,11 @@ def test_a_path_below_the_root_is_opened_relative_to_it(
 
 
 def test_a_session_s_month_is_right_on_either_side_of_a_month_s_start() -> None:
-    starts = [calendar.timegm((year, month, 1, 0, 0, 0)) * 1000
-              for year in (1971, 2024, 2026, 2099) for month in range(1, 13)]
+    starts = [
+        calendar.timegm((year, month, 1, 0, 0, 0)) * 1000
+        for year in (1971, 2024, 2026, 2099)
+        for month in range(1, 13)
+    ]
     for millis in [start + offset for start in starts for offset in (-1, 0, 1)] * 2:
         expected = time.strftime("%Y/%m", time.gmtime(millis // 1000))
         assert bucket_of(f"session_{millis:013d}") == expected
@@ -429,8 +464,7 @@ def opened_once(tmp_path: Path) -> SessionStore:
 
 def write_catalogue(store: SessionStore, sessions: list[Session], taken_at_ns: int) -> None:
     entries = [
-        Entry(session, stamp_of(os.stat(store.layout.document(session.id))))
-        for session in sessions
+        Entry(session, stamp_of(os.stat(store.layout.document(session.id)))) for session in sessions
     ]
     store.save_catalogue(stamped(entries), store.directory_mtimes(), taken_at_ns)
 
@@ -478,11 +512,18 @@ def test_a_directory_changed_near_the_snapshot_is_checked_file_by_file(tmp_path:
     assert [s.title for s in loaded.sessions] == ["edited in place"]
 
 
-@pytest.mark.parametrize("damage", [b"", b"{half", b'{"version": 99}', b'{"version": 2}',
-                                    b'{"version":2,"takenAt":1,"directories":{"2026/11":'
-                                    b'{"mtime":1,"rows":[[1,2]]}}}',
-                                    b'{"version":3,"takenAt":1,"mtimes":{},"complete":false}\n{',
-                                    b'{"version":3,"takenAt":1,"mtimes":{}}\n{"directories":{}}'])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"",
+        b"{half",
+        b'{"version": 99}',
+        b'{"version": 2}',
+        b'{"version":2,"takenAt":1,"directories":{"2026/11":{"mtime":1,"rows":[[1,2]]}}}',
+        b'{"version":3,"takenAt":1,"mtimes":{},"complete":false}\n{',
+        b'{"version":3,"takenAt":1,"mtimes":{}}\n{"directories":{}}',
+    ],
+)
 def test_a_missing_or_damaged_catalogue_is_rebuilt_from_the_documents(
     tmp_path: Path, damage: bytes
 ) -> None:
@@ -506,17 +547,18 @@ def test_sessions_deleted_behind_the_catalogues_back_are_gone(tmp_path: Path) ->
     assert stale
 
 
-@pytest.mark.parametrize(("code", "expected"), [
-    (errno.ENOSPC, (-32014, "storage_full", None)),
-    (errno.EDQUOT, (-32014, "storage_full", None)),
-    (errno.EROFS, (-32015, "storage_unavailable", "read_only")),
-    (errno.EACCES, (-32015, "storage_unavailable", "permission")),
-    (errno.EPERM, (-32015, "storage_unavailable", "permission")),
-    (errno.EIO, (-32015, "storage_unavailable", "io")),
-])
-def test_disk_errors_map_to_the_two_storage_errors(
-    code: int, expected: tuple[object, ...]
-) -> None:
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (errno.ENOSPC, (-32014, "storage_full", None)),
+        (errno.EDQUOT, (-32014, "storage_full", None)),
+        (errno.EROFS, (-32015, "storage_unavailable", "read_only")),
+        (errno.EACCES, (-32015, "storage_unavailable", "permission")),
+        (errno.EPERM, (-32015, "storage_unavailable", "permission")),
+        (errno.EIO, (-32015, "storage_unavailable", "io")),
+    ],
+)
+def test_disk_errors_map_to_the_two_storage_errors(code: int, expected: tuple[object, ...]) -> None:
     error = storage_error(OSError(code, os.strerror(code)))
     assert (error.code, error.kind, error.data.get("reason")) == expected
 
@@ -529,8 +571,10 @@ def test_a_symlink_planted_at_the_temp_path_is_refused_not_followed(tmp_path: Pa
     target = root / "doc.json"
     target.write_bytes(b"old")
     (root / ".doc.json.planted.tmp").symlink_to(outside)
-    with mock.patch.object(durable_io.secrets, "token_hex", return_value="planted"), \
-            pytest.raises(OSError) as raised:
+    with (
+        mock.patch.object(durable_io.secrets, "token_hex", return_value="planted"),
+        pytest.raises(OSError) as raised,
+    ):
         DurableFiles(root).write_atomic(target, b"new")
     assert raised.value.errno == errno.EEXIST
     assert outside.read_bytes() == b"precious"
@@ -551,7 +595,8 @@ def test_the_journal_is_replayed_on_top_of_the_documents(tmp_path: Path) -> None
     reopened = SessionStore(tmp_path)
     loaded = reopened.open()
     assert sorted((s.id, s.title) for s in loaded.sessions) == [
-        (SID, "in the journal"), (fresh.id, "only in the journal"),
+        (SID, "in the journal"),
+        (fresh.id, "only in the journal"),
     ]
     assert loaded.replayed == {SID, fresh.id}
     reopened.close()
@@ -644,8 +689,7 @@ def test_a_complete_catalogue_head_previews_the_newest_sessions(tmp_path: Path) 
     child = document("session_1795000000009", parent_id=sessions[0].id, updated_at=20)
     for session in [*sessions, child]:
         store.save_session(session)
-    entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id))))
-               for s in [*sessions, child]]
+    entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in [*sessions, child]]
     later = time.time_ns() + 10**10
     store.save_catalogue(stamped(entries), store.directory_mtimes(), later, True)
     head = preview(tmp_path)
@@ -660,9 +704,14 @@ def test_sessions_updated_at_the_same_moment_are_saved_in_the_list_order(
 ) -> None:
     store = opened_once(tmp_path)
     updated = {3: 7, 0: 7, 4: 9, 1: 7, 2: 3}
-    sessions = [document(f"session_179500000000{i}", updated_at=at,
-                         parent_id="session_1795000000001" if i == 4 else None)
-                for i, at in updated.items()]
+    sessions = [
+        document(
+            f"session_179500000000{i}",
+            updated_at=at,
+            parent_id="session_1795000000001" if i == 4 else None,
+        )
+        for i, at in updated.items()
+    ]
     for session in sessions:
         store.save_session(session)
     saving = stamped(Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in sessions)
@@ -685,8 +734,9 @@ def test_a_session_deleted_while_the_catalogue_is_saved_is_left_out(tmp_path: Pa
     kept, deleted = document("session_1795000000001"), document("session_1795000000002")
     for session in (kept, deleted):
         store.save_session(session)
-    documents = stamped(Entry(s, stamp_of(os.stat(store.layout.document(s.id))))
-                        for s in (kept, deleted))
+    documents = stamped(
+        Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in (kept, deleted)
+    )
     deleted.stamp = None
     store.save_catalogue(documents, store.directory_mtimes(), time.time_ns() + 10**10, True)
     assert preview(tmp_path) is None
@@ -710,15 +760,20 @@ def test_an_incomplete_or_untrusted_catalogue_gives_no_preview(tmp_path: Path) -
     assert preview(tmp_path) is None
 
 
-@pytest.mark.parametrize("share", [None, ShareRecord(secret="s", created_at=5, expires_at=None),
-                                   ShareRecord(secret="t", created_at=5, expires_at=9)])
+@pytest.mark.parametrize(
+    "share",
+    [
+        None,
+        ShareRecord(secret="s", created_at=5, expires_at=None),
+        ShareRecord(secret="t", created_at=5, expires_at=9),
+    ],
+)
 def test_a_documents_json_is_what_the_stored_model_writes_and_reads(
     share: ShareRecord | None,
 ) -> None:
     session = dataclasses.replace(document(parent_id="session_1", runner="echo"), share=share)
     written = session.to_json()
-    assert written == SessionDocument.model_validate(written).model_dump(mode="json",
-                                                                          by_alias=True)
+    assert written == SessionDocument.model_validate(written).model_dump(mode="json", by_alias=True)
     assert Session.from_document(SessionDocument.model_validate(written)) == session
 
 

@@ -54,9 +54,11 @@ def test_a_journal_generation_whose_sync_failed_is_rewritten_with_what_was_ackno
     journal.append({"n": 1}).result(5)
     path = journal_path(tmp_path, 1)
     inode = path.stat().st_ino
-    with mock.patch.object(durable_io, "fsync_fd", side_effect=OSError(errno.EIO, "io")), \
-            mock.patch.object(durable_io, "datasync_fd", side_effect=OSError(errno.EIO, "io")), \
-            pytest.raises(OSError):
+    with (
+        mock.patch.object(durable_io, "fsync_fd", side_effect=OSError(errno.EIO, "io")),
+        mock.patch.object(durable_io, "datasync_fd", side_effect=OSError(errno.EIO, "io")),
+        pytest.raises(OSError),
+    ):
         journal.append({"n": 2}).result(5)
     journal.append({"n": 3}).result(5)
     assert path.stat().st_ino != inode, "the file was not rewritten"
@@ -70,14 +72,18 @@ def test_nothing_is_acknowledged_until_an_unknown_generation_is_rewritten(
     journal = Journal(DurableFiles(tmp_path), tmp_path, 1)
     journal.append({"n": 1}).result(5)
     failing = OSError(errno.EIO, "io")
-    with mock.patch.object(durable_io, "fsync_fd", side_effect=failing), \
-            mock.patch.object(durable_io, "datasync_fd", side_effect=failing):
+    with (
+        mock.patch.object(durable_io, "fsync_fd", side_effect=failing),
+        mock.patch.object(durable_io, "datasync_fd", side_effect=failing),
+    ):
         for n in (2, 3):
             with pytest.raises(OSError):
                 journal.append({"n": n}).result(5)
     journal.rotate()
-    with mock.patch.object(durable_io, "fsync_directory", side_effect=failing), \
-            pytest.raises(OSError):
+    with (
+        mock.patch.object(durable_io, "fsync_directory", side_effect=failing),
+        pytest.raises(OSError),
+    ):
         journal.append({"n": 4}).result(5)  # generation 1 cannot be rewritten yet
     journal.append({"n": 5}).result(5)
     journal.close()
@@ -87,8 +93,10 @@ def test_nothing_is_acknowledged_until_an_unknown_generation_is_rewritten(
 def test_a_first_append_that_fails_leaves_no_file(tmp_path: Path) -> None:
     files = DurableFiles(tmp_path)
     log = tmp_path / "log"
-    with mock.patch.object(durable_io.os, "write", side_effect=OSError(errno.ENOSPC, "full")), \
-            pytest.raises(OSError):
+    with (
+        mock.patch.object(durable_io.os, "write", side_effect=OSError(errno.ENOSPC, "full")),
+        pytest.raises(OSError),
+    ):
         files.append_durable(log, b"first\n")
     assert not log.exists()
 
@@ -98,8 +106,10 @@ def test_an_append_after_a_failed_cut_cuts_first(tmp_path: Path) -> None:
     log = tmp_path / "log"
     files.append_durable(log, b"kept\n")
     files.append_durable(log, b"unacknowledged\n")
-    with mock.patch.object(durable_io, "fsync_fd", side_effect=OSError(errno.EIO, "io")), \
-            pytest.raises(OSError):
+    with (
+        mock.patch.object(durable_io, "fsync_fd", side_effect=OSError(errno.EIO, "io")),
+        pytest.raises(OSError),
+    ):
         files.truncate(log, 5)
     log.write_bytes(b"kept\nunacknowledged\n")  # as if the cut never reached the file
     files.append_durable(log, b"next\n")
@@ -109,13 +119,16 @@ def test_an_append_after_a_failed_cut_cuts_first(tmp_path: Path) -> None:
 def test_a_directory_whose_entry_sync_failed_is_made_and_synced_again(tmp_path: Path) -> None:
     files = DurableFiles(tmp_path)
     target = tmp_path / "month" / "doc.json"
-    with mock.patch.object(durable_io, "fsync_directory", side_effect=OSError(errno.EIO, "io")), \
-            pytest.raises(OSError):
+    with (
+        mock.patch.object(durable_io, "fsync_directory", side_effect=OSError(errno.EIO, "io")),
+        pytest.raises(OSError),
+    ):
         files.ensure_directory(target.parent)
     assert not target.parent.exists()
     synced: list[Path] = []
     real = durable_io.fsync_directory
-    with mock.patch.object(durable_io, "fsync_directory",
-                           side_effect=lambda path: (synced.append(path), real(path))):
+    with mock.patch.object(
+        durable_io, "fsync_directory", side_effect=lambda path: (synced.append(path), real(path))
+    ):
         files.write_atomic(target, b"doc")
     assert synced[0] == tmp_path

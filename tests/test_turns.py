@@ -33,11 +33,15 @@ async def stored(sidecar: SidecarProcess, session_id: str, message_id: str) -> A
 async def test_a_turn_streams_in_order_then_stores_and_answers(sidecar: SidecarProcess) -> None:
     session = await sidecar.call("session/create", {})
     prompt = "hello  streaming world, again"
-    result = await sidecar.call("session/prompt", {"sessionId": session["id"],
-                                                   "parts": text(prompt)})
+    result = await sidecar.call(
+        "session/prompt", {"sessionId": session["id"], "parts": text(prompt)}
+    )
     assert result["stopReason"] == "end_turn"
-    updates = [p for p in sidecar.notifications("session/update")
-               if p["messageId"] == result["assistantMessageId"]]
+    updates = [
+        p
+        for p in sidecar.notifications("session/update")
+        if p["messageId"] == result["assistantMessageId"]
+    ]
     assert len(updates) > 1
     assert {u["seq"] for u in updates} == {2}
     assert "".join(u["delta"]["text"] for u in updates) == prompt
@@ -69,8 +73,9 @@ async def test_abort_mid_turn_stores_the_partial_message_and_answers_aborted(
     info = await sidecar.call("session/get", {"sessionId": session["id"]})
     assert info["isAborted"] is True and info["abortedAt"] is not None
     assert info["messageCount"] == 2
-    again = await sidecar.call("session/prompt", {"sessionId": session["id"],
-                                                  "parts": text("short")})
+    again = await sidecar.call(
+        "session/prompt", {"sessionId": session["id"], "parts": text("short")}
+    )
     assert again["stopReason"] == "end_turn"
     info = await sidecar.call("session/get", {"sessionId": session["id"]})
     assert info["isAborted"] is False and info["messageCount"] == 4
@@ -80,9 +85,13 @@ async def test_cancel_request_on_a_prompt_acts_as_an_abort(start_sidecar: StartS
     sidecar = await start_sidecar("--echo-delay-ms", "100")
     session = await sidecar.call("session/create", {})
     update = first_update_of(sidecar, session["id"])
-    prompt = asyncio.wrap_future(sidecar.protocol.send_request(
-        "session/prompt", {"sessionId": session["id"], "parts": text(WORDS)}, msg_id="p1",
-    ))
+    prompt = asyncio.wrap_future(
+        sidecar.protocol.send_request(
+            "session/prompt",
+            {"sessionId": session["id"], "parts": text(WORDS)},
+            msg_id="p1",
+        )
+    )
     await update
     sidecar.protocol.notify("$/cancelRequest", {"id": "p1"})
     result = await asyncio.wait_for(prompt, 5)
@@ -98,17 +107,21 @@ async def test_a_second_prompt_is_busy_while_other_sessions_run_in_parallel(
     busy_session = await sidecar.call("session/create", {})
     other_session = await sidecar.call("session/create", {})
     update = first_update_of(sidecar, busy_session["id"])
-    running = sidecar.send("session/prompt", {"sessionId": busy_session["id"],
-                                              "parts": text("a b c d e f")})
+    running = sidecar.send(
+        "session/prompt", {"sessionId": busy_session["id"], "parts": text("a b c d e f")}
+    )
     await update
-    refused = await sidecar.failure("session/prompt", {"sessionId": busy_session["id"],
-                                                       "parts": text("again")})
+    refused = await sidecar.failure(
+        "session/prompt", {"sessionId": busy_session["id"], "parts": text("again")}
+    )
     assert refused.code == errors.SESSION_BUSY and refused.kind == "session_busy"
-    refused = await sidecar.failure("message/append", {"sessionId": busy_session["id"],
-                                                       "role": "user", "parts": text("x")})
+    refused = await sidecar.failure(
+        "message/append", {"sessionId": busy_session["id"], "role": "user", "parts": text("x")}
+    )
     assert refused.code == errors.SESSION_BUSY
-    parallel = await sidecar.call("session/prompt", {"sessionId": other_session["id"],
-                                                     "parts": text("x y")})
+    parallel = await sidecar.call(
+        "session/prompt", {"sessionId": other_session["id"], "parts": text("x y")}
+    )
     assert parallel["stopReason"] == "end_turn"
     assert not running.done()
     assert (await asyncio.wait_for(running, 10))["stopReason"] == "end_turn"
@@ -123,8 +136,13 @@ async def test_abort_with_nothing_running_cancels_nothing(sidecar: SidecarProces
 async def test_a_runner_that_ignores_the_abort_is_ended_after_the_grace_period(
     start_sidecar: StartSidecar,
 ) -> None:
-    sidecar = await start_sidecar("--runner", "tests.runners:StubbornRunner",
-                                  "--abort-grace-ms", "300", PYTHONPATH=str(REPO_ROOT))
+    sidecar = await start_sidecar(
+        "--runner",
+        "tests.runners:StubbornRunner",
+        "--abort-grace-ms",
+        "300",
+        PYTHONPATH=str(REPO_ROOT),
+    )
     session = await sidecar.call("session/create", {})
     update = first_update_of(sidecar, session["id"])
     prompt = sidecar.send("session/prompt", {"sessionId": session["id"], "parts": text("go")})
@@ -148,11 +166,11 @@ async def test_a_runner_that_ignores_the_abort_is_ended_after_the_grace_period(
 async def test_a_failing_runner_ends_the_turn_with_an_error_message(
     start_sidecar: StartSidecar,
 ) -> None:
-    sidecar = await start_sidecar("--runner", "tests.runners:FailingRunner",
-                                  PYTHONPATH=str(REPO_ROOT))
+    sidecar = await start_sidecar(
+        "--runner", "tests.runners:FailingRunner", PYTHONPATH=str(REPO_ROOT)
+    )
     session = await sidecar.call("session/create", {})
-    result = await sidecar.call("session/prompt", {"sessionId": session["id"],
-                                                   "parts": text("go")})
+    result = await sidecar.call("session/prompt", {"sessionId": session["id"], "parts": text("go")})
     assert result["stopReason"] == "error"
     message = await stored(sidecar, session["id"], result["assistantMessageId"])
     assert message["status"] == "error"
@@ -161,8 +179,9 @@ async def test_a_failing_runner_ends_the_turn_with_an_error_message(
 
 
 async def test_runners_are_chosen_per_session(start_sidecar: StartSidecar) -> None:
-    sidecar = await start_sidecar("--runner-module", "failing=tests.runners:FailingRunner",
-                                  PYTHONPATH=str(REPO_ROOT))
+    sidecar = await start_sidecar(
+        "--runner-module", "failing=tests.runners:FailingRunner", PYTHONPATH=str(REPO_ROOT)
+    )
     failing = await sidecar.call("session/create", {"runner": "failing"})
     echo = await sidecar.call("session/create", {})
     bad = await sidecar.call("session/prompt", {"sessionId": failing["id"], "parts": text("x")})
@@ -178,8 +197,9 @@ async def test_kill_during_a_turn_leaves_an_idle_session_with_every_acknowledged
 ) -> None:
     sidecar = await start_sidecar("--echo-delay-ms", "100")
     session = await sidecar.call("session/create", {})
-    before = await sidecar.call("session/prompt", {"sessionId": session["id"],
-                                                   "parts": text("done")})
+    before = await sidecar.call(
+        "session/prompt", {"sessionId": session["id"], "parts": text("done")}
+    )
     update = first_update_of(sidecar, session["id"])
     sidecar.send("session/prompt", {"sessionId": session["id"], "parts": text(WORDS)})
     await update
@@ -189,8 +209,9 @@ async def test_kill_during_a_turn_leaves_an_idle_session_with_every_acknowledged
     ids = [m["id"] for m in page["messages"]]
     assert ids[:2] == [before["userMessageId"], before["assistantMessageId"]]
     assert len(ids) == 3 and page["messages"][2]["role"] == "user"
-    result = await restarted.call("session/prompt", {"sessionId": session["id"],
-                                                     "parts": text("back")})
+    result = await restarted.call(
+        "session/prompt", {"sessionId": session["id"], "parts": text("back")}
+    )
     assert result["stopReason"] == "end_turn"
 
 

@@ -29,10 +29,17 @@ async def test_requests_before_initialize_are_refused_and_notifications_ignored(
 async def test_initialize_ignores_lsp_fields_and_refuses_a_second_initialize(
     raw_sidecar: RawSidecar,
 ) -> None:
-    answer = await raw_sidecar.ask(1, "initialize", {
-        "processId": None, "rootUri": None, "capabilities": {"workspace": {}},
-        "clientInfo": {"name": "vscode", "version": "1.99"}, "trace": "off",
-    })
+    answer = await raw_sidecar.ask(
+        1,
+        "initialize",
+        {
+            "processId": None,
+            "rootUri": None,
+            "capabilities": {"workspace": {}},
+            "clientInfo": {"name": "vscode", "version": "1.99"},
+            "trace": "off",
+        },
+    )
     result = answer["result"]
     assert result["protocolVersion"] == 1
     assert result["serverInfo"]["name"] == "plue-sidecar"
@@ -96,9 +103,13 @@ async def test_unknown_method_is_method_not_found_and_unknown_notification_is_ig
     await raw_sidecar.write(frame(b'{"jsonrpc":"2.0","method":"no/suchNotification"}'))
     answer = await raw_sidecar.ask(1, "no/such", {})
     assert answer == {
-        "jsonrpc": "2.0", "id": 1,
-        "error": {"code": -32601, "message": "method not found: no/such",
-                  "data": {"kind": "method_not_found"}},
+        "jsonrpc": "2.0",
+        "id": 1,
+        "error": {
+            "code": -32601,
+            "message": "method not found: no/such",
+            "data": {"kind": "method_not_found"},
+        },
     }
 
 
@@ -227,15 +238,22 @@ async def test_a_client_process_already_gone_at_initialize_ends_the_sidecar(
 
 async def test_stdout_carries_only_frames_even_when_a_runner_prints(data_dir) -> None:  # type: ignore[no-untyped-def]
     raw = await RawSidecar.start(
-        data_dir, "--runner", "tests.noisy_runner:NoisyRunner",
+        data_dir,
+        "--runner",
+        "tests.noisy_runner:NoisyRunner",
         env={"PYTHONPATH": str(REPO_ROOT)},
     )
     try:
         await raw.initialize()
         session = (await raw.ask(1, "session/create", {}))["result"]
-        answer = await raw.ask(2, "session/prompt", {
-            "sessionId": session["id"], "parts": [{"type": "text", "text": "hi"}],
-        })
+        answer = await raw.ask(
+            2,
+            "session/prompt",
+            {
+                "sessionId": session["id"],
+                "parts": [{"type": "text", "text": "hi"}],
+            },
+        )
         assert answer["result"]["stopReason"] == "end_turn"
         assert "result" in await raw.ask(3, "session/get", {"sessionId": session["id"]})
     finally:
@@ -255,12 +273,17 @@ def test_a_script_file_on_stdin_and_a_file_on_stdout_work_too(tmp_path: Path) ->
     with script.open("rb") as stdin, output.open("wb") as stdout:
         done = subprocess.run(
             [sys.executable, "-m", "plue_sidecar", "--data-dir", str(tmp_path / "data")],
-            stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, timeout=60, check=False,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
         )
     assert done.returncode == 0, done.stderr
     splitter = FrameSplitter(1 << 20)
-    messages = [json.loads(e.body) for e in splitter.feed(output.read_bytes())
-                if isinstance(e, Frame)]
+    messages = [
+        json.loads(e.body) for e in splitter.feed(output.read_bytes()) if isinstance(e, Frame)
+    ]
     answers = {m["id"]: m for m in messages if "id" in m}
     assert answers[2]["result"]["title"] == "from a file"
     assert answers[3]["result"] is None

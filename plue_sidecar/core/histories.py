@@ -82,8 +82,16 @@ class MessageHistories:
         JSON."""
         if session_id in self._running:
             raise errors.session_busy(session_id)
-        _, record_json = await self._append(session_id, role, parts, {}, message_id=None,
-                                            status="complete", error=None, created_at=None)
+        _, record_json = await self._append(
+            session_id,
+            role,
+            parts,
+            {},
+            message_id=None,
+            status="complete",
+            error=None,
+            created_at=None,
+        )
         return message_json(record_json)
 
     async def append_for_turn(
@@ -99,8 +107,16 @@ class MessageHistories:
     ) -> Message:
         """A running turn's prompt (which clears the session's aborted mark) or answer."""
         changes: dict[str, Any] = {"is_aborted": False} if role == "user" else {}
-        record, _ = await self._append(session_id, role, parts, changes, message_id=message_id,
-                                       status=status, error=error, created_at=created_at)
+        record, _ = await self._append(
+            session_id,
+            role,
+            parts,
+            changes,
+            message_id=message_id,
+            status=status,
+            error=error,
+            created_at=created_at,
+        )
         return as_message(record)
 
     async def _append(

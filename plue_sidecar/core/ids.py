@@ -43,7 +43,7 @@ class _RandomPool:
                 self._block = os.urandom(size * _IDS_PER_DRAW)
                 self._used = 0
             start, self._used = self._used, self._used + size
-            return self._block[start:self._used]
+            return self._block[start : self._used]
 
 
 _pool = _RandomPool()

@@ -56,8 +56,13 @@ class SessionIndex:
         if numbers is None:
             numbers = map(int, map(itemgetter(slice(len(SESSION_ID_PREFIX), None)), ids))
         # Recency keys packed in C (see ordering.pack): updatedAt << 108 | number.
-        keys = list(map(or_, map(lshift, map(attrgetter("updated_at"), sessions_in),
-                                 repeat(NUMBER_BITS)), numbers))
+        keys = list(
+            map(
+                or_,
+                map(lshift, map(attrgetter("updated_at"), sessions_in), repeat(NUMBER_BITS)),
+                numbers,
+            )
+        )
         del numbers
         if id_numbers is not None:
             del id_numbers[:]  # the caller does not keep them alive either
@@ -66,15 +71,16 @@ class SessionIndex:
         unlinked = list(map(not_, linked))
         roots = list(compress(keys, unlinked))
         self._recency = RecencyIndex.of_packed(keys)  # sorts them: after the roots
-        self.orphans = [session_id for session_id, parent
-                        in compress(zip(ids, parents, strict=True), unlinked)
-                        if parent is not None]
+        self.orphans = [
+            session_id
+            for session_id, parent in compress(zip(ids, parents, strict=True), unlinked)
+            if parent is not None
+        ]
         del unlinked  # each list goes once used: together they were the load's peak
         self._roots = RecencyIndex.of_packed(roots)
         children.update(zip(compress(parents, linked), compress(ids, linked), strict=True))
         if len(children) < sum(linked):  # some parents have more than one child
-            for parent, child in zip(compress(parents, linked), compress(ids, linked),
-                                     strict=True):
+            for parent, child in zip(compress(parents, linked), compress(ids, linked), strict=True):
                 siblings = children[parent]
                 if isinstance(siblings, str):
                     if siblings != child:
@@ -144,9 +150,7 @@ class SessionIndex:
     ) -> tuple[list[Session], SortKey | None]:
         """Up to `limit` sessions older than `before`, and the key to continue from."""
         if parent_id is not None:
-            order = RecencyIndex(
-                sort_key(self._sessions[c]) for c in self._children_of(parent_id)
-            )
+            order = RecencyIndex(sort_key(self._sessions[c]) for c in self._children_of(parent_id))
         else:
             order = self._roots if roots_only else self._recency
         keys, more = order.newest_before(before, limit)
@@ -163,8 +167,9 @@ class SessionIndex:
                 ordered.append(current)
                 continue
             pending.append((current, True))
-            pending.extend((child, False) for child in sorted(self._children_of(current),
-                                                              reverse=True))
+            pending.extend(
+                (child, False) for child in sorted(self._children_of(current), reverse=True)
+            )
         return ordered
 
     def shared_session(self, secret: str) -> str | None:
@@ -207,7 +212,8 @@ class SessionIndex:
             return session
         if odd_ids is None:
             self._odd_ids = odd_ids = {
-                id_number(session_id): session_id for session_id in self._sessions
+                id_number(session_id): session_id
+                for session_id in self._sessions
                 if session_id != f"{SESSION_ID_PREFIX}{id_number(session_id)}"
             }
         return self._sessions[odd_ids[number]]
@@ -231,4 +237,3 @@ class SessionIndex:
             self._children[parent_id] = next(iter(siblings))
         elif not siblings:
             del self._children[parent_id]
-

@@ -41,8 +41,10 @@ async def return_after_the_start(loaded: Callable[[], Awaitable[None]]) -> bool:
     await asyncio.sleep(AFTER_LOAD_SECONDS)
     fixed = return_freed_large_blocks()
     if fixed:
-        log.info("freed large blocks now go back to the system (mmap threshold %d bytes)",
-                 THRESHOLD_BYTES)
+        log.info(
+            "freed large blocks now go back to the system (mmap threshold %d bytes)",
+            THRESHOLD_BYTES,
+        )
     return fixed
 
 

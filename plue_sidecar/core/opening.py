@@ -125,8 +125,9 @@ class Loader:
             await self._finish(opening)
             return
         self.head = head
-        log.info("the catalogue's head answers the first list pages while %d sessions load",
-                 head.total)
+        log.info(
+            "the catalogue's head answers the first list pages while %d sessions load", head.total
+        )
         self._loading_task = asyncio.get_running_loop().create_task(self._finish_behind(opening))
 
     def open_behind(self) -> None:
@@ -187,8 +188,9 @@ class Loader:
         head = self.head
         if head is None or parent_id is not None or cursor is not None:
             return None
-        newest, total = (head.newest_roots, head.roots_total) if roots_only else (
-            head.newest, head.total)
+        newest, total = (
+            (head.newest_roots, head.roots_total) if roots_only else (head.newest, head.total)
+        )
         if limit > len(newest) and total > len(newest):
             return None
         return newest[:limit], total > limit

@@ -95,9 +95,14 @@ class SessionService:
             log.warning("%s: its parent is gone; it is listed as a root", orphan)
         self._read_only.update(loaded.read_only)
         self._ids = SessionIdAllocator(loaded.high_water)
-        log.info("loaded %d sessions (%d read from their files, %d replayed from the journal, "
-                 "%d quarantined)", len(self._index), loaded.documents_read,
-                 len(loaded.journal.records), len(loaded.quarantined))
+        log.info(
+            "loaded %d sessions (%d read from their files, %d replayed from the journal, "
+            "%d quarantined)",
+            len(self._index),
+            loaded.documents_read,
+            len(loaded.journal.records),
+            len(loaded.quarantined),
+        )
         self._storage.loaded(loaded, self._index, lambda: self._ids.high_water)
 
     def close(self) -> None:
@@ -158,7 +163,8 @@ class SessionService:
         self, *, parent_id: str | None, title: str | None, runner: str | None
     ) -> SessionInfo:
         return SessionInfo.model_validate(
-            await self.create_json(parent_id=parent_id, title=title, runner=runner))
+            await self.create_json(parent_id=parent_id, title=title, runner=runner)
+        )
 
     async def create_json(
         self, *, parent_id: str | None, title: str | None, runner: str | None
@@ -225,7 +231,10 @@ class SessionService:
         return doomed
 
     async def create_locked(
-        self, parent_id: str | None, title: str, runner: str | None,
+        self,
+        parent_id: str | None,
+        title: str,
+        runner: str | None,
         copied: Sequence[MessageRecord],
     ) -> SessionInfo:
         """A new session holding a copy of `copied` (a fork's history, given new ids and
@@ -233,20 +242,30 @@ class SessionService:
         return self._wire.model(await self._create(parent_id, title, runner, copied))
 
     async def _create(
-        self, parent_id: str | None, title: str, runner: str | None,
+        self,
+        parent_id: str | None,
+        title: str,
+        runner: str | None,
         copied: Sequence[MessageRecord],
     ) -> Session:
         session_id = self._ids.allocate()
         now = now_ms()
         messages = [
-            record.model_copy(update={"id": new_message_id(), "session_id": session_id,
-                                      "seq": seq})
+            record.model_copy(update={"id": new_message_id(), "session_id": session_id, "seq": seq})
             for seq, record in enumerate(copied, start=1)
         ]
         document = Session(
-            schema_version=SESSION_SCHEMA_VERSION, id=session_id, parent_id=parent_id,
-            title=title, created_at=now, updated_at=now, message_count=len(messages),
-            is_aborted=False, aborted_at=None, runner=runner, share=None,
+            schema_version=SESSION_SCHEMA_VERSION,
+            id=session_id,
+            parent_id=parent_id,
+            title=title,
+            created_at=now,
+            updated_at=now,
+            message_count=len(messages),
+            is_aborted=False,
+            aborted_at=None,
+            runner=runner,
+            share=None,
         )
         if messages:
             await self._storage.write_messages(session_id, messages)
@@ -259,7 +278,8 @@ class SessionService:
                 await self._storage.remove_session_files([session_id])
             raise
         self._sink.session_changed_json(
-            {"change": "created", "sessionId": session_id, "session": self._wire.json(document)})
+            {"change": "created", "sessionId": session_id, "session": self._wire.json(document)}
+        )
         return document
 
     async def _update(
@@ -273,7 +293,10 @@ class SessionService:
             return self._wire.model(updated)
 
     async def commit(
-        self, document: Session, change: ChangeKind, changes: dict[str, Any],
+        self,
+        document: Session,
+        change: ChangeKind,
+        changes: dict[str, Any],
         before: Before | None = None,
     ) -> Session:
         """Write the changed document (after `before`, see `SessionStorage.journaled`),
@@ -284,7 +307,8 @@ class SessionService:
         async with self._storage.journaled({"put": updated.to_json()}, before):
             self._index.replace(document, updated)
         self._sink.session_changed_json(
-            {"change": change, "sessionId": updated.id, "session": self._wire.json(updated)})
+            {"change": change, "sessionId": updated.id, "session": self._wire.json(updated)}
+        )
         return updated
 
     # --- read-only marks and locks ---------------------------------------------

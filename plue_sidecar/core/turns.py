@@ -118,23 +118,34 @@ class TurnManager:
                     # The client is not reading: hold the runner here (it is not asked
                     # for more) until it catches up; nothing is merged or sent meanwhile.
                     if not told:
-                        log.warning("%s: the client is not reading its output; the turn "
-                                    "waits for it", turn.session_id)
+                        log.warning(
+                            "%s: the client is not reading its output; the turn waits for it",
+                            turn.session_id,
+                        )
                         told = True
                     await self._sink.wait_for_output_room()
                 if turn.discard_output:
                     return
                 merge_delta(produced, delta)
-                self._sink.turn_update(SessionUpdate(
-                    session_id=turn.session_id, message_id=turn.assistant_message_id,
-                    seq=seq, delta=delta,
-                ))
+                self._sink.turn_update(
+                    SessionUpdate(
+                        session_id=turn.session_id,
+                        message_id=turn.assistant_message_id,
+                        seq=seq,
+                        delta=delta,
+                    )
+                )
 
         producer = asyncio.create_task(consume())
         status, error = await self._await_end(turn, producer)
         await self._histories.append_for_turn(
-            turn.session_id, "assistant", produced, status=status, error=error,
-            message_id=turn.assistant_message_id, created_at=started_at,
+            turn.session_id,
+            "assistant",
+            produced,
+            status=status,
+            error=error,
+            message_id=turn.assistant_message_id,
+            created_at=started_at,
         )
         return {"complete": "end_turn", "aborted": "aborted", "error": "error"}[status]  # type: ignore[return-value]
 
@@ -161,8 +172,9 @@ class TurnManager:
         producer.cancel()
         finished, _ = await asyncio.wait({producer}, timeout=self._grace)
         if not finished:
-            log.warning("%s: runner ignored the abort; its later output is discarded",
-                        turn.session_id)
+            log.warning(
+                "%s: runner ignored the abort; its later output is discarded", turn.session_id
+            )
             turn.discard_output = True
         else:
             with contextlib.suppress(asyncio.CancelledError, Exception):

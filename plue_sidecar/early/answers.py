@@ -76,8 +76,9 @@ class EarlyAnswers:
         if params is None:
             return None
         process_id = params.get("processId")
-        if process_id is not None and not (_is_int(process_id)
-                                           and 1 <= process_id <= MAX_PROCESS_ID):
+        if process_id is not None and not (
+            _is_int(process_id) and 1 <= process_id <= MAX_PROCESS_ID
+        ):
             return None
         if not _is_optional_int(params.get("protocolVersion")):
             return None
@@ -90,8 +91,10 @@ class EarlyAnswers:
 
     def _list(self, raw: Any) -> JsonObject | None:
         params = _plain_params(raw, _LIST_SNAKE)
-        if params is None or params.get("parentId") is not None or (
-            params.get("cursor") is not None
+        if (
+            params is None
+            or params.get("parentId") is not None
+            or (params.get("cursor") is not None)
         ):
             return None
         limit = params.get("limit", SESSION_PAGE_DEFAULT)
@@ -115,8 +118,11 @@ def _plain_params(raw: Any, snake: set[str]) -> JsonObject | None:
 def _is_client_info(value: Any) -> bool:
     if not isinstance(value, dict) or "client_info" in value:
         return False
-    return (isinstance(value.get("name"), str) and set(value) <= {"name", "version"}
-            and (value.get("version") is None or isinstance(value["version"], str)))
+    return (
+        isinstance(value.get("name"), str)
+        and set(value) <= {"name", "version"}
+        and (value.get("version") is None or isinstance(value["version"], str))
+    )
 
 
 def _is_int(value: Any) -> bool:

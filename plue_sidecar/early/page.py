@@ -18,8 +18,9 @@ def first_page(
 ) -> JsonObject | None:
     """The first page of `limit` sessions (roots only when asked), or None when the head
     holds fewer sessions than the page needs."""
-    newest, total = (head["newestRoots"], head["rootsTotal"]) if roots_only else (
-        head["newest"], head["total"])
+    newest, total = (
+        (head["newestRoots"], head["rootsTotal"]) if roots_only else (head["newest"], head["total"])
+    )
     if limit > len(newest) and total > len(newest):
         return None
     rows = newest[:limit]
@@ -42,7 +43,9 @@ def _session_info(row: list[Any], share_base_url: str) -> JsonObject:
         "messageCount": row[6],
         "isAborted": row[7],
         "abortedAt": row[8],
-        "share": None if share is None else {
+        "share": None
+        if share is None
+        else {
             "url": share_base_url + share[0],
             "secret": share[0],
             "createdAt": share[1],

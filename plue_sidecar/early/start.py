@@ -113,7 +113,8 @@ class EarlyStart:
             return
         base_url = self._settings.share_base_url
         self._answers = EarlyAnswers(
-            str(data_dir), runners,
+            str(data_dir),
+            runners,
             lambda roots_only, limit: first_page(head, roots_only, limit, base_url),
         )
 
@@ -154,13 +155,22 @@ class EarlyStart:
         if failure:
             raise failure[0]
         if answers.initialized:
-            log.info("initialize answered before the full path; %d messages hand over",
-                     len(self._deferred))
+            log.info(
+                "initialize answered before the full path; %d messages hand over",
+                len(self._deferred),
+            )
         return self._handover(outcome[0], answers.initialized, answers.process_id)
 
     def _handover(self, prepared: T, initialized: bool, process_id: int | None) -> Handover[T]:
-        return Handover(prepared, self._splitter, self._lock, initialized, process_id,
-                        self._deferred, lambda: self._terminated)
+        return Handover(
+            prepared,
+            self._splitter,
+            self._lock,
+            initialized,
+            process_id,
+            self._deferred,
+            lambda: self._terminated,
+        )
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         self._terminated = True

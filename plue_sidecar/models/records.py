@@ -65,7 +65,8 @@ class Session:
     runner: str | None
     share: ShareRecord | None
     stamp: tuple[int, int, int] | Literal[True] | None = field(
-        default=None, init=False, repr=False, compare=False)
+        default=None, init=False, repr=False, compare=False
+    )
     """The stamp of the file that holds this very version, set by the store (see
     `store.stamps`): the stamp itself, or True for the one the catalogue recorded (the
     load keeps those); None while no file is known to hold it. Not part of the
@@ -74,9 +75,17 @@ class Session:
     @classmethod
     def from_document(cls, document: SessionDocument) -> Session:
         return cls(
-            document.schema_version, document.id, document.parent_id, document.title,
-            document.created_at, document.updated_at, document.message_count,
-            document.is_aborted, document.aborted_at, document.runner, document.share,
+            document.schema_version,
+            document.id,
+            document.parent_id,
+            document.title,
+            document.created_at,
+            document.updated_at,
+            document.message_count,
+            document.is_aborted,
+            document.aborted_at,
+            document.runner,
+            document.share,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -89,7 +98,9 @@ class Session:
         return {
             "schemaVersion": self.schema_version,
             **self.info_fields(),
-            "share": None if share is None else {
+            "share": None
+            if share is None
+            else {
                 "secret": share.secret,
                 "createdAt": share.created_at,
                 "expiresAt": share.expires_at,

@@ -195,4 +195,3 @@ class SessionUpdate(WireModel):
     message_id: str
     seq: int
     delta: Part
-

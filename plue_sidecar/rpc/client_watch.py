@@ -25,6 +25,7 @@ def watch_process(pid: int, on_gone: Callable[[], None]) -> None:
         except OSError:
             pidfd = None
         if pidfd is not None:
+
             def fire() -> None:
                 loop.remove_reader(pidfd)
                 os.close(pidfd)

@@ -204,9 +204,7 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _AFTER_VALUE = frozenset(" \t\n\r,}")
 # The json module's C string scanner (strict: control characters are errors); typeshed
 # does not declare it.
-_scan_string: Callable[[str, int, bool], tuple[str, int]] = (
-    json.decoder.scanstring  # type: ignore[attr-defined]
-)
+_scan_string: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 def find_request_id(body: bytes) -> bytes | None:

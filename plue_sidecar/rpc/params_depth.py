@@ -26,9 +26,7 @@ def path_past_depth(params: dict[str, Any], limit: int = MAX_PARAMS_DEPTH) -> st
                     return ".".join([*path, str(key)])
                 if item:
                     path.append(str(key))
-                    levels.append(
-                        iter(item.items()) if isinstance(item, dict) else enumerate(item)
-                    )
+                    levels.append(iter(item.items()) if isinstance(item, dict) else enumerate(item))
                     break
         else:
             levels.pop()

@@ -110,7 +110,8 @@ class SidecarProtocol:
             # The sidecar sends the client no requests, so no response answers one: it
             # must not reach pygls, which would resolve an in-flight request's future.
             self.warnings.warn(
-                "response", "ignoring a response from the client, id %s",
+                "response",
+                "ignoring a response from the client, id %s",
                 repr(data.get("id"))[:100],
             )
             return
@@ -153,14 +154,16 @@ class SidecarProtocol:
                 self._dispatcher.cancel(cancelled)
             else:
                 self.warnings.warn(
-                    "unknown cancel", "ignoring $/cancelRequest for no request in flight: %s",
+                    "unknown cancel",
+                    "ignoring $/cancelRequest for no request in flight: %s",
                     repr(params)[:100],
                 )
         elif self._dispatcher.handles(method):
             # A request sent without an id must not run: nobody could see it fail, and
             # `initialize` would reopen the data directory over what is in memory.
             self.warnings.warn(
-                "request as notification", "ignoring a notification of request method %r",
+                "request as notification",
+                "ignoring a notification of request method %r",
                 method[:100],
             )
         else:
@@ -252,9 +255,7 @@ class SidecarProtocol:
 
 def _is_response(data: Any) -> bool:
     """A response object (even a malformed one): never answered, as JSON-RPC requires."""
-    return (
-        isinstance(data, dict) and "method" not in data and ("result" in data or "error" in data)
-    )
+    return isinstance(data, dict) and "method" not in data and ("result" in data or "error" in data)
 
 
 def _envelope_problem(data: Any) -> str | None:

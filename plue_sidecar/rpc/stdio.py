@@ -37,9 +37,7 @@ class _PipeReader(asyncio.Protocol):
         self._on_eof()
 
 
-async def read_input(
-    fd: int, on_data: Callable[[bytes], None], on_eof: Callable[[], None]
-) -> None:
+async def read_input(fd: int, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
     """Deliver bytes from `fd` on the event loop as they arrive; `on_eof` at the end."""
     loop = asyncio.get_running_loop()
     pipe = open(fd, "rb", buffering=0, closefd=False)  # noqa: SIM115 - owned by the transport

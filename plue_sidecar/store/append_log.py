@@ -19,9 +19,7 @@ PREALLOCATE_BYTES = 4 << 20
 """How far into its file an `AppendLog` writes zeros ahead of its data."""
 
 
-def open_log(
-    files: DurableFiles, path: Path, preallocate: int = PREALLOCATE_BYTES
-) -> AppendLog:
+def open_log(files: DurableFiles, path: Path, preallocate: int = PREALLOCATE_BYTES) -> AppendLog:
     """`path` as an `AppendLog` (created 0600 if missing), appended after the last
     non-zero byte it holds; zeros are written ahead up to `preallocate` bytes into
     the file, or as far as the data reaches."""
@@ -55,7 +53,13 @@ class AppendLog:
     """
 
     def __init__(
-        self, files: DurableFiles, path: Path, fd: int, *, end: int, size: int,
+        self,
+        files: DurableFiles,
+        path: Path,
+        fd: int,
+        *,
+        end: int,
+        size: int,
         preallocate: int,
     ) -> None:
         self.path = path

@@ -54,6 +54,8 @@ from plue_sidecar.wire_limits import MAX_PAGE_LIMIT
 log = logging.getLogger(__name__)
 HEAD_ROWS = MAX_PAGE_LIMIT
 """Newest sessions kept in the head: the largest page a client may ask for."""
+
+
 class Entry(NamedTuple):
     document: Session
     stamp: Stamp
@@ -132,7 +134,7 @@ class Checksums:
         values = self.values
         values.extend(checksums)
         if len(values) != len(self.ids) + len(session_ids):
-            del values[len(self.ids):]
+            del values[len(self.ids) :]
             raise ValueError("as many checksums as sessions")
         self.ids.extend(session_ids)
 
@@ -191,16 +193,27 @@ class Catalogue:
                     return Snapshot()
                 head = head_of(raw, with_sessions=False)
                 if head.body is not None and head.body.columns is not None:
-                    return _columns_snapshot(head, catalogue_columns.read_chunks(
-                        file, head.body.columns, head.body.length, head.body.crc))
+                    return _columns_snapshot(
+                        head,
+                        catalogue_columns.read_chunks(
+                            file, head.body.columns, head.body.length, head.body.crc
+                        ),
+                    )
                 if raw["version"] != 5:
                     raise ValueError("a catalogue body of no known layout")
                 if head.body is not None:
                     body_start = file.tell()
                     try:
                         return _snapshot_of(head, _chunks_read(file, head.body))
-                    except (_BodyChangedError, orjson.JSONDecodeError, KeyError, TypeError,
-                            ValueError, AttributeError, OverflowError):
+                    except (
+                        _BodyChangedError,
+                        orjson.JSONDecodeError,
+                        KeyError,
+                        TypeError,
+                        ValueError,
+                        AttributeError,
+                        OverflowError,
+                    ):
                         # Not the body written with this head (edited by hand, or
                         # damaged): parse it whole.
                         file.seek(body_start)
@@ -208,15 +221,28 @@ class Catalogue:
             return _snapshot_of(head, rows_by_directory.items())
         except FileNotFoundError:
             return Snapshot()
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError,
-                OverflowError, IndexError) as exc:
+        except (
+            orjson.JSONDecodeError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            OverflowError,
+            IndexError,
+        ) as exc:
             log.warning("catalogue is unreadable (%s); rebuilding it", exc)
             return Snapshot()
 
     def save(
-        self, documents: list[Session], directory_of: Callable[[str], str],
-        directory_mtimes: dict[str, int], taken_at_ns: int, complete: bool, *,
-        stamp_rows: StampRows | None = None, left_out: frozenset[str] = frozenset(),
+        self,
+        documents: list[Session],
+        directory_of: Callable[[str], str],
+        directory_mtimes: dict[str, int],
+        taken_at_ns: int,
+        complete: bool,
+        *,
+        stamp_rows: StampRows | None = None,
+        left_out: frozenset[str] = frozenset(),
     ) -> None:
         """Write a snapshot of `documents` (taken over: emptied once in order), each
         with the stamp of the file that holds it (`Session.stamp`; see
@@ -229,15 +255,20 @@ class Catalogue:
         given = len(documents)
         directories: dict[str, catalogue_columns.Directory] = {
             name: (sessions, stamps, array("I", map(checksum_of, sessions)))
-            for name, (sessions, stamps)
-            in catalogue_order.by_directory_in_order(documents, left_out, directory_of).items()}
+            for name, (sessions, stamps) in catalogue_order.by_directory_in_order(
+                documents, left_out, directory_of
+            ).items()
+        }
         parent_rows = catalogue_order.ParentRows(
-            {name: sessions for name, (sessions, _, _) in directories.items()}, directory_of)
+            {name: sessions for name, (sessions, _, _) in directories.items()}, directory_of
+        )
         saved = sum(len(sessions) for sessions, _, _ in directories.values())
         head: dict[str, Any] = {
-            "version": CATALOGUE_VERSION, "takenAt": taken_at_ns,
+            "version": CATALOGUE_VERSION,
+            "takenAt": taken_at_ns,
             "mtimes": {name: directory_mtimes.get(name) for name in directories},
-            "complete": complete and directory_mtimes.keys() >= directories.keys()
+            "complete": complete
+            and directory_mtimes.keys() >= directories.keys()
             and saved == given,
         }
         if head["complete"]:
@@ -249,8 +280,9 @@ class Catalogue:
 
             newest = catalogue_order.newest(parts, HEAD_ROWS, lambda session: True)
             newest_roots = catalogue_order.newest(parts, HEAD_ROWS, is_root)
-            held_rows = rows.rows_of({document.id for document, held
-                                      in (*newest, *newest_roots) if held is True})
+            held_rows = rows.rows_of(
+                {document.id for document, held in (*newest, *newest_roots) if held is True}
+            )
 
             def row(document: Session, held: HeldStamp) -> list[Any]:
                 stamp = rows[held_rows[document.id]] if held is True else held
@@ -262,17 +294,17 @@ class Catalogue:
                 newest=[row(*pair) for pair in newest],
                 newestRoots=[row(*pair) for pair in newest_roots],
             )
-        self._files.write_atomic_with(self.path, lambda fd: catalogue_columns.write_with_head(
-            fd, head, directories, parent_rows, rows))
+        self._files.write_atomic_with(
+            self.path,
+            lambda fd: catalogue_columns.write_with_head(fd, head, directories, parent_rows, rows),
+        )
 
 
 class _BodyChangedError(Exception):
     pass
 
 
-def _chunks_read(
-    file: BinaryIO, layout: BodyLayout
-) -> Iterator[tuple[str, list[list[Any]]]]:
+def _chunks_read(file: BinaryIO, layout: BodyLayout) -> Iterator[tuple[str, list[list[Any]]]]:
     """Each chunk of rows, parsed, reading the body only as far as the chunk; the body
     is checked against its recorded length and CRC-32 after the last one, and
     `_BodyChangedError` raised then if it is not the one written."""
@@ -299,14 +331,21 @@ def head_of(raw: RawHead, with_sessions: bool) -> Head:
     head = Head(int(raw["takenAt"]), dict(raw["mtimes"]), bool(raw["complete"]))
     body = raw.get("body")
     if body is not None and raw["version"] == 5:
-        head.body = BodyLayout(int(body["length"]), int(body["crc"]), [
-            (str(name), int(start), int(end)) for name, start, end in body["chunks"]
-        ])
+        head.body = BodyLayout(
+            int(body["length"]),
+            int(body["crc"]),
+            [(str(name), int(start), int(end)) for name, start, end in body["chunks"]],
+        )
     elif body is not None:
-        head.body = BodyLayout(int(body["length"]), int(body["crc"]), [], [
-            (str(name), int(rows), int(start), int(end))
-            for name, rows, start, end in body["columns"]
-        ])
+        head.body = BodyLayout(
+            int(body["length"]),
+            int(body["crc"]),
+            [],
+            [
+                (str(name), int(rows), int(start), int(end))
+                for name, rows, start, end in body["columns"]
+            ],
+        )
     if with_sessions and head.complete:
         head.total, head.roots_total = int(raw["total"]), int(raw["rootsTotal"])
         head.newest = [entry_of(row).document for row in raw["newest"]]
@@ -317,9 +356,16 @@ def head_of(raw: RawHead, with_sessions: bool) -> Head:
 def row_of(session: Session, stamp: Stamp) -> list[Any]:
     share = session.share
     return [
-        session.schema_version, session.id, session.parent_id, session.title,
-        session.created_at, session.updated_at, session.message_count, session.is_aborted,
-        session.aborted_at, session.runner,
+        session.schema_version,
+        session.id,
+        session.parent_id,
+        session.title,
+        session.created_at,
+        session.updated_at,
+        session.message_count,
+        session.is_aborted,
+        session.aborted_at,
+        session.runner,
         None if share is None else [share.secret, share.created_at, share.expires_at],
         *stamp,
         checksum_of(session),
@@ -341,11 +387,20 @@ def entry_of(row: list[Any]) -> Entry:
     share = row[ROW_FIELDS]
     if share is not None:
         share = ShareRecord(secret=share[0], created_at=share[1], expires_at=share[2])
-    schema, session_id, parent, title, created, updated, count, aborted, aborted_at, runner = (
-        row[:ROW_FIELDS]
-    )
+    schema, session_id, parent, title, created, updated, count, aborted, aborted_at, runner = row[
+        :ROW_FIELDS
+    ]
     session = Session(
-        schema, session_id, parent, title, created, updated, count, aborted, aborted_at, runner,
+        schema,
+        session_id,
+        parent,
+        title,
+        created,
+        updated,
+        count,
+        aborted,
+        aborted_at,
+        runner,
         share,
     )
     inode, mtime_ns, size = row[ROW_FIELDS + 1 : ROW_FIELDS + 4]
@@ -372,8 +427,9 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
     checksums = Checksums()
     stamp_rows = StampRows(checksums.ids)  # the same rows, in the same order
     own_id: dict[str, str] = {}
-    directories = {name: RecordedDirectory(mtime, rows=stamp_rows)
-                   for name, mtime in head.mtimes.items()}
+    directories = {
+        name: RecordedDirectory(mtime, rows=stamp_rows) for name, mtime in head.mtimes.items()
+    }
     for name, rows in chunks:
         if set(map(len, rows)) - {ROW_FIELDS + 5}:
             raise ValueError("a catalogue row of the wrong length")
@@ -386,13 +442,17 @@ def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> S
         recorded = directories.get(name)
         if recorded is None:
             recorded = directories[name] = RecordedDirectory(None, rows=stamp_rows)
-        sessions = list(map(
-            Session, map(col[0], rows), ids,
-            map(own_id.get, map(parent_col, rows), map(parent_col, rows)),
-            *(map(col[i], rows) for i in range(3, ROW_FIELDS)), shares,
-        ))
-        recorded.row_ranges.append(
-            stamp_rows.extend(*(map(col[i], rows) for i in _STAMP_FIELDS)))
+        sessions = list(
+            map(
+                Session,
+                map(col[0], rows),
+                ids,
+                map(own_id.get, map(parent_col, rows), map(parent_col, rows)),
+                *(map(col[i], rows) for i in range(3, ROW_FIELDS)),
+                shares,
+            )
+        )
+        recorded.row_ranges.append(stamp_rows.extend(*(map(col[i], rows) for i in _STAMP_FIELDS)))
         _mark_stamped(sessions)
         recorded.sessions.extend(sessions)
         del rows, ids, sessions
@@ -412,8 +472,9 @@ def _columns_snapshot(head: Head, chunks: Iterable[ColumnChunk]) -> Snapshot:
     `StampRows`, one chunk at a time; see `_snapshot_of`."""
     checksums = Checksums()
     stamp_rows = StampRows(checksums.ids)
-    directories = {name: RecordedDirectory(mtime, rows=stamp_rows)
-                   for name, mtime in head.mtimes.items()}
+    directories = {
+        name: RecordedDirectory(mtime, rows=stamp_rows) for name, mtime in head.mtimes.items()
+    }
     for chunk in chunks:
         columns = chunk.columns
         checksums.extend(columns[1], chunk.checksums)

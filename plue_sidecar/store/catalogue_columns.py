@@ -41,9 +41,21 @@ ROW_BYTES = 8 + 8 + 8 + 4
 _BINARY = (("Q", 8), ("q", 8), ("q", 8), ("I", 4))
 """Inodes, mtimes, sizes, checksums."""
 _SWAP = sys.byteorder != "little"
-_FIELD_COLUMNS = [attrgetter(name) for name in (
-    "schema_version", "id", "parent_id", "title", "created_at", "updated_at",
-    "message_count", "is_aborted", "aborted_at", "runner")]
+_FIELD_COLUMNS = [
+    attrgetter(name)
+    for name in (
+        "schema_version",
+        "id",
+        "parent_id",
+        "title",
+        "created_at",
+        "updated_at",
+        "message_count",
+        "is_aborted",
+        "aborted_at",
+        "runner",
+    )
+]
 
 Directory: TypeAlias = "tuple[list[Session], list[HeldStamp], array[int]]"
 """A directory's sessions, in the order written, each with its file's stamp (True:
@@ -83,8 +95,10 @@ def read_chunks(
         position = end + rows * ROW_BYTES
         view = memoryview(data)
         columns = orjson.loads(view[: end - start])
-        if not isinstance(columns, list) or len(columns) != FIELDS or any(
-            not isinstance(column, list) or len(column) != rows for column in columns
+        if (
+            not isinstance(columns, list)
+            or len(columns) != FIELDS
+            or any(not isinstance(column, list) or len(column) != rows for column in columns)
         ):
             raise ColumnsChangedError("a chunk's columns are not of its rows")
         offset = end - start
@@ -109,8 +123,9 @@ def resolved_parents(parents: list[Any], ids: list[str]) -> list[str | None]:
     numbers = [parent for parent in parents if parent.__class__ is int]
     if numbers and not (min(numbers) >= 0 and max(numbers) < len(ids)):
         raise ValueError("a parent's row is not in the catalogue")
-    return [parent if parent is None or parent.__class__ is str else ids[parent]
-            for parent in parents]
+    return [
+        parent if parent is None or parent.__class__ is str else ids[parent] for parent in parents
+    ]
 
 
 _ABOVE_ANY_OFFSET = 10**15
@@ -119,8 +134,11 @@ is at least as long as the real one."""
 
 
 def write_with_head(
-    fd: int, head: dict[str, Any], directories: dict[str, Directory],
-    parent_rows: ParentRows, stamp_rows: StampRows,
+    fd: int,
+    head: dict[str, Any],
+    directories: dict[str, Directory],
+    parent_rows: ParentRows,
+    stamp_rows: StampRows,
 ) -> None:
     """The catalogue's file: the body, chunk by chunk as it is made, after room for
     `head` (given all but its "body"); then the head line, with the body's length,
@@ -128,9 +146,14 @@ def write_with_head(
     the line's end). Held whole, the body and the file made of it took about 25 MB at
     100,000 sessions, and each chunk's JSON made whole 1 MB (orjson's bytes hold twice
     their length). `stamp_rows`: the rows of the stamps `directories` hold as True."""
-    placeholder = {"length": _ABOVE_ANY_OFFSET, "crc": 0xFFFFFFFF, "columns": [
-        [name, rows, _ABOVE_ANY_OFFSET, _ABOVE_ANY_OFFSET]
-        for name, rows in _chunk_rows(directories)]}
+    placeholder = {
+        "length": _ABOVE_ANY_OFFSET,
+        "crc": 0xFFFFFFFF,
+        "columns": [
+            [name, rows, _ABOVE_ANY_OFFSET, _ABOVE_ANY_OFFSET]
+            for name, rows in _chunk_rows(directories)
+        ],
+    }
     room = len(orjson.dumps({**head, "body": placeholder}))
     os.lseek(fd, room + 1, os.SEEK_SET)
     places: list[ChunkPlace] = []
@@ -178,7 +201,9 @@ def _chunk_rows(directories: dict[str, Directory]) -> Iterator[tuple[str, int]]:
 
 
 def _body_chunks(
-    directories: dict[str, Directory], parent_rows: ParentRows, stamp_rows: StampRows,
+    directories: dict[str, Directory],
+    parent_rows: ParentRows,
+    stamp_rows: StampRows,
 ) -> Iterator[_BodyChunk]:
     """The body of these directories' sessions, chunk by chunk, each made as it is asked
     for: the body is written as it is made, never held whole."""
@@ -189,20 +214,30 @@ def _body_chunks(
             chunk = sessions[first : first + CHUNK_ROWS]
             row += len(chunk)
             columns: list[list[Any]] = [list(map(get, chunk)) for get in _FIELD_COLUMNS]
-            columns[2] = [_parent_written(parent, parent_rows, row)
-                          for parent in columns[2]]
-            columns.append([None if s.share is None else
-                            [s.share.secret, s.share.created_at, s.share.expires_at]
-                            for s in chunk])
+            columns[2] = [_parent_written(parent, parent_rows, row) for parent in columns[2]]
+            columns.append(
+                [
+                    None
+                    if s.share is None
+                    else [s.share.secret, s.share.created_at, s.share.expires_at]
+                    for s in chunk
+                ]
+            )
             numbers = _binary_of(
-                (walk.stamp(session.id, saved) for session, saved
-                 in zip(chunk, stamps[first : first + CHUNK_ROWS], strict=True)),
-                checksums[first : first + CHUNK_ROWS])
+                (
+                    walk.stamp(session.id, saved)
+                    for session, saved in zip(
+                        chunk, stamps[first : first + CHUNK_ROWS], strict=True
+                    )
+                ),
+                checksums[first : first + CHUNK_ROWS],
+            )
             if _SWAP:
                 for values in numbers:
                     values.byteswap()
-            yield _BodyChunk(name, len(chunk), columns,
-                            b"".join(values.tobytes() for values in numbers))
+            yield _BodyChunk(
+                name, len(chunk), columns, b"".join(values.tobytes() for values in numbers)
+            )
 
 
 NO_STAMP: Stamp = (0, 0, -1)
@@ -220,7 +255,7 @@ def _binary_of(stamps: Iterable[Stamp], checksums: array[int]) -> list[array[int
             mtimes.append(mtime)
             sizes.append(size)
         except OverflowError:
-            del inodes[len(sizes):], mtimes[len(sizes):]
+            del inodes[len(sizes) :], mtimes[len(sizes) :]
             for values, number in zip((inodes, mtimes, sizes), NO_STAMP, strict=True):
                 values.append(number)
     return [inodes, mtimes, sizes, checksums]

@@ -69,7 +69,8 @@ def recency(session: Session) -> tuple[int, int]:
 
 
 def newest(
-    parts: Iterable[tuple[list[Session], list[HeldStamp]]], count: int,
+    parts: Iterable[tuple[list[Session], list[HeldStamp]]],
+    count: int,
     keep: Callable[[Session], bool],
 ) -> list[tuple[Session, HeldStamp]]:
     """The `count` newest sessions that `keep` keeps, newest first, with their stamps,
@@ -94,14 +95,15 @@ class ParentRows:
     id took 8 MB at 100,000 sessions; of the parents, with a set of them and their
     rows as numbers, 4.5 MB)."""
 
-    def __init__(
-        self, parts: dict[str, list[Session]], directory_of: Callable[[str], str]
-    ) -> None:
+    def __init__(self, parts: dict[str, list[Session]], directory_of: Callable[[str], str]) -> None:
         self._parts = parts
         self._directory_of = directory_of
         parents: dict[str, Session | None] = dict.fromkeys(
-            session.parent_id for sessions in parts.values()
-            for session in sessions if session.parent_id is not None)
+            session.parent_id
+            for sessions in parts.values()
+            for session in sessions
+            if session.parent_id is not None
+        )
         self._firsts: dict[str, int] = {}
         first = 0
         for name, sessions in parts.items():

@@ -92,9 +92,7 @@ class Checkpointer:
         # What the load leaves to do waits out the start: a checkpoint after a replay
         # saves the whole catalogue, and competing with the first requests for the
         # interpreter would delay what the editor shows first.
-        asyncio.get_running_loop().call_later(
-            QUIET_START_SECONDS, self._after_the_start, loaded
-        )
+        asyncio.get_running_loop().call_later(QUIET_START_SECONDS, self._after_the_start, loaded)
 
     def _after_the_start(self, loaded: LoadedData) -> None:
         if self._closed:
@@ -105,8 +103,7 @@ class Checkpointer:
             self._save_catalogue_in_background()
         if loaded.unverified:
             scrub = Scrub(self._store, self._written_document, self._rewrite)
-            self._scrubbing = asyncio.get_running_loop().create_task(
-                scrub.run(loaded.unverified))
+            self._scrubbing = asyncio.get_running_loop().create_task(scrub.run(loaded.unverified))
 
     def _written_document(self, session_id: str) -> Session | None:
         """The session's document while its file should hold exactly it."""
@@ -256,9 +253,13 @@ class Checkpointer:
             return
         if self._closed:
             return  # `close` has made its own checkpoint, covering this one
-        log.info("checkpoint: %d documents written, %d deleted sessions' files removed, "
-                 "journal cut through generation %d", len(written.documents),
-                 len(written.removed), covered)
+        log.info(
+            "checkpoint: %d documents written, %d deleted sessions' files removed, "
+            "journal cut through generation %d",
+            len(written.documents),
+            len(written.removed),
+            covered,
+        )
         self._written(written)
         self._save_catalogue_in_background()
 
@@ -280,19 +281,27 @@ class Checkpointer:
         taken_at_ns = time.time_ns()
         quiet = self._io.in_flight == 0
         mtimes = self._store.directory_mtimes() if quiet else {}
-        snapshot = CatalogueSnapshot.take(
-            self._documents.values(), self._dirty, self._stamp_rows)
+        snapshot = CatalogueSnapshot.take(self._documents.values(), self._dirty, self._stamp_rows)
         return snapshot, mtimes, taken_at_ns, quiet
 
     def _save_catalogue(
-        self, snapshot: CatalogueSnapshot, mtimes: dict[str, int], taken_at_ns: int,
+        self,
+        snapshot: CatalogueSnapshot,
+        mtimes: dict[str, int],
+        taken_at_ns: int,
         quiet: bool,
     ) -> None:
         """Write the catalogue of a snapshot (off the loop): complete when no write was
         in flight and every session's file held its newest version."""
         with collector_paused():  # lists of every session, none cyclic: no pass walks them
-            self._store.save_catalogue(snapshot.documents, mtimes, taken_at_ns, quiet,
-                                       snapshot.rows, left_out=snapshot.dirty)
+            self._store.save_catalogue(
+                snapshot.documents,
+                mtimes,
+                taken_at_ns,
+                quiet,
+                snapshot.rows,
+                left_out=snapshot.dirty,
+            )
 
     def _save_catalogue_in_background(self) -> None:
         """Snapshot the documents here on the loop, and write them aside."""
@@ -311,8 +320,10 @@ class Checkpointer:
         if self._scrubbing is not None:
             self._scrubbing.cancel()
         if self.low_on_space():
-            log.warning("the disk is nearly full: the documents are not written at exit; "
-                        "the next start replays the journal")
+            log.warning(
+                "the disk is nearly full: the documents are not written at exit; "
+                "the next start replays the journal"
+            )
             return
         try:
             covered = self._store.journal.rotate()
@@ -320,8 +331,11 @@ class Checkpointer:
             self._store.wait_until_directories_are_quiet()
             self._save_catalogue(*self._catalogue_snapshot())
         except OSError as exc:
-            log.warning("could not write the documents or the catalogue at exit (%s); "
-                        "the next start replays the journal", exc)
+            log.warning(
+                "could not write the documents or the catalogue at exit (%s); "
+                "the next start replays the journal",
+                exc,
+            )
 
 
 def _disk_full(exc: OSError) -> bool:
@@ -345,7 +359,10 @@ class Journaled:
     __slots__ = ("_before", "_checkpointer", "_generation", "_make_room", "_record")
 
     def __init__(
-        self, checkpointer: Checkpointer, record: Record, make_room: MakeRoom | None,
+        self,
+        checkpointer: Checkpointer,
+        record: Record,
+        make_room: MakeRoom | None,
         before: Before | None,
     ) -> None:
         self._checkpointer = checkpointer

@@ -31,8 +31,11 @@ def compact_generations(generations: list[tuple[int, bytes]]) -> dict[int, bytes
 def compact_generations_with(
     generations: list[tuple[int, bytes]], is_document: Callable[[object], bool]
 ) -> dict[int, bytes]:
-    lines = [(number, line, decode_line(line))
-             for number, data in generations for line in data.split(b"\n")[:-1]]
+    lines = [
+        (number, line, decode_line(line))
+        for number, data in generations
+        for line in data.split(b"\n")[:-1]
+    ]
     unreadable = {number for number, data in generations if not data.endswith(b"\n") and data}
     unreadable.update(number for number, _, record in lines if record is None)
     dropped = _superseded(lines, is_document)
@@ -40,8 +43,11 @@ def compact_generations_with(
     for number, data in generations:
         if number in unreadable:
             continue
-        kept = [line + b"\n" for index, (owner, line, _) in enumerate(lines)
-                if owner == number and index not in dropped]
+        kept = [
+            line + b"\n"
+            for index, (owner, line, _) in enumerate(lines)
+            if owner == number and index not in dropped
+        ]
         new = b"".join(kept)
         if len(new) < len(data):
             compacted[number] = new

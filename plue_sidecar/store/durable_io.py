@@ -190,8 +190,10 @@ class DurableFiles:
         with self._dirs_lock:
             chain: list[Path] = []
             probe = directory
-            while probe not in self._known_dirs and probe != self.root and probe.is_relative_to(
-                self.root
+            while (
+                probe not in self._known_dirs
+                and probe != self.root
+                and probe.is_relative_to(self.root)
             ):
                 chain.append(probe)
                 probe = probe.parent
@@ -248,9 +250,7 @@ class DurableFiles:
             for start in range(0, len(files), BATCH_FILES):
                 self._write_batch(files[start : start + BATCH_FILES], syncers)
 
-    def _write_batch(
-        self, files: list[tuple[Path, bytes]], syncers: ThreadPoolExecutor
-    ) -> None:
+    def _write_batch(self, files: list[tuple[Path, bytes]], syncers: ThreadPoolExecutor) -> None:
         temps: list[tuple[Path, Path]] = []
         fds: list[int] = []
         renamed = 0
@@ -379,7 +379,6 @@ class DurableFiles:
             self._trusted_sizes.pop(path, None)
             self._entries_synced.discard(path)
 
-
     def _make_and_sync_entry(self, directory: Path) -> None:
         """Make `directory` if missing and sync its entry in its parent; if the sync
         fails, remove a directory made here (when still empty) so it is made again next
@@ -412,5 +411,3 @@ class DurableFiles:
 def _temp_path(path: Path) -> Path:
     """A fresh hidden name beside `path`: loading skips and removes dot files."""
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-
-

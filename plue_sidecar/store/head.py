@@ -69,9 +69,13 @@ def trusts_all(raw: RawHead, on_disk: dict[str, int]) -> bool:
     ones, each trusted whole."""
     mtimes = raw["mtimes"]
     taken_at = int(raw["takenAt"])
-    return bool(raw["complete"]) and on_disk.keys() == mtimes.keys() and all(
-        mtimes[name] == mtime and quiet_before(mtime, taken_at)
-        for name, mtime in on_disk.items()
+    return (
+        bool(raw["complete"])
+        and on_disk.keys() == mtimes.keys()
+        and all(
+            mtimes[name] == mtime and quiet_before(mtime, taken_at)
+            for name, mtime in on_disk.items()
+        )
     )
 
 
@@ -116,8 +120,11 @@ def _is_row(row: Any) -> bool:
         return False
     share = row[SHARE_FIELD]
     return share is None or (
-        isinstance(share, list) and len(share) == 3 and isinstance(share[0], str)
-        and _is_int(share[1]) and (share[2] is None or _is_int(share[2]))
+        isinstance(share, list)
+        and len(share) == 3
+        and isinstance(share[0], str)
+        and _is_int(share[1])
+        and (share[2] is None or _is_int(share[2]))
     )
 
 

@@ -204,10 +204,14 @@ class Journal:
         with self._disk_lock:
             if self._log_generation <= generation:
                 self._close_log()
-            covered = {path for number, path in generations_in(self._directory)
-                       if number <= generation}
-            covered.update(journal_path(self._directory, number)
-                           for number in self._unknown if number <= generation)
+            covered = {
+                path for number, path in generations_in(self._directory) if number <= generation
+            }
+            covered.update(
+                journal_path(self._directory, number)
+                for number in self._unknown
+                if number <= generation
+            )
             self._files.remove(sorted(covered))
             self._removed_through = max(self._removed_through, generation)
             self._unknown = {number for number in self._unknown if number > generation}
@@ -226,8 +230,10 @@ class Journal:
         with self._disk_lock:
             self._make_known()
             current = self._generation
-            on_disk = [(number, self._files.read_bytes(path))
-                       for number, path in generations_in(self._directory)]
+            on_disk = [
+                (number, self._files.read_bytes(path))
+                for number, path in generations_in(self._directory)
+            ]
             freed = 0
             rewritten = rewrite([(number, data.rstrip(b"\0")) for number, data in on_disk])
             for number, old in on_disk:
@@ -286,8 +292,12 @@ class Journal:
             try:
                 self._make_known()
             except OSError as again:
-                log.error("journal: generation %d stays unknown on disk (%s); every write "
-                          "fails until it is rewritten", generation, again)
+                log.error(
+                    "journal: generation %d stays unknown on disk (%s); every write "
+                    "fails until it is rewritten",
+                    generation,
+                    again,
+                )
             raise
         self._acknowledged.setdefault(generation, bytearray()).extend(data)
 
@@ -297,7 +307,8 @@ class Journal:
             # A generation ends once it holds `generation_bytes`: no zeros beyond that.
             preallocate = self.generation_bytes or PREALLOCATE_BYTES
             self._log = open_log(
-                self._files, journal_path(self._directory, generation), preallocate)
+                self._files, journal_path(self._directory, generation), preallocate
+            )
             self._log_generation = generation
         return self._log
 
@@ -328,8 +339,11 @@ class Journal:
             else:
                 self._files.remove([path])
             self._unknown.discard(generation)
-            log.warning("journal: generation %d rewritten with its %d acknowledged bytes",
-                        generation, len(acknowledged or b""))
+            log.warning(
+                "journal: generation %d rewritten with its %d acknowledged bytes",
+                generation,
+                len(acknowledged or b""),
+            )
 
 
 def _as_os_error(exc: Exception) -> OSError:
@@ -348,8 +362,9 @@ def _fresh_copy(exc: OSError) -> OSError:
     return OSError(exc.errno, exc.strerror)
 
 
-def _release(group: list[tuple[bytes, Waiter]], generation: int | None,
-             failure: OSError | None) -> None:
+def _release(
+    group: list[tuple[bytes, Waiter]], generation: int | None, failure: OSError | None
+) -> None:
     """End each waiter with `generation` or (a copy of) `failure`; those on event loops
     with one call to each loop."""
     on_loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[int]]] = {}
@@ -368,8 +383,9 @@ def _release(group: list[tuple[bytes, Waiter]], generation: int | None,
             loop.call_soon_threadsafe(_settle, waiters, generation, failure)
 
 
-def _settle(waiters: list[asyncio.Future[int]], generation: int | None,
-            failure: OSError | None) -> None:
+def _settle(
+    waiters: list[asyncio.Future[int]], generation: int | None, failure: OSError | None
+) -> None:
     for done in waiters:
         if done.done():
             continue

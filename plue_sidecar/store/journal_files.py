@@ -18,6 +18,7 @@ def generations_in(directory: Path) -> list[tuple[int, Path]]:
         names = os.listdir(directory)
     except FileNotFoundError:
         return []
-    found = [(int(m.group(1)), directory / name)
-             for name in names if (m := _FILE_NAME.fullmatch(name))]
+    found = [
+        (int(m.group(1)), directory / name) for name in names if (m := _FILE_NAME.fullmatch(name))
+    ]
     return sorted(found)

@@ -90,9 +90,11 @@ class DataDirLoader:
         high_water = max(high_water, self._replay(journal.records, loaded))
         loaded.id_numbers = _id_numbers(loaded.sessions)
         newest = max(
-            loaded.id_numbers if loaded.id_numbers is not None
+            loaded.id_numbers
+            if loaded.id_numbers is not None
             else map(int, map(_ID_DIGITS, map(attrgetter("id"), loaded.sessions))),
-            default=0)
+            default=0,
+        )
         loaded.high_water = max(high_water, self._read_high_water(), newest)
         return loaded
 
@@ -111,8 +113,9 @@ class DataDirLoader:
         """Apply the journal's records in order; the highest id a delete recorded."""
         if not records:
             return 0
-        sessions = dict(zip(map(attrgetter("id"), loaded.sessions), loaded.sessions,
-                            strict=True))  # in C: a comprehension took 9 ms at 100,000
+        sessions = dict(
+            zip(map(attrgetter("id"), loaded.sessions), loaded.sessions, strict=True)
+        )  # in C: a comprehension took 9 ms at 100,000
         replay = replay_journal(records, sessions)
         loaded.sessions = list(sessions.values())
         loaded.replayed = replay.put
@@ -132,16 +135,22 @@ class DataDirLoader:
         try:
             self._store.remove_session_files(session_ids)
         except OSError as exc:
-            log.warning("could not remove the files of deleted sessions (%s); "
-                        "they stay hidden and are removed later", exc)
+            log.warning(
+                "could not remove the files of deleted sessions (%s); "
+                "they stay hidden and are removed later",
+                exc,
+            )
 
     def _write_back_migrated(self, loaded: LoadedData) -> None:
         """Write every migrated document in the current format, then advance the marker."""
         for session in loaded.migrated:
             session.stamp = self._store.save_session(session)
         if loaded.migrated:
-            log.warning("migrated %d sessions to schemaVersion %d",
-                        len(loaded.migrated), SESSION_SCHEMA_VERSION)
+            log.warning(
+                "migrated %d sessions to schemaVersion %d",
+                len(loaded.migrated),
+                SESSION_SCHEMA_VERSION,
+            )
         marker = orjson.dumps({"completed": SESSION_SCHEMA_VERSION})
         self.files.write_atomic(self.layout.migration_marker, marker)
 
@@ -160,8 +169,10 @@ class DataDirLoader:
                 ids = list(map(attrgetter("id"), recorded.sessions))
                 loaded.sessions.extend(recorded.sessions)  # each holds True: in stamp_rows
                 trusted.append(ids)
-                if max(map(attrgetter("schema_version"), recorded.sessions),
-                       default=0) > SESSION_SCHEMA_VERSION:
+                if (
+                    max(map(attrgetter("schema_version"), recorded.sessions), default=0)
+                    > SESSION_SCHEMA_VERSION
+                ):
                     for document in recorded.sessions:
                         if document.schema_version > SESSION_SCHEMA_VERSION:
                             self._accept_newer(document, loaded)
@@ -180,7 +191,11 @@ class DataDirLoader:
         return loaded
 
     def _load_directory(
-        self, directory: Path, snapshot: Snapshot, relative: str, loaded: LoadedData,
+        self,
+        directory: Path,
+        snapshot: Snapshot,
+        relative: str,
+        loaded: LoadedData,
         journaled: frozenset[str],
     ) -> None:
         """Trust a recorded row only where the file's stamp is unchanged; read the rest."""
@@ -211,12 +226,19 @@ class DataDirLoader:
             elif loaded.quarantined and loaded.quarantined[-1] == file.name:
                 present.discard(session_id)  # its log is recovered below
         self._recover_or_remove_orphan_logs(
-            directory, [s for s in logs if s not in present and s not in journaled],
-            rows, snapshot, loaded,
+            directory,
+            [s for s in logs if s not in present and s not in journaled],
+            rows,
+            snapshot,
+            loaded,
         )
 
     def _recover_or_remove_orphan_logs(
-        self, directory: Path, orphans: list[str], rows: dict[str, Entry], snapshot: Snapshot,
+        self,
+        directory: Path,
+        orphans: list[str],
+        rows: dict[str, Entry],
+        snapshot: Snapshot,
         loaded: LoadedData,
     ) -> None:
         """A log without its document (in a file or in the journal) belongs to a session
@@ -225,7 +247,8 @@ class DataDirLoader:
         it (a fork writes its document last), and it goes."""
         quarantined = (
             {name.split(".", 1)[0] for name in os.listdir(self.layout.quarantine_dir)}
-            if orphans and self.layout.quarantine_dir.is_dir() else set()
+            if orphans and self.layout.quarantine_dir.is_dir()
+            else set()
         )
         for session_id in orphans:
             if not session_id_of(f"{session_id}.json"):
@@ -233,18 +256,17 @@ class DataDirLoader:
             path = directory / f"{session_id}{LOG_SUFFIX}"
             row = rows.get(session_id)
             if row is not None and checksum_of(row.document) == snapshot.checksums[session_id]:
-                log.error("%s: its document is missing; recovered from the catalogue",
-                          session_id)
+                log.error("%s: its document is missing; recovered from the catalogue", session_id)
                 self._recovered(row.document, loaded)
             elif session_id in quarantined:
                 recovered = session_from_log(session_id, path.read_bytes())
                 if recovered is not None:
-                    log.error("%s: its document is lost; recovered from its message log",
-                              session_id)
+                    log.error(
+                        "%s: its document is lost; recovered from its message log", session_id
+                    )
                     self._recovered(recovered, loaded)
             else:
-                log.warning("%s: removing the message log of a session never created",
-                            session_id)
+                log.warning("%s: removing the message log of a session never created", session_id)
                 _remove_leftover(path)
 
     def _recovered(self, document: Session, loaded: LoadedData) -> None:
@@ -268,8 +290,11 @@ class DataDirLoader:
         read = read_document(path, session_id)
         if read.session is None:
             if read.version > SESSION_SCHEMA_VERSION:
-                log.error("%s is from a newer plue-sidecar and unreadable here (%s); "
-                          "left untouched", path.name, read.problem)
+                log.error(
+                    "%s is from a newer plue-sidecar and unreadable here (%s); left untouched",
+                    path.name,
+                    read.problem,
+                )
             else:
                 self._quarantine(path, read.problem)
                 loaded.quarantined.append(path.name)

@@ -41,8 +41,12 @@ class DataDirLock:
         dir_fd = os.open(self._data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self._fds.append(dir_fd)
         try:
-            file_fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                              FILE_MODE, dir_fd=dir_fd)
+            file_fd = os.open(
+                LOCK_FILE,
+                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                FILE_MODE,
+                dir_fd=dir_fd,
+            )
             self._fds.append(file_fd)
             for fd in self._fds:
                 try:

@@ -26,8 +26,11 @@ def _from_unversioned(document: Document) -> Document:
     It named the parent `parentID`, kept times under `time: {created, updated}` and
     shares as `share: {url}` whose last path segment is the secret.
     """
-    migrated = {key: value for key, value in document.items()
-                if key not in {"parentID", "time", "share", "version"}}
+    migrated = {
+        key: value
+        for key, value in document.items()
+        if key not in {"parentID", "time", "share", "version"}
+    }
     times: dict[str, Any] = document.get("time") or {}
     migrated["parentId"] = document.get("parentID", document.get("parentId"))
     created: Any = times.get("created", document.get("createdAt", 0))

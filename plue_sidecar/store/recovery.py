@@ -24,8 +24,15 @@ def session_from_log(session_id: str, data: bytes) -> Session | None:
     text = next((part.text for part in first.parts if isinstance(part, TextPart)), "")
     title = " ".join(text.split())[:TITLE_LIMIT] or RECOVERED_TITLE
     return Session(
-        schema_version=SESSION_SCHEMA_VERSION, id=session_id, parent_id=None, title=title,
-        created_at=first.created_at, updated_at=last.completed_at or last.created_at,
-        message_count=len(records), is_aborted=False, aborted_at=None, runner=None,
+        schema_version=SESSION_SCHEMA_VERSION,
+        id=session_id,
+        parent_id=None,
+        title=title,
+        created_at=first.created_at,
+        updated_at=last.completed_at or last.created_at,
+        message_count=len(records),
+        is_aborted=False,
+        aborted_at=None,
+        runner=None,
         share=None,
     )

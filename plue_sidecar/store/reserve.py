@@ -59,13 +59,17 @@ class SpaceReserve:
             self.size = min(LARGEST_RESERVE, disk.f_blocks * disk.f_frsize // SHARE_OF_DISK)
             # A disk that reports no size gets no reserve, and generations end as before.
             self._store.journal.generation_bytes = self.size // GENERATIONS_PER_RESERVE
-            self._low_on_space = (not os.path.lexists(layout.reserve_file)
-                                  and disk.f_bavail * disk.f_frsize < 2 * self.size)
+            self._low_on_space = (
+                not os.path.lexists(layout.reserve_file)
+                and disk.f_bavail * disk.f_frsize < 2 * self.size
+            )
             # The journal may hold the deletes of a last run, not yet compacted.
             self._deleted_since_compaction = self._low_on_space
         if self._low_on_space:
-            log.warning("the disk is nearly full: only deletes are accepted until the space "
-                        "reserve can be set aside")
+            log.warning(
+                "the disk is nearly full: only deletes are accepted until the space "
+                "reserve can be set aside"
+            )
 
     def take_at_start(self) -> None:
         """Hold the reserve (keep the file a last run left); in the background."""
@@ -81,14 +85,20 @@ class SpaceReserve:
                 self._store.files.write_atomic(path, bytes(self.size))
                 self._held = True
             except OSError as exc:
-                log.warning("could not set aside the space reserve (%s); a disk the "
-                            "sessions fill may not be emptied by deleting them", exc)
+                log.warning(
+                    "could not set aside the space reserve (%s); a disk the "
+                    "sessions fill may not be emptied by deleting them",
+                    exc,
+                )
 
     def _remove_unfinished_reserves(self) -> None:
         """Temporary files of a reserve a crash interrupted (its size is a waste)."""
         data_dir, reserve = self._store.layout.data_dir, self._store.layout.reserve_file
-        unfinished = [data_dir / name for name in os.listdir(data_dir)
-                      if name.startswith(f".{reserve.name}.") and name.endswith(".tmp")]
+        unfinished = [
+            data_dir / name
+            for name in os.listdir(data_dir)
+            if name.startswith(f".{reserve.name}.") and name.endswith(".tmp")
+        ]
         if unfinished:
             self._store.files.remove(unfinished)
 
@@ -109,8 +119,10 @@ class SpaceReserve:
                     return False
                 self._held = False
                 self._low_on_space = True
-                log.warning("the disk is full: the space reserve is released, and only "
-                            "deletes are accepted until it can be taken back")
+                log.warning(
+                    "the disk is full: the space reserve is released, and only "
+                    "deletes are accepted until it can be taken back"
+                )
                 return True
             if self._deleted_since_compaction and self._free_bytes() < self.size // 2:
                 return self._compact() > 0
@@ -127,8 +139,7 @@ class SpaceReserve:
             if self._free_bytes() < 2 * self.size:
                 return False
             try:
-                self._store.files.write_atomic(self._store.layout.reserve_file,
-                                               bytes(self.size))
+                self._store.files.write_atomic(self._store.layout.reserve_file, bytes(self.size))
             except OSError as exc:
                 log.warning("could not take the space reserve back yet (%s)", exc)
                 return False
@@ -154,5 +165,6 @@ class SpaceReserve:
 
 def full_disk() -> OSError:
     """The error a write refused while low on space answers."""
-    return OSError(errno.ENOSPC, "No space left on device (only deletes are accepted until "
-                   "space is freed)")
+    return OSError(
+        errno.ENOSPC, "No space left on device (only deletes are accepted until space is freed)"
+    )

@@ -29,7 +29,7 @@ class Root:
         if self.fd is None:
             return text
         if text.startswith(self._prefix):
-            return text[len(self._prefix):] or "."
+            return text[len(self._prefix) :] or "."
         return "." if text == self._text else text
 
     def still_at_path(self) -> bool:

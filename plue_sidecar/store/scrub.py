@@ -52,16 +52,16 @@ class Scrub:
                 continue
             problem = await asyncio.to_thread(self._examine, session_id, document, checksum)
             if problem is not None and self._current(session_id) is document:
-                log.error("%s: its document was damaged on disk (%s); rewriting it",
-                          session_id, problem)
+                log.error(
+                    "%s: its document was damaged on disk (%s); rewriting it", session_id, problem
+                )
                 await self._repair(session_id, document, problem)
 
     def _examine(self, session_id: str, document: Session, checksum: int) -> str | None:
         """What is wrong with the file, if anything."""
         expected = document_bytes(document)
         if zlib.crc32(expected) != checksum:
-            log.error("%s: the catalogue's copy fails its checksum; its file is kept",
-                      session_id)
+            log.error("%s: the catalogue's copy fails its checksum; its file is kept", session_id)
             return None
         data = self._store.read_document_bytes(session_id)
         if data is None:

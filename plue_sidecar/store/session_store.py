@@ -72,8 +72,7 @@ class SessionStore:
             self.files.detach()
             self._lock.release()
             raise
-        self.journal = Journal(self.files, self.layout.sessions_dir,
-                               loaded.journal.next_generation)
+        self.journal = Journal(self.files, self.layout.sessions_dir, loaded.journal.next_generation)
         return loaded
 
     def open_preview(self) -> Head | None:
@@ -111,8 +110,10 @@ class SessionStore:
         the journal generations up to `covered` hold nothing the files do not, and go."""
         written = CheckpointWritten()
         paths = [self.layout.document(document.id) for document in documents]
-        files = [(path, document_bytes(document))
-                 for path, document in zip(paths, documents, strict=True)]
+        files = [
+            (path, document_bytes(document))
+            for path, document in zip(paths, documents, strict=True)
+        ]
         self._check_room_for([len(data) for _, data in files])
         self.files.write_many_atomic(files)
         for path, document in zip(paths, documents, strict=True):
@@ -137,25 +138,44 @@ class SessionStore:
             return
         needed = sum(-(-size // block) * block for size in sizes)
         if needed > disk.f_bavail * block:
-            raise OSError(errno.ENOSPC, f"the documents need {needed} bytes, more than the "
-                          "disk has free")
+            raise OSError(
+                errno.ENOSPC, f"the documents need {needed} bytes, more than the disk has free"
+            )
 
     def save_catalogue(
-        self, documents: list[Session], directory_mtimes: dict[str, int], taken_at_ns: int,
-        complete: bool = False, stamp_rows: StampRows | None = None, *,
+        self,
+        documents: list[Session],
+        directory_mtimes: dict[str, int],
+        taken_at_ns: int,
+        complete: bool = False,
+        stamp_rows: StampRows | None = None,
+        *,
         left_out: frozenset[str] = frozenset(),
     ) -> None:
         """Write the catalogue; `directory_mtimes` only when no write was in flight.
         `documents` are taken over (see `Catalogue.save`)."""
-        self.catalogue.save(documents, bucket_of, directory_mtimes, taken_at_ns, complete,
-                            stamp_rows=stamp_rows, left_out=left_out)
+        self.catalogue.save(
+            documents,
+            bucket_of,
+            directory_mtimes,
+            taken_at_ns,
+            complete,
+            stamp_rows=stamp_rows,
+            left_out=left_out,
+        )
 
     def wait_until_directories_are_quiet(self) -> None:
         """Sleep the few milliseconds until no directory changed within its racy window,
         so a catalogue written now can vouch for every directory (see `catalogue`)."""
         now = time.time_ns()
-        due = max((mtime + FINE_RACY_NS for mtime in self.directory_mtimes().values()
-                   if racy_window(mtime) == FINE_RACY_NS), default=now)
+        due = max(
+            (
+                mtime + FINE_RACY_NS
+                for mtime in self.directory_mtimes().values()
+                if racy_window(mtime) == FINE_RACY_NS
+            ),
+            default=now,
+        )
         if due >= now:
             time.sleep((due - now) / 1e9 + 0.001)
 
@@ -210,6 +230,7 @@ class SessionStore:
         """Note a repair where `doctor` reports it."""
         line = {"sessionId": session_id, "at": int(time.time() * 1000), "problem": problem}
         self.files.append_durable(self.layout.repairs_file, orjson.dumps(line) + b"\n")
+
 
 @dataclass
 class CheckpointWritten:

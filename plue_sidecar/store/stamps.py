@@ -64,9 +64,7 @@ class StampRows:
     def __len__(self) -> int:
         return len(self.inodes)
 
-    def extend(
-        self, inodes: Iterable[int], mtimes: Iterable[int], sizes: Iterable[int]
-    ) -> range:
+    def extend(self, inodes: Iterable[int], mtimes: Iterable[int], sizes: Iterable[int]) -> range:
         """Add stamps (column by column, in C); the rows they were given. A number out
         of range raises OverflowError and leaves the rows as they were."""
         first = len(self.inodes)
@@ -86,8 +84,9 @@ class StampRows:
 
     def rows_of(self, session_ids: set[str]) -> dict[str, int]:
         """The row of each of these sessions that has one."""
-        return {session_id: row for row, session_id in enumerate(self.ids)
-                if session_id in session_ids}
+        return {
+            session_id: row for row, session_id in enumerate(self.ids) if session_id in session_ids
+        }
 
 
 MAX_WALK_RESTARTS = 64

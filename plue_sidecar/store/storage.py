@@ -129,9 +129,7 @@ class SessionStorage:
 
     async def _refuse_while_low_on_space(self) -> None:
         await self._reserve_set_aside()
-        if self._reserve.low_on_space and not await self._io.run(
-            self._reserve.leave_low_space
-        ):
+        if self._reserve.low_on_space and not await self._io.run(self._reserve.leave_low_space):
             raise errors.storage_error(full_disk())
 
     async def _make_room(self) -> bool:

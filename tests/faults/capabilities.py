@@ -22,8 +22,9 @@ def require(problem: str | None) -> None:
         return
     if os.environ.get(OPT_OUT) == "1":
         pytest.skip(f"{problem} ({OPT_OUT}=1)")
-    pytest.fail(f"{problem}: install it, run as root, or set {OPT_OUT}=1 to skip on purpose",
-                pytrace=False)
+    pytest.fail(
+        f"{problem}: install it, run as root, or set {OPT_OUT}=1 to skip on purpose", pytrace=False
+    )
 
 
 def strace_problem() -> str | None:

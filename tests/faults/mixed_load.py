@@ -83,8 +83,15 @@ Step = Callable[[SidecarProcess, Model, random.Random], Awaitable[None]]
 
 async def run_worker(sidecar: SidecarProcess, model: Model, rng: random.Random) -> None:
     steps: list[tuple[float, Step]] = [
-        (15, create_root), (10, create_child), (15, retitle), (25, append_small),
-        (4, append_big), (7, share), (5, delete_tree), (8, fork), (11, prompt),
+        (15, create_root),
+        (10, create_child),
+        (15, retitle),
+        (25, append_small),
+        (4, append_big),
+        (7, share),
+        (5, delete_tree),
+        (8, fork),
+        (11, prompt),
     ]
     weights = [weight for weight, _ in steps]
     while not model.cut_started:
@@ -98,7 +105,9 @@ def idle(model: Model) -> list[str]:
 
 
 async def guarded(
-    model: Model, claimed: set[str], request: Awaitable[Any],
+    model: Model,
+    claimed: set[str],
+    request: Awaitable[Any],
     on_unsure: Callable[[], None],
 ) -> Any | None:
     """Await an answer for sessions `claimed`: the result if it came before the cut,
@@ -143,13 +152,20 @@ async def fork(sidecar: SidecarProcess, model: Model, rng: random.Random) -> Non
 
 
 async def created(
-    sidecar: SidecarProcess, model: Model, method: str, params: dict[str, Any],
+    sidecar: SidecarProcess,
+    model: Model,
+    method: str,
+    params: dict[str, Any],
     parent: str | None,
 ) -> None:
     title = model.next_title("s")
     claimed = {parent} if parent else set()
-    info = await guarded(model, claimed, sidecar.call(method, {**params, "title": title}),
-                         lambda: model.creating.__setitem__(title, parent))
+    info = await guarded(
+        model,
+        claimed,
+        sidecar.call(method, {**params, "title": title}),
+        lambda: model.creating.__setitem__(title, parent),
+    )
     if info is not None:
         model.sessions[info["id"]] = Known(parent, title, checked=info["messageCount"])
 
@@ -161,8 +177,15 @@ async def retitle(sidecar: SidecarProcess, model: Model, rng: random.Random) -> 
     session_id = rng.choice(choices)
     title = model.next_title("t")
     params = {"sessionId": session_id, "title": title}
-    if await guarded(model, {session_id}, sidecar.call("session/updateTitle", params),
-                     lambda: model.unsure_of(session_id).titles.add(title)) is not None:
+    if (
+        await guarded(
+            model,
+            {session_id},
+            sidecar.call("session/updateTitle", params),
+            lambda: model.unsure_of(session_id).titles.add(title),
+        )
+        is not None
+    ):
         model.sessions[session_id].title = title
 
 
@@ -179,11 +202,18 @@ async def append(sidecar: SidecarProcess, model: Model, rng: random.Random, size
     if not choices:
         return
     session_id = rng.choice(choices)
-    params = {"sessionId": session_id, "role": rng.choice(["user", "assistant"]),
-              "parts": [{"type": "text", "text": "m" * size}]}
+    params = {
+        "sessionId": session_id,
+        "role": rng.choice(["user", "assistant"]),
+        "parts": [{"type": "text", "text": "m" * size}],
+    }
     model.touched.add(session_id)
-    message = await guarded(model, {session_id}, sidecar.call("message/append", params, 30),
-                            lambda: _one_more_message(model, session_id, 1))
+    message = await guarded(
+        model,
+        {session_id},
+        sidecar.call("message/append", params, 30),
+        lambda: _one_more_message(model, session_id, 1),
+    )
     if message is not None:
         model.sessions[session_id].messages.append(message["id"])
 
@@ -195,8 +225,12 @@ async def prompt(sidecar: SidecarProcess, model: Model, rng: random.Random) -> N
     session_id = rng.choice(choices)
     params = {"sessionId": session_id, "parts": [{"type": "text", "text": "hello big world"}]}
     model.touched.add(session_id)
-    turn = await guarded(model, {session_id}, sidecar.call("session/prompt", params, 30),
-                         lambda: _one_more_message(model, session_id, 2))
+    turn = await guarded(
+        model,
+        {session_id},
+        sidecar.call("session/prompt", params, 30),
+        lambda: _one_more_message(model, session_id, 2),
+    )
     if turn is not None:
         model.sessions[session_id].messages += [turn["userMessageId"], turn["assistantMessageId"]]
 
@@ -211,8 +245,12 @@ async def share(sidecar: SidecarProcess, model: Model, rng: random.Random) -> No
         return
     session_id = rng.choice(choices)
     params = {"sessionId": session_id}
-    shared = await guarded(model, {session_id}, sidecar.call("session/share", params),
-                           lambda: setattr(model.unsure_of(session_id), "share", True))
+    shared = await guarded(
+        model,
+        {session_id},
+        sidecar.call("session/share", params),
+        lambda: setattr(model.unsure_of(session_id), "share", True),
+    )
     if shared is not None:
         model.sessions[session_id].share = shared["secret"]
 
@@ -229,8 +267,10 @@ async def delete_tree(sidecar: SidecarProcess, model: Model, rng: random.Random)
             model.unsure_of(member).deleted = True
 
     params = {"sessionId": root}
-    if await guarded(model, doomed, sidecar.call("session/delete", params),
-                     maybe_deleted) is not None:
+    if (
+        await guarded(model, doomed, sidecar.call("session/delete", params), maybe_deleted)
+        is not None
+    ):
         for member in doomed:
             model.sessions.pop(member, None)
             model.deleted.add(member)
@@ -251,7 +291,8 @@ async def message_ids(sidecar: SidecarProcess, session_id: str, after: int) -> l
     ids: list[str] = []
     while True:
         page = await sidecar.call(
-            "message/list", {"sessionId": session_id, "afterSeq": after, "limit": 50}, 60)
+            "message/list", {"sessionId": session_id, "afterSeq": after, "limit": 50}, 60
+        )
         ids += [m["id"] for m in page["messages"]]
         if page["nextAfterSeq"] is None:
             return ids
@@ -271,15 +312,20 @@ async def check_and_adopt(sidecar: SidecarProcess, model: Model) -> list[str]:
                 problems.append(f"acknowledged {session_id} is missing")
             continue
         problems += await _differences(
-            sidecar, model, session_id, known=known, unsure=unsure, info=info)
+            sidecar, model, session_id, known=known, unsure=unsure, info=info
+        )
     for session_id, info in present.items():
         if session_id not in model.sessions and (
             model.creating.get(info["title"], "-") != info["parentId"]
         ):
             problems.append(f"{session_id} {info['title']!r} was never asked for")
     model.sessions = {
-        session_id: Known(info["parentId"], info["title"], checked=info["messageCount"],
-                          share=info["share"]["secret"] if info["share"] else None)
+        session_id: Known(
+            info["parentId"],
+            info["title"],
+            checked=info["messageCount"],
+            share=info["share"]["secret"] if info["share"] else None,
+        )
         for session_id, info in present.items()
     }
     model.deleted |= set(model.unsure) - set(present)
@@ -290,7 +336,12 @@ async def check_and_adopt(sidecar: SidecarProcess, model: Model) -> list[str]:
 
 
 async def _differences(
-    sidecar: SidecarProcess, model: Model, session_id: str, *, known: Known, unsure: Unsure,
+    sidecar: SidecarProcess,
+    model: Model,
+    session_id: str,
+    *,
+    known: Known,
+    unsure: Unsure,
     info: dict[str, Any],
 ) -> list[str]:
     problems: list[str] = []

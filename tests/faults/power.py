@@ -36,8 +36,12 @@ class Ext4Image:
     def unmount(self) -> None:
         """Unmount (what a reboot does to the page cache); waits for late closers."""
         for _ in range(50):
-            if subprocess.run(["umount", str(self.mount_point)], capture_output=True,
-                              check=False).returncode == 0:
+            if (
+                subprocess.run(
+                    ["umount", str(self.mount_point)], capture_output=True, check=False
+                ).returncode
+                == 0
+            ):
                 return
             time.sleep(0.1)
         _run("umount", "-l", str(self.mount_point))

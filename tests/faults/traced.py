@@ -26,9 +26,19 @@ from tests.harness.client import (
 
 def strace_command(trace_log: Path, paths: list[Path], when: str) -> list[str]:
     return [
-        "strace", "-f", "-qq", "--seccomp-bpf", "-e", "signal=none", "-y",
-        "-o", str(trace_log), "-e", "trace=fsync,fdatasync",
-        "-e", f"inject=fsync,fdatasync:error=EIO:when={when}",
+        "strace",
+        "-f",
+        "-qq",
+        "--seccomp-bpf",
+        "-e",
+        "signal=none",
+        "-y",
+        "-o",
+        str(trace_log),
+        "-e",
+        "trace=fsync,fdatasync",
+        "-e",
+        f"inject=fsync,fdatasync:error=EIO:when={when}",
         *(argument for path in paths for argument in ("-P", str(path))),
     ]
 

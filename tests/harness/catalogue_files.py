@@ -24,19 +24,24 @@ def loaded(directory: Path) -> tuple[dict[str, Session], int, dict[str, int]]:
     store = SessionStore(directory)
     data = store.open()
     store.close()
-    return ({s.id: s for s in data.sessions}, data.documents_read,
-            dict(data.unverified.items()))
+    return ({s.id: s for s in data.sessions}, data.documents_read, dict(data.unverified.items()))
 
 
 def write_version_5(
-    path: Path, entries: list[Entry], directory_of: dict[str, str],
-    mtimes: dict[str, int], *, taken_at_ns: int, chunk_rows: int = V5_CHUNK_ROWS,
+    path: Path,
+    entries: list[Entry],
+    directory_of: dict[str, str],
+    mtimes: dict[str, int],
+    *,
+    taken_at_ns: int,
+    chunk_rows: int = V5_CHUNK_ROWS,
 ) -> None:
     """The catalogue version 5 wrote of `entries` (oldest first), with no head rows."""
     directories: dict[str, list[list[Any]]] = {}
     for entry in sorted(entries, key=lambda e: (e.document.updated_at, e.document.id)):
         directories.setdefault(directory_of[entry.document.id], []).append(
-            row_of(entry.document, entry.stamp))
+            row_of(entry.document, entry.stamp)
+        )
     parts: list[bytes] = [b'{"directories":{']
     offset = len(parts[0])
     chunks: list[tuple[str, int, int]] = []
@@ -56,8 +61,13 @@ def write_version_5(
         offset += 1
     parts.append(b"}}")
     body = b"".join(parts)
-    head = {"version": 5, "takenAt": taken_at_ns, "mtimes": mtimes, "complete": False,
-            "body": {"length": len(body), "crc": zlib.crc32(body), "chunks": chunks}}
+    head = {
+        "version": 5,
+        "takenAt": taken_at_ns,
+        "mtimes": mtimes,
+        "complete": False,
+        "body": {"length": len(body), "crc": zlib.crc32(body), "chunks": chunks},
+    }
     path.write_bytes(orjson.dumps(head) + b"\n" + body)
 
 

@@ -109,9 +109,7 @@ class SidecarProcess:
 
     async def call(self, method: str, params: Any = None, timeout: float = WAIT_SECONDS) -> Any:
         try:
-            return await asyncio.wait_for(
-                self.protocol.send_request_async(method, params), timeout
-            )
+            return await asyncio.wait_for(self.protocol.send_request_async(method, params), timeout)
         except JsonRpcException as exc:
             raise RpcError(exc.code, exc.message, exc.data) from None
 
@@ -140,7 +138,9 @@ class SidecarProcess:
         return [p for m, p in self.protocol.notifications if method is None or m == method]
 
     async def wait_for_notification(
-        self, predicate: Callable[[str, Any], bool], timeout: float = WAIT_SECONDS,
+        self,
+        predicate: Callable[[str, Any], bool],
+        timeout: float = WAIT_SECONDS,
         since: int = 0,
     ) -> Any:
         """The first notification from index `since` on that satisfies `predicate`."""

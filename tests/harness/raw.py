@@ -33,7 +33,12 @@ class RawSidecar:
         cls, data_dir: Path, *extra: str, env: dict[str, str] | None = None
     ) -> RawSidecar:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "plue_sidecar", "--data-dir", str(data_dir), *extra,
+            sys.executable,
+            "-m",
+            "plue_sidecar",
+            "--data-dir",
+            str(data_dir),
+            *extra,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

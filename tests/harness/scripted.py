@@ -13,7 +13,9 @@ def start_script(data_dir: Path, script: list[bytes], *extra: str) -> subprocess
     """A sidecar sent every frame of `script` at once, its stdin then closed."""
     process = subprocess.Popen(
         sidecar_command(data_dir, "--log-level", "INFO", *extra),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert process.stdin is not None
     process.stdin.write(b"".join(script))
@@ -22,9 +24,7 @@ def start_script(data_dir: Path, script: list[bytes], *extra: str) -> subprocess
     return process
 
 
-def finish_script(
-    process: subprocess.Popen[bytes], timeout: float = 60
-) -> tuple[list[bytes], str]:
+def finish_script(process: subprocess.Popen[bytes], timeout: float = 60) -> tuple[list[bytes], str]:
     """Every body the sidecar wrote, and its log, once it exited (within `timeout`)."""
     output, log = process.communicate(timeout=timeout)
     assert process.returncode in (0, 1), log.decode()[-3000:]
