@@ -14,8 +14,8 @@ import orjson
 from plue_sidecar.models.parts import TextPart
 from plue_sidecar.models.records import MessageRecord, Session
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
-from plue_sidecar.store.layout import Layout
-from plue_sidecar.store.message_log import encode_record
+from plue_sidecar.store.files.layout import Layout
+from plue_sidecar.store.files.message_log import encode_record
 
 BASE_MS = 1_795_000_000_000
 TEXT = [{"type": "text", "text": "benchmark"}]

@@ -16,7 +16,7 @@ from bench import datasets
 from bench.datasets import TEXT
 from bench.measure import sequential_in_turns, summary
 from bench.rpc_client import RpcClient, sidecar_command
-from plue_sidecar.store.layout import Layout
+from plue_sidecar.store.files.layout import Layout
 
 if TYPE_CHECKING:
     from bench.scenarios import Bench

@@ -6,7 +6,10 @@ import argparse
 import gc
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +28,7 @@ from plue_sidecar.settings import (
 if TYPE_CHECKING:
     from plue_sidecar.core.opening import Opening
     from plue_sidecar.early.start import Handover
-    from plue_sidecar.store.lock import DataDirLock
+    from plue_sidecar.store.disk.lock import DataDirLock
     from plue_sidecar.store.storage import SessionStorage
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -187,13 +190,32 @@ def main(argv: list[str] | None = None) -> int:
         storage, opening = prepare_full_path(settings, None)
         return serve_prepared(settings, storage, opening, output_fd, None)
     # Imported late so that --help and --version answer at once; see early.start.
-    from plue_sidecar.early.start import EarlyStart  # noqa: PLC0415
+    from plue_sidecar.early.start import SWITCH_INTERVAL_SECONDS, EarlyStart  # noqa: PLC0415
 
     early = EarlyStart(settings, 0, output_fd)
     early.open()
-    handover = early.run(lambda: prepare_full_path(settings, early.lock))
+    # Process-wide state, set here: until the full path's loop handles SIGTERM (see
+    # `app`), it ends the early answers; while the imports run on their thread beside
+    # them, a message waits less for the interpreter.
+    signal.signal(signal.SIGTERM, early.terminate)
+    with switch_interval(SWITCH_INTERVAL_SECONDS if early.answers_early else None):
+        handover = early.run(lambda: prepare_full_path(settings, early.lock))
     storage, opening = handover.prepared
     return serve_prepared(settings, storage, opening, output_fd, handover)
+
+
+@contextmanager
+def switch_interval(seconds: float | None) -> Iterator[None]:
+    """The interpreter's thread switch interval set to `seconds` meanwhile (None: as is)."""
+    if seconds is None:
+        yield
+        return
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def keep_out_pydantic_plugins() -> None:

@@ -20,13 +20,14 @@ import orjson
 
 from plue_sidecar.models.records import Session
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
-from plue_sidecar.store.catalogue import Catalogue, Entry, checksum_of
-from plue_sidecar.store.documents import read_document, replay_journal
-from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.journal import read_journal
-from plue_sidecar.store.layout import LOG_SUFFIX, Layout, session_id_of
-from plue_sidecar.store.message_log import parse_log
-from plue_sidecar.store.stamps import Stamp, files_with_stamps, session_directories
+from plue_sidecar.store.catalogue.catalogue import Catalogue, Entry, checksum_of
+from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.files.documents import read_document
+from plue_sidecar.store.files.layout import LOG_SUFFIX, Layout, session_id_of
+from plue_sidecar.store.files.message_log import parse_log
+from plue_sidecar.store.files.stamps import Stamp, files_with_stamps, session_directories
+from plue_sidecar.store.journal.journal import read_journal
+from plue_sidecar.store.journal.replay import replay_journal
 
 
 @dataclass

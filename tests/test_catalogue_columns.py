@@ -14,12 +14,14 @@ import pytest
 
 from plue_sidecar.models.records import Session, ShareRecord
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
-from plue_sidecar.store import catalogue, catalogue_columns
-from plue_sidecar.store.catalogue import Entry
-from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.layout import bucket_of
+from plue_sidecar.store.catalogue import catalogue
+from plue_sidecar.store.catalogue import columns as catalogue_columns
+from plue_sidecar.store.catalogue.catalogue import Entry
+from plue_sidecar.store.catalogue.stamp_rows import StampRows
+from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.files.layout import bucket_of
+from plue_sidecar.store.files.stamps import Stamp, stamp_of
 from plue_sidecar.store.session_store import SessionStore
-from plue_sidecar.store.stamps import Stamp, StampRows, stamp_of
 from tests.harness.catalogue_files import edit_columns, loaded, stamped
 
 
@@ -64,7 +66,7 @@ def written(
     store.open()
     made = sessions()
     for session in made:
-        store.save_session(session)
+        store.sessions.save_session(session)
     entries = [
         Entry(s, (stamps or {}).get(s.id) or stamp_of(os.stat(store.layout.document(s.id))))
         for s in made

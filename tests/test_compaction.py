@@ -12,11 +12,11 @@ import orjson
 import pytest
 
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.compaction import compact_generations
-from plue_sidecar.store.documents import JournalReplay, replay_journal
-from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.journal import Journal, Record, encode, read_journal
-from plue_sidecar.store.journal_files import generations_in, journal_path
+from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.files.layout import generations_in, journal_path
+from plue_sidecar.store.journal.compaction import compact_generations
+from plue_sidecar.store.journal.journal import Journal, Record, encode, read_journal
+from plue_sidecar.store.journal.replay import JournalReplay, replay_journal
 
 IDS = [f"session_17950000000{n:02d}" for n in range(12)]
 
@@ -96,7 +96,7 @@ def test_a_generation_with_a_damaged_or_torn_record_is_left_as_it_is() -> None:
 
 def test_the_journal_rewrites_older_generations_and_keeps_appending(tmp_path: Path) -> None:
     journal = Journal(DurableFiles(tmp_path), tmp_path, 1)
-    journal.generation_bytes = 1
+    journal.end_generations_at(1)
     for title in ("a", "b", "c"):
         journal.append({"put": document(IDS[1], title)}).result(5)
     assert [number for number, _ in generations_in(tmp_path)] == [1, 2, 3]
@@ -115,7 +115,7 @@ def test_the_journal_rewrites_older_generations_and_keeps_appending(tmp_path: Pa
 def test_a_generation_ends_once_it_holds_its_bytes(tmp_path: Path) -> None:
     journal = Journal(DurableFiles(tmp_path), tmp_path, 1)
     record = {"put": document(IDS[1], "a")}
-    journal.generation_bytes = 2 * len(encode(record))
+    journal.end_generations_at(2 * len(encode(record)))
     generations = [journal.append(record).result(5) for _ in range(5)]
     journal.close()
     assert generations == [1, 1, 2, 2, 3]
@@ -125,7 +125,7 @@ def test_a_compaction_that_fails_half_way_leaves_a_journal_that_replays_the_same
     tmp_path: Path,
 ) -> None:
     journal = Journal(DurableFiles(tmp_path), tmp_path, 1)
-    journal.generation_bytes = 1
+    journal.end_generations_at(1)
     for session_id in IDS[1:5]:
         journal.append({"put": document(session_id, "a")}).result(5)
     for session_id in IDS[1:5]:

@@ -16,7 +16,7 @@ from plue_sidecar.models.fast_json import (
 from plue_sidecar.models.parts import TextPart, ToolCallPart
 from plue_sidecar.models.records import MessageRecord, Session, ShareRecord
 from plue_sidecar.models.wire import MessagePage, SessionInfo, SessionPage, ShareInfo
-from plue_sidecar.store.message_log import encode_record
+from plue_sidecar.store.files.message_log import encode_record
 
 BASE = "https://example.test/s/"
 SHARE = ShareRecord(secret="s3cret", created_at=5, expires_at=None)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from plue_sidecar import errors
-from plue_sidecar.store.journal import IDLE_SECONDS
+from plue_sidecar.store.journal.journal import IDLE_SECONDS
 from tests.conftest import StartSidecar
 from tests.harness.client import SidecarProcess
 

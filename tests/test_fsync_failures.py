@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from plue_sidecar import errors
-from plue_sidecar.store.layout import Layout
+from plue_sidecar.store.files.layout import Layout
 from tests.conftest import StartSidecar
 from tests.faults.capabilities import require, strace_problem
 from tests.faults.traced import (

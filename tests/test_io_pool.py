@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from plue_sidecar.store.io_pool import IoPool
+from plue_sidecar.store.disk.io_pool import IoPool
 
 
 async def test_a_failure_on_the_thread_ends_the_callers_future_and_the_count() -> None:

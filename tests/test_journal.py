@@ -12,11 +12,11 @@ from unittest import mock
 
 import pytest
 
-from plue_sidecar.store import durable_io
-from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.journal import Journal, encode, read_journal
-from plue_sidecar.store.journal_files import journal_path
-from plue_sidecar.store.uninterrupted import finish_even_if_cancelled, take_absorbed_cancel
+from plue_sidecar.store.disk import durable_io
+from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.disk.uninterrupted import Uninterrupted
+from plue_sidecar.store.files.layout import journal_path
+from plue_sidecar.store.journal.journal import Journal, encode, read_journal
 
 
 def journal_in(directory: Path, generation: int = 1) -> Journal:
@@ -185,7 +185,7 @@ def test_a_generation_is_written_over_zeros_and_synced_without_its_metadata(
     tmp_path: Path,
 ) -> None:
     journal = journal_in(tmp_path)
-    journal.generation_bytes = 64 * 1024
+    journal.end_generations_at(64 * 1024)
     full: list[int] = []
     data_only: list[int] = []
     with (
@@ -253,7 +253,7 @@ def test_a_journal_opened_on_a_generation_with_zeros_appends_after_its_records(
 
 def test_an_idle_journal_closes_its_file_and_opens_it_again(tmp_path: Path) -> None:
     journal = journal_in(tmp_path)
-    with mock.patch("plue_sidecar.store.journal.IDLE_SECONDS", 0.01):
+    with mock.patch("plue_sidecar.store.journal.journal.IDLE_SECONDS", 0.01):
         journal.append({"n": 1}).result(5)
         deadline = time.monotonic() + 5
         while not _no_file_open(journal_path(tmp_path, 1)) and time.monotonic() < deadline:
@@ -278,7 +278,7 @@ def _points_at(fd: Path, path: Path) -> bool:
 
 def test_a_disk_without_room_for_the_zeros_gets_the_records_alone(tmp_path: Path) -> None:
     journal = journal_in(tmp_path)
-    journal.generation_bytes = 64 * 1024
+    journal.end_generations_at(64 * 1024)
     real_pwrite = os.pwrite
 
     def no_room_for_zeros(fd: int, data: bytes, offset: int) -> int:
@@ -312,10 +312,11 @@ async def test_a_write_cancelled_while_it_waits_for_its_sync_still_ends_with_it(
     tmp_path: Path,
 ) -> None:
     journal = journal_in(tmp_path, generation=2)
+    uninterrupted = Uninterrupted()
 
     async def write() -> tuple[int, bool]:
-        generation = await finish_even_if_cancelled(journal.append_on_loop({"n": 1}))
-        return generation, take_absorbed_cancel()
+        generation = await uninterrupted.finish(journal.append_on_loop({"n": 1}))
+        return generation, uninterrupted.take_absorbed_cancel()
 
     task = asyncio.create_task(write())
     await asyncio.sleep(0)  # waiting for the sync, which can only end on this loop

@@ -17,8 +17,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from plue_sidecar.store.journal import read_journal
-from plue_sidecar.store.journal_files import generations_in
+from plue_sidecar.store.files.layout import generations_in
+from plue_sidecar.store.journal.journal import read_journal
 from tests.faults.capabilities import loop_mount_problem, require
 from tests.faults.mixed_load import Model, check_and_adopt, run_worker
 from tests.faults.power import ControlFile, Ext4Image

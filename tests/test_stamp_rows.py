@@ -13,13 +13,14 @@ import pytest
 
 from plue_sidecar.core.index import SessionIndex
 from plue_sidecar.models.records import SESSION_SCHEMA_VERSION, Session
-from plue_sidecar.store import stamps
-from plue_sidecar.store.catalogue import Entry
+from plue_sidecar.store.catalogue import stamp_rows as stamp_rows_module
+from plue_sidecar.store.catalogue.catalogue import Entry
+from plue_sidecar.store.catalogue.stamp_rows import RowWalk, StampRows
 from plue_sidecar.store.checkpointer import Checkpointer
-from plue_sidecar.store.io_pool import IoPool
+from plue_sidecar.store.disk.io_pool import IoPool
+from plue_sidecar.store.files.stamps import stamp_of
 from plue_sidecar.store.loading import LoadedData
 from plue_sidecar.store.session_store import SessionStore
-from plue_sidecar.store.stamps import RowWalk, StampRows, stamp_of
 from tests.harness.catalogue_files import stamped
 
 
@@ -91,7 +92,7 @@ def saved(tmp_path: Path, count: int, taken_at_ns: int) -> list[Session]:
     store = SessionStore(tmp_path)
     store.open()
     made = [session(i) for i in range(count)]
-    entries = [Entry(s, store.save_session(s)) for s in made]
+    entries = [Entry(s, store.sessions.save_session(s)) for s in made]
     store.save_catalogue(stamped(entries), store.directory_mtimes(), taken_at_ns)
     store.close()
     return made
@@ -131,7 +132,7 @@ def test_in_a_changed_directory_a_row_vouches_only_for_a_quiet_unchanged_file(
     store = SessionStore(tmp_path)
     store.open()
     edited = dataclasses.replace(made[1], title="edited behind the catalogue")
-    store.save_session(edited)  # a new stamp; the directory changes too
+    store.sessions.save_session(edited)  # a new stamp; the directory changes too
     store.close()
     store, loaded = reopened(tmp_path)
     assert loaded.documents_read == 1
@@ -175,7 +176,7 @@ def test_the_load_gives_each_id_number_once_and_the_highest_counts(tmp_path: Pat
         store = SessionStore(data_dir)
         store.open()
         for session_id in ids:
-            store.save_session(dataclasses.replace(session(0), id=session_id))
+            store.sessions.save_session(dataclasses.replace(session(0), id=session_id))
         store.close()
         store, loaded = reopened(data_dir)
         store.close()
@@ -247,7 +248,7 @@ async def test_the_checkpointer_lists_held_stamps_only_while_they_hold(tmp_path:
 def test_a_row_walk_finds_each_sessions_own_row(
     asked: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(stamps, "MAX_WALK_RESTARTS", 3)
+    monkeypatch.setattr(stamp_rows_module, "MAX_WALK_RESTARTS", 3)
     ids = [f"session_17950000000{i:02}" for i in range(6)]
     rows = StampRows(ids)
     rows.extend(range(6), range(10, 16), range(20, 26))

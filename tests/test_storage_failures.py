@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from plue_sidecar import errors
-from plue_sidecar.store import durable_io
-from plue_sidecar.store.journal import IDLE_SECONDS
+from plue_sidecar.store.disk import durable_io
+from plue_sidecar.store.journal.journal import IDLE_SECONDS
 from tests.conftest import StartSidecar
 from tests.harness.client import RpcError, SidecarProcess
 from tests.harness.in_process import core_at

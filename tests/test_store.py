@@ -20,15 +20,15 @@ from hypothesis import strategies as st
 from plue_sidecar.errors import storage_error
 from plue_sidecar.models.parts import TextPart
 from plue_sidecar.models.records import MessageRecord, Session, SessionDocument, ShareRecord
-from plue_sidecar.store import durable_io
-from plue_sidecar.store.catalogue import Entry, Head
-from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
-from plue_sidecar.store.layout import Layout, bucket_of
-from plue_sidecar.store.lock import DataDirLock, DataDirLockedError
-from plue_sidecar.store.message_log import encode_record, parse_log
-from plue_sidecar.store.root import Root
+from plue_sidecar.store.catalogue.catalogue import Entry, Head
+from plue_sidecar.store.disk import durable_io
+from plue_sidecar.store.disk.durable_io import DirectorySyncer, DurableFiles
+from plue_sidecar.store.disk.lock import DataDirLock, DataDirLockedError
+from plue_sidecar.store.disk.root import Root
+from plue_sidecar.store.files.layout import Layout, bucket_of
+from plue_sidecar.store.files.message_log import encode_record, parse_log
+from plue_sidecar.store.files.stamps import quiet_before, stamp_of
 from plue_sidecar.store.session_store import SessionStore
-from plue_sidecar.store.stamps import quiet_before, stamp_of
 from tests.harness.catalogue_files import stamped
 
 SID = "session_1795000000000"
@@ -186,7 +186,7 @@ def test_concurrent_writers_share_directory_fsyncs(tmp_path: Path) -> None:
     calls = []
     gate = threading.Event()
 
-    def slow_fsync(path: Path) -> None:
+    def slow_fsync(path: Path, *root: Root | None) -> None:
         calls.append(path)
         gate.wait(0.05)
 
@@ -262,7 +262,7 @@ def test_reading_a_log_cuts_its_torn_tail_on_disk(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
     path = store.layout.message_log(SID)
     DurableFiles(tmp_path).write_atomic(path, log_bytes(1) + b'{"torn')
-    contents = store.read_messages(SID, 1)
+    contents = store.sessions.read_messages(SID, 1)
     assert len(contents.records) == 1
     assert path.read_bytes() == log_bytes(1)
 
@@ -272,7 +272,7 @@ def test_a_damaged_log_is_never_rewritten(tmp_path: Path) -> None:
     path = store.layout.message_log(SID)
     damaged = log_bytes(1) + b"garbage\n" + log_bytes(3)
     DurableFiles(tmp_path).write_atomic(path, damaged)
-    assert store.read_messages(SID, 3).damage is not None
+    assert store.sessions.read_messages(SID, 3).damage is not None
     assert path.read_bytes() == damaged
 
 
@@ -302,7 +302,7 @@ def test_one_bad_document_is_quarantined_and_every_other_session_loads(
 ) -> None:
     store = SessionStore(tmp_path)
     for session_id in ("session_1795000000001", "session_1795000000003"):
-        store.save_session(document(session_id))
+        store.sessions.save_session(document(session_id))
     bad = write_raw(store, "session_1795000000002", raw)
     loaded = store.open()
     store.close()
@@ -319,7 +319,7 @@ def test_a_quarantined_document_s_move_is_made_durable_in_both_directories(
     tmp_path: Path,
 ) -> None:
     store = SessionStore(tmp_path)
-    store.save_session(document("session_1795000000001"))
+    store.sessions.save_session(document("session_1795000000001"))
     bad = write_raw(store, "session_1795000000002", b"{not json")
     synced: list[Path] = []
     real_sync = durable_io.fsync_directory
@@ -351,7 +351,7 @@ def test_a_document_from_a_newer_sidecar_is_loaded_read_only_and_left_untouched(
 
 def test_leftover_temp_files_are_removed_at_open(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
-    store.save_session(document())
+    store.sessions.save_session(document())
     leftover = store.layout.document(SID).with_name(f".{SID}.json.abc.tmp")
     leftover.write_bytes(b"half")
     store.open()
@@ -361,9 +361,9 @@ def test_leftover_temp_files_are_removed_at_open(tmp_path: Path) -> None:
 
 def test_an_interrupted_delete_is_finished_at_open(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
-    store.save_session(document())
-    store.append_message(SID, encode_record(record(1)))
-    store.save_session(document("session_1795000000005"))
+    store.sessions.save_session(document())
+    store.sessions.append_message(SID, encode_record(record(1)))
+    store.sessions.save_session(document("session_1795000000005"))
     store.files.write_atomic(
         store.layout.tombstone_file, orjson.dumps({"sessionIds": [SID], "highWater": 1795000000007})
     )
@@ -377,7 +377,7 @@ def test_an_interrupted_delete_is_finished_at_open(tmp_path: Path) -> None:
 
 def test_an_unreadable_tombstone_or_state_file_does_not_stop_the_open(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
-    store.save_session(document())
+    store.sessions.save_session(document())
     tmp_path.joinpath("tombstone.json").write_bytes(b"{half")
     tmp_path.joinpath("state.json").write_bytes(b"junk")
     loaded = store.open()
@@ -475,7 +475,7 @@ def test_a_fresh_catalogue_vouches_for_quiet_directories_without_reading_files(
     store = opened_once(tmp_path)
     sessions = [document(f"session_179500000000{i}") for i in range(5)]
     for session in sessions:
-        store.save_session(session)
+        store.sessions.save_session(session)
     write_catalogue(store, sessions, time.time_ns() + 10**10)
     _, ids, read, stale = reopen(tmp_path)
     assert ids == sorted(s.id for s in sessions)
@@ -486,9 +486,9 @@ def test_a_changed_document_is_read_again_and_the_catalogue_marked_stale(tmp_pat
     store = opened_once(tmp_path)
     sessions = [document(f"session_179500000000{i}") for i in range(5)]
     for session in sessions:
-        store.save_session(session)
+        store.sessions.save_session(session)
     write_catalogue(store, sessions, time.time_ns() + 10**10)
-    store.save_session(dataclasses.replace(sessions[2], title="renamed"))
+    store.sessions.save_session(dataclasses.replace(sessions[2], title="renamed"))
     reopened = SessionStore(tmp_path)
     loaded = reopened.open()
     reopened.close()
@@ -501,7 +501,7 @@ def test_a_changed_document_is_read_again_and_the_catalogue_marked_stale(tmp_pat
 def test_a_directory_changed_near_the_snapshot_is_checked_file_by_file(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
     session = document()
-    store.save_session(session)
+    store.sessions.save_session(session)
     write_catalogue(store, [session], time.time_ns())
     path = store.layout.document(session.id)
     edited = dataclasses.replace(session, title="edited in place").to_json()
@@ -528,7 +528,7 @@ def test_a_missing_or_damaged_catalogue_is_rebuilt_from_the_documents(
     tmp_path: Path, damage: bytes
 ) -> None:
     store = SessionStore(tmp_path)
-    store.save_session(document())
+    store.sessions.save_session(document())
     (tmp_path / "catalogue.json").write_bytes(damage)
     _, ids, read, stale = reopen(tmp_path)
     assert ids == [SID]
@@ -538,8 +538,8 @@ def test_a_missing_or_damaged_catalogue_is_rebuilt_from_the_documents(
 def test_sessions_deleted_behind_the_catalogues_back_are_gone(tmp_path: Path) -> None:
     store = opened_once(tmp_path)
     kept, gone = document("session_1795000000001"), document("session_1795000000002")
-    store.save_session(kept)
-    store.save_session(gone)
+    store.sessions.save_session(kept)
+    store.sessions.save_session(gone)
     write_catalogue(store, [kept, gone], time.time_ns() + 10**10)
     store.layout.document(gone.id).unlink()
     _, ids, _, stale = reopen(tmp_path)
@@ -587,7 +587,7 @@ def test_a_symlink_planted_at_the_temp_path_is_refused_not_followed(tmp_path: Pa
 def test_the_journal_is_replayed_on_top_of_the_documents(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
     store.open()
-    store.save_session(document(title="in the file"))
+    store.sessions.save_session(document(title="in the file"))
     store.journal.append({"put": document(title="in the journal").to_json()}).result(5)
     fresh = document("session_1795000000009", title="only in the journal")
     store.journal.append({"put": fresh.to_json()}).result(5)
@@ -607,8 +607,8 @@ def test_a_delete_in_the_journal_is_finished_at_open_and_keeps_its_high_water(
 ) -> None:
     store = SessionStore(tmp_path)
     store.open()
-    store.save_session(document())
-    store.append_message(SID, encode_record(record(1)))
+    store.sessions.save_session(document())
+    store.sessions.append_message(SID, encode_record(record(1)))
     store.journal.append({"delete": [SID], "highWater": 1795000000042}).result(5)
     store.close()
     reopened = SessionStore(tmp_path)
@@ -623,15 +623,15 @@ def test_a_delete_in_the_journal_is_finished_at_open_and_keeps_its_high_water(
 def test_the_message_log_of_a_session_only_the_journal_holds_is_kept(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
     store.open()
-    store.write_messages(SID, [record(1)])
+    store.sessions.write_messages(SID, [record(1)])
     store.journal.append({"put": document(message_count=1).to_json()}).result(5)
-    store.write_messages("session_1795000000001", [record(1, "session_1795000000001")])
+    store.sessions.write_messages("session_1795000000001", [record(1, "session_1795000000001")])
     store.close()
     reopened = SessionStore(tmp_path)
     reopened.open()
     assert reopened.layout.message_log(SID).exists()
     assert not reopened.layout.message_log("session_1795000000001").exists()
-    assert [r.seq for r in reopened.read_messages(SID, 1).records] == [1]
+    assert [r.seq for r in reopened.sessions.read_messages(SID, 1).records] == [1]
     reopened.close()
 
 
@@ -650,7 +650,7 @@ def test_a_checkpoint_writes_the_documents_and_cuts_the_journal(tmp_path: Path) 
     store = SessionStore(tmp_path)
     store.open()
     kept, gone = document(title="kept"), document("session_1795000000001")
-    store.save_session(gone)
+    store.sessions.save_session(gone)
     store.journal.append({"put": kept.to_json()}).result(5)
     covered = store.journal.rotate()
     written = store.checkpoint([kept], [gone.id], 1795000000077, covered)
@@ -688,7 +688,7 @@ def test_a_complete_catalogue_head_previews_the_newest_sessions(tmp_path: Path) 
     sessions = [document(f"session_179500000000{i}", updated_at=10 - i) for i in range(5)]
     child = document("session_1795000000009", parent_id=sessions[0].id, updated_at=20)
     for session in [*sessions, child]:
-        store.save_session(session)
+        store.sessions.save_session(session)
     entries = [Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in [*sessions, child]]
     later = time.time_ns() + 10**10
     store.save_catalogue(stamped(entries), store.directory_mtimes(), later, True)
@@ -713,7 +713,7 @@ def test_sessions_updated_at_the_same_moment_are_saved_in_the_list_order(
         for i, at in updated.items()
     ]
     for session in sessions:
-        store.save_session(session)
+        store.sessions.save_session(session)
     saving = stamped(Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in sessions)
     store.save_catalogue(saving, store.directory_mtimes(), time.time_ns() + 10**10, True)
     assert saving == []  # taken over: emptied before the body is made
@@ -733,7 +733,7 @@ def test_a_session_deleted_while_the_catalogue_is_saved_is_left_out(tmp_path: Pa
     store = opened_once(tmp_path)
     kept, deleted = document("session_1795000000001"), document("session_1795000000002")
     for session in (kept, deleted):
-        store.save_session(session)
+        store.sessions.save_session(session)
     documents = stamped(
         Entry(s, stamp_of(os.stat(store.layout.document(s.id)))) for s in (kept, deleted)
     )
@@ -749,7 +749,7 @@ def test_a_session_deleted_while_the_catalogue_is_saved_is_left_out(tmp_path: Pa
 def test_an_incomplete_or_untrusted_catalogue_gives_no_preview(tmp_path: Path) -> None:
     store = opened_once(tmp_path)
     session = document()
-    store.save_session(session)
+    store.sessions.save_session(session)
     entry = [Entry(session, stamp_of(os.stat(store.layout.document(session.id))))]
     later = time.time_ns() + 10**10
     store.save_catalogue(stamped(entry), store.directory_mtimes(), later, False)

@@ -10,10 +10,11 @@ from unittest import mock
 
 import pytest
 
-from plue_sidecar.store import durable_io
-from plue_sidecar.store.durable_io import DirectorySyncer, DurableFiles
-from plue_sidecar.store.journal import Journal, read_journal
-from plue_sidecar.store.journal_files import journal_path
+from plue_sidecar.store.disk import durable_io
+from plue_sidecar.store.disk.durable_io import DirectorySyncer, DurableFiles
+from plue_sidecar.store.disk.root import Root
+from plue_sidecar.store.files.layout import journal_path
+from plue_sidecar.store.journal.journal import Journal, read_journal
 
 
 def test_a_failed_shared_directory_sync_fails_every_caller_it_covered(tmp_path: Path) -> None:
@@ -21,7 +22,7 @@ def test_a_failed_shared_directory_sync_fails_every_caller_it_covered(tmp_path: 
     started, release = threading.Event(), threading.Event()
     results: list[str] = []
 
-    def failing_fsync(path: Path) -> None:
+    def failing_fsync(path: Path, *root: Root | None) -> None:
         started.set()
         release.wait(5)
         raise OSError(errno.EIO, "io")
@@ -128,7 +129,9 @@ def test_a_directory_whose_entry_sync_failed_is_made_and_synced_again(tmp_path: 
     synced: list[Path] = []
     real = durable_io.fsync_directory
     with mock.patch.object(
-        durable_io, "fsync_directory", side_effect=lambda path: (synced.append(path), real(path))
+        durable_io,
+        "fsync_directory",
+        side_effect=lambda path, *root: (synced.append(path), real(path, *root)),
     ):
         files.write_atomic(target, b"doc")
     assert synced[0] == tmp_path

@@ -28,8 +28,7 @@ from plue_sidecar.models.parts import Part
 from plue_sidecar.models.records import MessageRecord, Session
 from plue_sidecar.models.wire import Message, MessageStatus, Role, SessionInfo
 from plue_sidecar.settings import Settings
-from plue_sidecar.store.message_log import encode_record_json
-from plue_sidecar.store.storage import SessionStorage
+from plue_sidecar.store.storage import SessionStorage, encode_record_json
 
 FORK_SUFFIX = " (fork)"
 MAX_TITLE = 200

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from plue_sidecar import errors
 from plue_sidecar.core.index import SessionIndex
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.catalogue import Head
-from plue_sidecar.store.loading import LoadedData
-from plue_sidecar.store.storage import SessionStorage
+from plue_sidecar.store.storage import Head, LoadedData, SessionStorage
 
 log = logging.getLogger(__name__)
 

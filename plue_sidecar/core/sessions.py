@@ -27,8 +27,7 @@ from plue_sidecar.models.records import MessageRecord, Session, ShareRecord
 from plue_sidecar.models.wire import ChangeKind, SessionChange, SessionInfo, ShareInfo
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.settings import Settings
-from plue_sidecar.store.checkpointer import Before
-from plue_sidecar.store.storage import SessionStorage
+from plue_sidecar.store.storage import Before, SessionStorage
 
 log = logging.getLogger(__name__)
 DEFAULT_TITLE = "New Session"

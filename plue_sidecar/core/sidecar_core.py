@@ -20,8 +20,7 @@ from plue_sidecar.runners.base import RunnerSettings
 from plue_sidecar.runners.names import launch_runner_specs
 from plue_sidecar.runners.registry import RunnerRegistry
 from plue_sidecar.settings import Settings
-from plue_sidecar.store.lock import DataDirLockedError
-from plue_sidecar.store.storage import SessionStorage
+from plue_sidecar.store.storage import DataDirLockedError, SessionStorage
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +55,7 @@ class SidecarCore:
             sink=sink,
             default_runner=settings.runner,
             abort_grace_seconds=settings.abort_grace_ms / 1000,
+            take_absorbed_cancel=storage.take_absorbed_cancel,
         )
         self.inflight = InflightRequests()
 

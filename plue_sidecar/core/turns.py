@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from plue_sidecar import errors
@@ -16,7 +17,6 @@ from plue_sidecar.models.parts import Part, merge_delta
 from plue_sidecar.models.wire import MessageStatus, PromptResult, SessionUpdate, StopReason
 from plue_sidecar.runners.base import Runner, TurnInput
 from plue_sidecar.runners.registry import RunnerRegistry, UnknownRunnerError
-from plue_sidecar.store.uninterrupted import take_absorbed_cancel
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,10 @@ class TurnManager:
         sink: UpdateSink,
         default_runner: str,
         abort_grace_seconds: float,
+        take_absorbed_cancel: Callable[[], bool],
     ) -> None:
+        """`take_absorbed_cancel`: whether storing the prompt absorbed a cancellation of
+        the request (see `SessionStorage.take_absorbed_cancel`)."""
         self._sessions = sessions
         self._histories = histories
         self._running = running
@@ -59,6 +62,7 @@ class TurnManager:
         self._sink = sink
         self._default_runner = default_runner
         self._grace = abort_grace_seconds
+        self._take_absorbed_cancel = take_absorbed_cancel
 
     def runner_names(self) -> list[str]:
         """The runners a client may name."""
@@ -79,7 +83,7 @@ class TurnManager:
         self._running.begin(turn)
         try:
             user = await self._histories.append_for_turn(session_id, "user", parts)
-            if take_absorbed_cancel():
+            if self._take_absorbed_cancel():
                 # `$/cancelRequest` came while the prompt was being stored: the turn
                 # starts aborted, and the prompt answers like any aborted turn.
                 turn.abort_requested.set()

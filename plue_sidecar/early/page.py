@@ -8,7 +8,8 @@ from typing import Any
 
 from plue_sidecar.core.ordering import encode_cursor
 from plue_sidecar.session_format import id_number
-from plue_sidecar.store.head import SHARE_FIELD, RawHead
+from plue_sidecar.store.catalogue import rows as row
+from plue_sidecar.store.catalogue.head import RawHead
 
 JsonObject = dict[str, Any]
 
@@ -23,32 +24,34 @@ def first_page(
     )
     if limit > len(newest) and total > len(newest):
         return None
-    rows = newest[:limit]
-    more = total > limit
+    page = newest[:limit]
+    last = page[-1] if total > limit else None
     return {
-        "sessions": [_session_info(row, share_base_url) for row in rows],
-        "nextCursor": encode_cursor((rows[-1][5], id_number(rows[-1][1]))) if more else None,
+        "sessions": [_session_info(fields, share_base_url) for fields in page],
+        "nextCursor": None
+        if last is None
+        else encode_cursor((last[row.UPDATED_AT], id_number(last[row.ID]))),
     }
 
 
-def _session_info(row: list[Any], share_base_url: str) -> JsonObject:
-    """`SessionInfo` of a catalogue row (see `catalogue.row_of`)."""
-    share = row[SHARE_FIELD]
+def _session_info(fields: list[Any], share_base_url: str) -> JsonObject:
+    """`SessionInfo` of a catalogue row (see `catalogue.rows`)."""
+    share = fields[row.SHARE]
     return {
-        "id": row[1],
-        "parentId": row[2],
-        "title": row[3],
-        "createdAt": row[4],
-        "updatedAt": row[5],
-        "messageCount": row[6],
-        "isAborted": row[7],
-        "abortedAt": row[8],
+        "id": fields[row.ID],
+        "parentId": fields[row.PARENT_ID],
+        "title": fields[row.TITLE],
+        "createdAt": fields[row.CREATED_AT],
+        "updatedAt": fields[row.UPDATED_AT],
+        "messageCount": fields[row.MESSAGE_COUNT],
+        "isAborted": fields[row.IS_ABORTED],
+        "abortedAt": fields[row.ABORTED_AT],
         "share": None
         if share is None
         else {
-            "url": share_base_url + share[0],
-            "secret": share[0],
-            "createdAt": share[1],
-            "expiresAt": share[2],
+            "url": share_base_url + share[row.SHARE_SECRET],
+            "secret": share[row.SHARE_SECRET],
+            "createdAt": share[row.SHARE_CREATED_AT],
+            "expiresAt": share[row.SHARE_EXPIRES_AT],
         },
     }

@@ -21,8 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import select
-import signal
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +32,10 @@ from plue_sidecar.fd_io import write_all
 from plue_sidecar.rpc.framing import Frame, FrameEvent, FrameSplitter
 from plue_sidecar.runners.names import launch_runner_specs, runner_specs
 from plue_sidecar.settings import Settings
-from plue_sidecar.store.head import RawHead, trusted_head
-from plue_sidecar.store.layout import Layout
-from plue_sidecar.store.lock import LOCK_FILE, DataDirLock, DataDirLockedError
-from plue_sidecar.store.modes import DIR_MODE
+from plue_sidecar.store.catalogue.head import RawHead, trusted_head
+from plue_sidecar.store.disk.lock import LOCK_FILE, DataDirLock, DataDirLockedError
+from plue_sidecar.store.disk.root import DIR_MODE
+from plue_sidecar.store.files.layout import Layout
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,7 +45,8 @@ MAX_EARLY_OUTPUT_BYTES = 1024 * 1024
 read would keep the full path from taking over."""
 SWITCH_INTERVAL_SECONDS = 0.0005
 """While the imports run on their thread, a message waits at most this long for the
-interpreter (the default, 5 ms, is longer than answering it)."""
+interpreter (the default, 5 ms, is longer than answering it): `cli` sets it, with the
+process's other state."""
 EMPTY_HEAD: RawHead = {"total": 0, "rootsTotal": 0, "newest": [], "newestRoots": []}
 
 
@@ -118,11 +117,16 @@ class EarlyStart:
             lambda roots_only, limit: first_page(head, roots_only, limit, base_url),
         )
 
+    @property
+    def answers_early(self) -> bool:
+        """Whether `run` answers while `prepare` runs on a thread (`open` found a head)."""
+        return self._answers is not None
+
     def run(self, prepare: Callable[[], T]) -> Handover[T]:
         """Answer what can be answered early while `prepare` runs on a thread; return
-        when it is done, at a message boundary. A SIGTERM meanwhile ends the wait, and
-        the full path, told by the handover, ends the process as it would."""
-        signal.signal(signal.SIGTERM, self._on_sigterm)
+        when it is done, at a message boundary. A SIGTERM meanwhile (`terminate`, which
+        the caller makes the signal's handler) ends the wait, and the full path, told by
+        the handover, ends the process as it would."""
         answers = self._answers
         if answers is None:
             return self._handover(prepare(), initialized=False, process_id=None)
@@ -139,14 +143,11 @@ class EarlyStart:
                 self._wake()
 
         thread = threading.Thread(target=behind, name="plue-import", daemon=True)
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         thread.start()
         try:
             self._answer_until(wake_read, answers)
         finally:
             thread.join()
-            sys.setswitchinterval(switch_interval)
             wake_write, self._wake_write = self._wake_write, None
             os.close(wake_read)
             os.close(wake_write)
@@ -172,7 +173,8 @@ class EarlyStart:
             lambda: self._terminated,
         )
 
-    def _on_sigterm(self, signum: int, frame: object) -> None:
+    def terminate(self, signum: int, frame: object) -> None:
+        """SIGTERM's handler while `run` runs: stop answering and hand over."""
         self._terminated = True
         self._wake()
 

@@ -68,7 +68,7 @@ class Session:
         default=None, init=False, repr=False, compare=False
     )
     """The stamp of the file that holds this very version, set by the store (see
-    `store.stamps`): the stamp itself, or True for the one the catalogue recorded (the
+    `store.catalogue.stamp_rows`): the stamp itself, or True for the one the catalogue recorded (the
     load keeps those); None while no file is known to hold it. Not part of the
     document: a changed version (`dataclasses.replace`) starts without one."""
 

@@ -13,27 +13,33 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import time
 from array import array
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 
 from plue_sidecar.models.records import Session
 from plue_sidecar.session_format import SESSION_ID_PREFIX, SESSION_SCHEMA_VERSION
-from plue_sidecar.store.catalogue import Checksums, Entry, Head, Snapshot, checksum_of, head_of
-from plue_sidecar.store.documents import journaled_ids, read_document, replay_journal
-from plue_sidecar.store.head import completed_migration, trusted_head
-from plue_sidecar.store.journal import JournalContents, Record, read_journal
-from plue_sidecar.store.layout import LOG_SUFFIX, session_id_of
-from plue_sidecar.store.recovery import session_from_log
-from plue_sidecar.store.stamps import Stamp, StampRows, files_with_stamps, session_directories
-
-if TYPE_CHECKING:
-    from plue_sidecar.store.session_store import SessionStore
+from plue_sidecar.store.catalogue.catalogue import (
+    Catalogue,
+    Checksums,
+    Entry,
+    Head,
+    Snapshot,
+    checksum_of,
+    head_of,
+)
+from plue_sidecar.store.catalogue.head import completed_migration, trusted_head
+from plue_sidecar.store.catalogue.stamp_rows import StampRows
+from plue_sidecar.store.files.documents import read_document
+from plue_sidecar.store.files.layout import LOG_SUFFIX, session_id_of
+from plue_sidecar.store.files.message_log import session_from_log
+from plue_sidecar.store.files.session_files import SessionFiles
+from plue_sidecar.store.files.stamps import Stamp, files_with_stamps, session_directories
+from plue_sidecar.store.journal.journal import JournalContents, Record, read_journal
+from plue_sidecar.store.journal.replay import journaled_ids, replay_journal
 
 log = logging.getLogger(__name__)
 _ID_DIGITS = itemgetter(slice(len(SESSION_ID_PREFIX), None))
@@ -72,10 +78,11 @@ class LoadedData:
 class DataDirLoader:
     """One load of a data directory, for `SessionStore.open` and `open_preview`."""
 
-    def __init__(self, store: SessionStore) -> None:
-        self._store = store
-        self.layout = store.layout
-        self.files = store.files
+    def __init__(self, sessions: SessionFiles, catalogue: Catalogue) -> None:
+        self._sessions = sessions
+        self._catalogue = catalogue
+        self.layout = sessions.layout
+        self.files = sessions.files
 
     def load(self) -> LoadedData:
         high_water = self._finish_interrupted_delete()
@@ -85,7 +92,7 @@ class DataDirLoader:
         if not migrations_done or not self.layout.migration_marker.exists():
             self._write_back_migrated(loaded)
         for session in loaded.recovered:
-            session.stamp = self._store.save_session(session)
+            session.stamp = self._sessions.save_session(session)
         loaded.journal = journal
         high_water = max(high_water, self._replay(journal.records, loaded))
         loaded.id_numbers = _id_numbers(loaded.sessions)
@@ -133,7 +140,7 @@ class DataDirLoader:
         """Remove what is left of sessions the journal deleted (a crash may come between
         the delete's record and its files' removal)."""
         try:
-            self._store.remove_session_files(session_ids)
+            self._sessions.remove_session_files(session_ids)
         except OSError as exc:
             log.warning(
                 "could not remove the files of deleted sessions (%s); "
@@ -144,7 +151,7 @@ class DataDirLoader:
     def _write_back_migrated(self, loaded: LoadedData) -> None:
         """Write every migrated document in the current format, then advance the marker."""
         for session in loaded.migrated:
-            session.stamp = self._store.save_session(session)
+            session.stamp = self._sessions.save_session(session)
         if loaded.migrated:
             log.warning(
                 "migrated %d sessions to schemaVersion %d",
@@ -158,7 +165,7 @@ class DataDirLoader:
         self, trust_catalogue: bool = True, journaled: frozenset[str] = frozenset()
     ) -> LoadedData:
         loaded = LoadedData()
-        snapshot = self._store.catalogue.load() if trust_catalogue else Snapshot()
+        snapshot = self._catalogue.load() if trust_catalogue else Snapshot()
         loaded.stamp_rows = snapshot.rows
         seen: set[str] = set()
         trusted: list[list[str]] = []
@@ -296,22 +303,16 @@ class DataDirLoader:
                     read.problem,
                 )
             else:
-                self._quarantine(path, read.problem)
+                self._sessions.quarantine(path, read.problem)
                 loaded.quarantined.append(path.name)
         elif read.version < SESSION_SCHEMA_VERSION:
             loaded.migrated.append(read.session)
         return read.session
 
-    def _quarantine(self, path: Path, problem: str) -> None:
-        log.error("quarantining %s: %s", path.name, problem)
-        self.files.ensure_directory(self.layout.quarantine_dir)
-        target = self.layout.quarantine_dir / f"{path.name}.{int(time.time() * 1000)}"
-        self.files.move(path, target)
-
     def _remove_and_clear_tombstone(self, session_ids: list[str], high_water: int) -> None:
         """Tombstones are how deletes were committed before the journal: finished, never made."""
-        self._store.remove_session_files(session_ids)
-        self._store.save_high_water(high_water)
+        self._sessions.remove_session_files(session_ids)
+        self._sessions.save_high_water(high_water)
         self.files.remove([self.layout.tombstone_file])
 
     def _finish_interrupted_delete(self) -> int:

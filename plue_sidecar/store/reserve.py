@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 
-from plue_sidecar.store.compaction import compact_generations
+from plue_sidecar.store.journal.compaction import compact_generations
 from plue_sidecar.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,13 @@ class SpaceReserve:
         self._deleted_since_compaction = False
 
     @property
+    def generation_bytes(self) -> int:
+        """The most a journal generation should hold: each is rewritten whole when the
+        journal is compacted, in the room the reserve keeps free (0, no limit, on a disk
+        that reports no size)."""
+        return self.size // GENERATIONS_PER_RESERVE
+
+    @property
     def low_on_space(self) -> bool:
         """The reserve was released and not yet taken back: only deletes may write."""
         return self._low_on_space
@@ -57,8 +64,6 @@ class SpaceReserve:
         disk = os.statvfs(layout.data_dir)
         with self._lock:
             self.size = min(LARGEST_RESERVE, disk.f_blocks * disk.f_frsize // SHARE_OF_DISK)
-            # A disk that reports no size gets no reserve, and generations end as before.
-            self._store.journal.generation_bytes = self.size // GENERATIONS_PER_RESERVE
             self._low_on_space = (
                 not os.path.lexists(layout.reserve_file)
                 and disk.f_bavail * disk.f_frsize < 2 * self.size

@@ -1,7 +1,8 @@
-"""The session store: documents, message logs, the id high-water mark and deletes.
+"""The session store: one data directory on disk, synchronous.
 
-Opening a data directory (documents, migrations, interrupted deletes, the journal
-replayed on top), checkpoints and the catalogue, and the files of each session.
+Opening it (documents, migrations, interrupted deletes, the journal replayed on top:
+see `loading`), checkpoints and the catalogue; the files of each session are
+`files.session_files`'.
 """
 
 from __future__ import annotations
@@ -10,42 +11,28 @@ import errno
 import logging
 import os
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
-from plue_sidecar.gc_pause import collector_paused
-from plue_sidecar.models.records import (
-    MessageRecord,
-    Session,
-)
-from plue_sidecar.store.catalogue import Catalogue, Entry, Head, document_bytes
-from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.head import directory_mtimes
-from plue_sidecar.store.journal import (
-    Journal,
-)
-from plue_sidecar.store.layout import Layout, bucket_of
+from plue_sidecar.models.records import Session
+from plue_sidecar.store.catalogue.catalogue import Catalogue, Entry, Head
+from plue_sidecar.store.catalogue.head import directory_mtimes
+from plue_sidecar.store.catalogue.stamp_rows import StampRows
+from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.disk.lock import DataDirLock
+from plue_sidecar.store.disk.root import DIR_MODE
+from plue_sidecar.store.files.documents import document_bytes
+from plue_sidecar.store.files.layout import Layout, bucket_of
+from plue_sidecar.store.files.session_files import SessionFiles
+from plue_sidecar.store.files.stamps import FINE_RACY_NS, racy_window, stamp_of
+from plue_sidecar.store.journal.journal import Journal
 from plue_sidecar.store.loading import DataDirLoader, LoadedData
-from plue_sidecar.store.lock import DataDirLock
-from plue_sidecar.store.message_log import LogContents, encode_record, parse_log
-from plue_sidecar.store.modes import DIR_MODE
-from plue_sidecar.store.stamps import (
-    FINE_RACY_NS,
-    Stamp,
-    StampRows,
-    racy_window,
-    stamp_of,
-)
 
 log = logging.getLogger(__name__)
 
 
 class SessionStore:
-    """One data directory on disk: its lock, documents, journal, message logs,
-    catalogue and id high-water mark.
+    """One data directory on disk: its lock, session files, journal and catalogue.
 
     Synchronous (the core calls it through `SessionStorage`, on threads) and safe for
     different sessions at once; callers serialise writes to one session. Every method
@@ -56,9 +43,13 @@ class SessionStore:
         """`lock`: the data directory's, when it was taken already (see `early`)."""
         self.layout = Layout(data_dir)
         self.files = DurableFiles(data_dir)
+        self.sessions = SessionFiles(self.layout, self.files)
         self.catalogue = Catalogue(self.layout.catalogue_file, self.files)
         self._lock = lock or DataDirLock(data_dir)
         self.journal = Journal(self.files, self.layout.sessions_dir, 1)
+
+    def _loader(self) -> DataDirLoader:
+        return DataDirLoader(self.sessions, self.catalogue)
 
     # --- opening -------------------------------------------------------------
 
@@ -67,7 +58,7 @@ class SessionStore:
         session and replay the journal on top (see `loading`)."""
         self._take_lock()
         try:
-            loaded = DataDirLoader(self).load()
+            loaded = self._loader().load()
         except BaseException:
             self.files.detach()
             self._lock.release()
@@ -80,7 +71,7 @@ class SessionStore:
         (a clean last exit: nothing in the journal, every directory trusted), else None.
         `open` must follow either way."""
         self._take_lock()
-        return DataDirLoader(self).head()
+        return self._loader().head()
 
     def _take_lock(self) -> None:
         """Create the data directory if need be and hold its lock (once per store)."""
@@ -93,14 +84,7 @@ class SessionStore:
         self.files.detach()
         self._lock.release()
 
-    # --- documents -----------------------------------------------------------
-
-    def save_session(self, document: Session) -> Stamp:
-        """Write the document; its file's stamp, for the catalogue."""
-        data = document_bytes(document)
-        path = self.layout.document(document.id)
-        self.files.write_atomic(path, data)
-        return stamp_of(self.files.stat(path))
+    # --- checkpoints and the catalogue ----------------------------------------
 
     def checkpoint(
         self, documents: list[Session], deleted: list[str], high_water: int, covered: int
@@ -122,9 +106,9 @@ class SessionStore:
             except FileNotFoundError:
                 continue  # deleted meanwhile: its delete is in a later generation
             written.documents.append(Entry(document, stamp))
-        self.remove_session_files(deleted)
+        self.sessions.remove_session_files(deleted)
         written.removed = deleted
-        self.save_high_water(high_water)
+        self.sessions.save_high_water(high_water)
         self.journal.remove_through(covered)
         return written
 
@@ -181,55 +165,6 @@ class SessionStore:
 
     def directory_mtimes(self) -> dict[str, int]:
         return directory_mtimes(self.layout)
-
-    # --- message logs --------------------------------------------------------
-
-    def read_messages(self, session_id: str, acknowledged: int) -> LogContents:
-        """Load a log; cut a torn or unacknowledged tail so appends start clean."""
-        path = self.layout.message_log(session_id)
-        try:
-            data = self.files.read_bytes(path)
-        except FileNotFoundError:
-            data = b""
-        with collector_paused():
-            contents = parse_log(data, session_id, acknowledged)
-        if contents.has_droppable_tail:
-            self.files.truncate(path, contents.keep_bytes)
-            contents.total_bytes = contents.keep_bytes
-        return contents
-
-    def append_message(self, session_id: str, line: bytes) -> None:
-        """Append one record's `line` (`message_log.encode_record`) to the session's log."""
-        self.files.append_durable(self.layout.message_log(session_id), line)
-
-    def cut_message_log(self, session_id: str, size: int) -> None:
-        self.files.truncate(self.layout.message_log(session_id), size)
-
-    def write_messages(self, session_id: str, records: Iterable[MessageRecord]) -> None:
-        data = b"".join(encode_record(record) for record in records)
-        self.files.write_atomic(self.layout.message_log(session_id), data)
-
-    # --- deletes and ids -----------------------------------------------------
-
-    def remove_session_files(self, session_ids: list[str]) -> None:
-        """Remove the files of deleted sessions (whose delete the journal already holds)."""
-        self.files.remove([path for sid in session_ids for path in self.layout.files_of(sid)])
-
-    def save_high_water(self, high_water: int) -> None:
-        self.files.write_atomic(self.layout.state_file, orjson.dumps({"highWater": high_water}))
-
-    # --- scrubbing -----------------------------------------------------------
-
-    def read_document_bytes(self, session_id: str) -> bytes | None:
-        try:
-            return self.files.read_bytes(self.layout.document(session_id))
-        except FileNotFoundError:
-            return None
-
-    def record_repair(self, session_id: str, problem: str) -> None:
-        """Note a repair where `doctor` reports it."""
-        line = {"sessionId": session_id, "at": int(time.time() * 1000), "problem": problem}
-        self.files.append_durable(self.layout.repairs_file, orjson.dumps(line) + b"\n")
 
 
 @dataclass

@@ -2,13 +2,15 @@
 
 `SessionStore` (the disk: files, journal, catalogue; synchronous) is to this what
 diskcache's `Disk` is to its `Cache`. Everything the core needs from the disk goes
-through here:
+through here, and the core imports nothing else of the store:
 
 - opening: `preview` and `load`, called on the opening thread, then `loaded`;
 - `journaled(record, before)`: make a session change durable (after `before`, blocking
   work such as a `message_append`), then apply it to memory;
 - message logs: `read_messages`, `message_append`, `write_messages`, `cut_message_log`;
 - `remove_session_files` after a delete;
+- `take_absorbed_cancel`: whether a write finished through a cancellation of the
+  request that made it;
 - `close`.
 
 On a disk the sessions filled, deletes still go through and free it (see `reserve`):
@@ -29,14 +31,29 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from plue_sidecar import errors
 from plue_sidecar.models.records import MessageRecord
-from plue_sidecar.store.catalogue import Head
+from plue_sidecar.store.catalogue.catalogue import Head
 from plue_sidecar.store.checkpointer import Before, Checkpointer, Documents
-from plue_sidecar.store.io_pool import IoPool
-from plue_sidecar.store.journal import Record
+from plue_sidecar.store.disk.io_pool import IoPool
+from plue_sidecar.store.disk.lock import DataDirLockedError
+from plue_sidecar.store.files.message_log import LogContents, encode_record_json
+from plue_sidecar.store.files.session_files import SessionFiles
+from plue_sidecar.store.journal.journal import Record
 from plue_sidecar.store.loading import LoadedData
-from plue_sidecar.store.message_log import LogContents
 from plue_sidecar.store.reserve import SpaceReserve, full_disk
 from plue_sidecar.store.session_store import SessionStore
+
+__all__ = [
+    "Before",
+    "DataDirLockedError",
+    "Documents",
+    "Head",
+    "LoadedData",
+    "LogAppend",
+    "LogContents",
+    "SessionStorage",
+    "encode_record_json",
+]
+"""What the core takes from the store: this module's own names, and those it passes on."""
 
 log = logging.getLogger(__name__)
 IO_THREADS = 16
@@ -46,10 +63,11 @@ class SessionStorage:
     def __init__(self, store: SessionStore, checkpoint_every: int) -> None:
         self._store = store
         self._io = IoPool(IO_THREADS)
-        self._checkpointer = Checkpointer(store, self._io, checkpoint_every)
-        self._loaded = False
         self._reserve = SpaceReserve(store)
-        self._checkpointer.low_on_space = lambda: self._reserve.low_on_space
+        self._checkpointer = Checkpointer(
+            store, self._io, checkpoint_every, low_on_space=lambda: self._reserve.low_on_space
+        )
+        self._loaded = False
         self._reserve_taken: Future[None] | None = None
 
     # --- opening -------------------------------------------------------------
@@ -76,6 +94,7 @@ class SessionStorage:
             self._reserve.size_at_start()
         except OSError as exc:
             log.warning("could not size the space reserve (%s)", exc)
+        self._store.journal.end_generations_at(self._reserve.generation_bytes)
         self._checkpointer.take_over(loaded, documents, high_water)
         self._reserve_taken = self._io.submit(self._reserve.take_at_start)
 
@@ -141,7 +160,7 @@ class SessionStorage:
     async def remove_session_files(self, session_ids: list[str]) -> None:
         """Remove the files of deleted sessions; what is left, a checkpoint removes."""
         try:
-            await self._io.run(self._store.remove_session_files, session_ids)
+            await self._io.run(self._store.sessions.remove_session_files, session_ids)
         except errors.RpcError:
             log.warning("could not remove the files of %s yet", ", ".join(session_ids))
 
@@ -149,24 +168,30 @@ class SessionStorage:
 
     async def read_messages(self, session_id: str, acknowledged: int) -> LogContents:
         """A session's log, cut back to its `acknowledged` messages."""
-        return await self._io.run(self._store.read_messages, session_id, acknowledged)
+        return await self._io.run(self._store.sessions.read_messages, session_id, acknowledged)
 
     def message_append(self, session_id: str, line: bytes) -> LogAppend:
         """Appending `line` (`message_log.encode_record`) to the session's log: the
         `before` of the commit that acknowledges it."""
-        return LogAppend(self._store, session_id, line)
+        return LogAppend(self._store.sessions, session_id, line)
 
     async def write_messages(self, session_id: str, records: Iterable[MessageRecord]) -> None:
         """A new session's whole log (a fork's copy)."""
         await self._refuse_while_low_on_space()
-        await self._io.run(self._store.write_messages, session_id, list(records))
+        await self._io.run(self._store.sessions.write_messages, session_id, list(records))
 
     async def cut_message_log(self, session_id: str, size: int) -> None:
         """Cut a message off the log again when its commit failed."""
         try:
-            await self._io.run(self._store.cut_message_log, session_id, size)
+            await self._io.run(self._store.sessions.cut_message_log, session_id, size)
         except errors.RpcError:
             log.warning("%s: could not cut an unacknowledged message off its log", session_id)
+
+    def take_absorbed_cancel(self) -> bool:
+        """Whether a write absorbed a cancellation of the current task since it last
+        asked: a request that goes on after its write (a turn after its prompt is
+        stored) asks, so that the cancellation still ends it."""
+        return self._io.take_absorbed_cancel()
 
     # --- closing -------------------------------------------------------------
 
@@ -183,14 +208,14 @@ class LogAppend:
     """A line appended durably to a session's message log, on a store thread; `written`
     once it is (a commit that fails after it cuts it off again)."""
 
-    __slots__ = ("_line", "_session_id", "_store", "written")
+    __slots__ = ("_files", "_line", "_session_id", "written")
 
-    def __init__(self, store: SessionStore, session_id: str, line: bytes) -> None:
-        self._store = store
+    def __init__(self, files: SessionFiles, session_id: str, line: bytes) -> None:
+        self._files = files
         self._session_id = session_id
         self._line = line
         self.written = False
 
     def __call__(self) -> None:
-        self._store.append_message(self._session_id, self._line)
+        self._files.append_message(self._session_id, self._line)
         self.written = True

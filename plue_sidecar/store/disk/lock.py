@@ -12,7 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from plue_sidecar.store.modes import FILE_MODE
+from plue_sidecar.store.disk.root import FILE_MODE
 
 LOCK_FILE = "lock"
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from plue_sidecar import errors
-from plue_sidecar.store.uninterrupted import finish_even_if_cancelled
+from plue_sidecar.store.disk.uninterrupted import Uninterrupted
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -25,14 +25,25 @@ T = TypeVar("T")
 class IoPool:
     def __init__(self, threads: int) -> None:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="plue-store")
+        self._uninterrupted = Uninterrupted()
         self.in_flight = 0
+
+    def finish(self, future: asyncio.Future[T]) -> Awaitable[T]:
+        """Await `future`, a write, to its end through a cancellation (see
+        `uninterrupted`)."""
+        return self._uninterrupted.finish(future)
+
+    def take_absorbed_cancel(self) -> bool:
+        """Whether a write absorbed a cancellation of the current task since it last
+        asked (see `Uninterrupted.take_absorbed_cancel`)."""
+        return self._uninterrupted.take_absorbed_cancel()
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` on a thread; an OSError becomes the client's storage error."""
         future = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
         self.in_flight += 1
         try:
-            return await finish_even_if_cancelled(future)
+            return await self._uninterrupted.finish(future)
         except OSError as exc:
             log.error("storage failure: %s", exc)
             raise errors.storage_error(exc) from exc

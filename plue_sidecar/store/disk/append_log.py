@@ -11,8 +11,8 @@ import errno
 import os
 from pathlib import Path
 
-from plue_sidecar.store import durable_io
-from plue_sidecar.store.durable_io import DurableFiles
+from plue_sidecar.store.disk import durable_io
+from plue_sidecar.store.disk.durable_io import DurableFiles
 
 _LOG_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 PREALLOCATE_BYTES = 4 << 20

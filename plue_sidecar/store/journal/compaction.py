@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from plue_sidecar.store.documents import document_from_fields
-from plue_sidecar.store.journal import Record, decode_line
+from plue_sidecar.store.files.documents import document_from_fields
+from plue_sidecar.store.journal.journal import Record, decode_line
 
 
 def compact_generations(generations: list[tuple[int, bytes]]) -> dict[int, bytes]:

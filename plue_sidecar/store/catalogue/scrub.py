@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.catalogue import Checksums, document_bytes
-from plue_sidecar.store.documents import document_from_fields
-from plue_sidecar.store.session_store import SessionStore
+from plue_sidecar.store.catalogue.catalogue import Checksums
+from plue_sidecar.store.files.documents import document_bytes, document_from_fields
+from plue_sidecar.store.files.session_files import SessionFiles
 
 log = logging.getLogger(__name__)
 PAUSE_SECONDS = 0.002
@@ -34,11 +34,11 @@ PAUSE_SECONDS = 0.002
 class Scrub:
     def __init__(
         self,
-        store: SessionStore,
+        files: SessionFiles,
         current: Callable[[str], Session | None],
         repair: Callable[[str, Session, str], Awaitable[None]],
     ) -> None:
-        self._store = store
+        self._files = files
         self._current = current
         """The session's document while memory and its file agree, else None."""
         self._repair = repair
@@ -63,7 +63,7 @@ class Scrub:
         if zlib.crc32(expected) != checksum:
             log.error("%s: the catalogue's copy fails its checksum; its file is kept", session_id)
             return None
-        data = self._store.read_document_bytes(session_id)
+        data = self._files.read_document_bytes(session_id)
         if data is None:
             return "missing"
         if data == expected:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -75,3 +76,25 @@ def session_id_of(name: str) -> str | None:
         return None
     candidate = name[: -len(DOCUMENT_SUFFIX)]
     return candidate if _SESSION_ID.match(candidate) else None
+
+
+_JOURNAL_FILE = re.compile(r"journal-(\d{6,})\.log")
+"""The journal's generations: `sessions/journal-<n>.log`, numbered from 1."""
+
+
+def journal_path(directory: Path, generation: int) -> Path:
+    return directory / f"journal-{generation:06d}.log"
+
+
+def generations_in(directory: Path) -> list[tuple[int, Path]]:
+    """Each journal generation's number and file in `directory`, oldest first."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    found = [
+        (int(m.group(1)), directory / name)
+        for name in names
+        if (m := _JOURNAL_FILE.fullmatch(name))
+    ]
+    return sorted(found)

@@ -8,6 +8,11 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+"""The permissions of what the sidecar creates: conversations are the user's alone."""
 
 
 class Root:
@@ -69,9 +74,11 @@ class Root:
         except (FileNotFoundError, NotADirectoryError):
             return False
 
+    def open_for_reading(self, path: Path) -> BinaryIO:
+        return os.fdopen(self.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+
     def read_bytes(self, path: Path) -> bytes:
-        fd = self.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as file:
+        with self.open_for_reading(path) as file:
             return file.read()
 
 

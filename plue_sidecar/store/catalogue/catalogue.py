@@ -11,7 +11,7 @@ start slower. It is written atomically at clean shutdown,
 after a start that found it stale, and after every checkpoint.
 
 Each row also holds the checksum (CRC-32) of its document's bytes as the sidecar
-writes them: the scrub (see `scrub`) checks a row against it before it trusts the
+writes them: the scrub (see `files.scrub`) checks a row against it before it trusts the
 row over a file that changed in place, and recovers a lost document from it.
 
 The file is a JSON line, the head (padded with spaces: it is written after the body,
@@ -19,8 +19,8 @@ in the room left for it), then the body. The head holds the directories'
 mtimes and, when the snapshot held every session, the newest sessions (all, and roots
 only) in list order: a start whose every directory is trusted can answer the first
 `session/list` pages from the head alone, while the body (every row, by directory)
-loads behind it. The body is written column by column (`catalogue_columns`, version
-6); a catalogue of version 5, whose body is one JSON line of rows, is still read.
+loads behind it. The body is written column by column (see `columns`); a row's
+layout is `rows`'s.
 """
 
 from __future__ import annotations
@@ -31,24 +31,21 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
 from plue_sidecar.models.records import Session, ShareRecord
-from plue_sidecar.store import catalogue_columns, catalogue_order
-from plue_sidecar.store.catalogue_columns import ColumnChunk, resolved_parents
-from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.head import (
-    CATALOGUE_VERSION,
-    READABLE_VERSIONS,
-    ROW_FIELDS,
-    RawHead,
-    parse_head_line,
-)
-from plue_sidecar.store.stamps import HeldStamp, Stamp, StampRows, quiet_before
+from plue_sidecar.store.catalogue import columns as catalogue_columns
+from plue_sidecar.store.catalogue import order as catalogue_order
+from plue_sidecar.store.catalogue import rows as row
+from plue_sidecar.store.catalogue.columns import ColumnChunk, resolved_parents
+from plue_sidecar.store.catalogue.head import CATALOGUE_VERSION, RawHead, parse_head_line
+from plue_sidecar.store.catalogue.stamp_rows import HeldStamp, StampRows
+from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.files.documents import document_bytes
+from plue_sidecar.store.files.stamps import Stamp, quiet_before
 from plue_sidecar.wire_limits import MAX_PAGE_LIMIT
 
 log = logging.getLogger(__name__)
@@ -81,19 +78,13 @@ class RecordedDirectory:
 
 
 class BodyLayout(NamedTuple):
-    """The body as written: its length, CRC-32 and each chunk of rows. Version 6: see
-    `catalogue_columns`. Version 5: (directory, start, end), the bytes between a
-    directory's brackets that hold up to 4,096 whole rows. It lets the load parse one
-    chunk at a time: orjson's parse of the whole body held a parsed copy of it (about
-    40 MB at 100,000 sessions) on top of every row, the highest point of the process's
-    memory."""
+    """The body as written: its length, CRC-32 and each chunk (see `columns`). It lets
+    the load parse one chunk at a time: orjson's parse of a whole body held a parsed
+    copy of it (about 40 MB at 100,000 sessions) on top of every row."""
 
     length: int
     crc: int
-    chunks: list[tuple[str, int, int]]
-    """Version 5's chunks."""
-    columns: list[catalogue_columns.ChunkPlace] | None = None
-    """Version 6's chunks (then `chunks` is empty)."""
+    chunks: list[catalogue_columns.ChunkPlace]
 
 
 @dataclass
@@ -185,40 +176,20 @@ class Catalogue:
         self._files = files
 
     def load(self) -> Snapshot:
-        """The recorded snapshot, or an empty one when it is missing, foreign or damaged."""
+        """The recorded snapshot, or an empty one when it is missing, of another version
+        or damaged."""
         try:
-            with open(self.path, "rb") as file:
-                raw = parse_head_line(file.readline(), READABLE_VERSIONS)
+            with self._files.open_for_reading(self.path) as file:
+                raw = parse_head_line(file.readline())
                 if raw is None:
                     return Snapshot()
                 head = head_of(raw, with_sessions=False)
-                if head.body is not None and head.body.columns is not None:
-                    return _columns_snapshot(
-                        head,
-                        catalogue_columns.read_chunks(
-                            file, head.body.columns, head.body.length, head.body.crc
-                        ),
-                    )
-                if raw["version"] != 5:
-                    raise ValueError("a catalogue body of no known layout")
-                if head.body is not None:
-                    body_start = file.tell()
-                    try:
-                        return _snapshot_of(head, _chunks_read(file, head.body))
-                    except (
-                        _BodyChangedError,
-                        orjson.JSONDecodeError,
-                        KeyError,
-                        TypeError,
-                        ValueError,
-                        AttributeError,
-                        OverflowError,
-                    ):
-                        # Not the body written with this head (edited by hand, or
-                        # damaged): parse it whole.
-                        file.seek(body_start)
-                rows_by_directory = orjson.loads(file.read())["directories"]
-            return _snapshot_of(head, rows_by_directory.items())
+                if head.body is None:
+                    raise ValueError("a catalogue head without its body's layout")
+                chunks = catalogue_columns.read_chunks(
+                    file, head.body.chunks, head.body.length, head.body.crc
+                )
+                return _snapshot_of(head, chunks)
         except FileNotFoundError:
             return Snapshot()
         except (
@@ -246,7 +217,7 @@ class Catalogue:
     ) -> None:
         """Write a snapshot of `documents` (taken over: emptied once in order), each
         with the stamp of the file that holds it (`Session.stamp`; see
-        `catalogue_order`); those in `left_out` and those without one are left out.
+        `order`); those in `left_out` and those without one are left out.
         Directories without a known mtime are checked file by file. `complete`:
         `documents` are every session there is, and every directory's mtime is known
         (so the head's newest sessions are the newest of all, when none is left out).
@@ -284,15 +255,15 @@ class Catalogue:
                 {document.id for document, held in (*newest, *newest_roots) if held is True}
             )
 
-            def row(document: Session, held: HeldStamp) -> list[Any]:
+            def head_row(document: Session, held: HeldStamp) -> list[Any]:
                 stamp = rows[held_rows[document.id]] if held is True else held
                 return row_of(document, stamp)
 
             head.update(
                 total=saved,
                 rootsTotal=sum(sum(map(is_root, sessions)) for sessions, _ in parts),
-                newest=[row(*pair) for pair in newest],
-                newestRoots=[row(*pair) for pair in newest_roots],
+                newest=[head_row(*pair) for pair in newest],
+                newestRoots=[head_row(*pair) for pair in newest_roots],
             )
         self._files.write_atomic_with(
             self.path,
@@ -300,47 +271,15 @@ class Catalogue:
         )
 
 
-class _BodyChangedError(Exception):
-    pass
-
-
-def _chunks_read(file: BinaryIO, layout: BodyLayout) -> Iterator[tuple[str, list[list[Any]]]]:
-    """Each chunk of rows, parsed, reading the body only as far as the chunk; the body
-    is checked against its recorded length and CRC-32 after the last one, and
-    `_BodyChangedError` raised then if it is not the one written."""
-    position, crc = 0, 0
-    for name, start, end in layout.chunks:
-        if not position <= start <= end:
-            raise _BodyChangedError
-        data = file.read(end - position)
-        if len(data) != end - position:
-            raise _BodyChangedError
-        crc = zlib.crc32(data, crc)
-        chunk = b"[" + data[start - position :] + b"]"
-        position = end
-        del data
-        yield name, orjson.loads(chunk)
-    rest = file.read()
-    if position + len(rest) != layout.length or zlib.crc32(rest, crc) != layout.crc:
-        raise _BodyChangedError
-
-
 def head_of(raw: RawHead, with_sessions: bool) -> Head:
     """The head of `parse_head_line`, its newest sessions built when asked and there
     (rows `head.trusted_head` checked)."""
     head = Head(int(raw["takenAt"]), dict(raw["mtimes"]), bool(raw["complete"]))
     body = raw.get("body")
-    if body is not None and raw["version"] == 5:
+    if body is not None:
         head.body = BodyLayout(
             int(body["length"]),
             int(body["crc"]),
-            [(str(name), int(start), int(end)) for name, start, end in body["chunks"]],
-        )
-    elif body is not None:
-        head.body = BodyLayout(
-            int(body["length"]),
-            int(body["crc"]),
-            [],
             [
                 (str(name), int(rows), int(start), int(end))
                 for name, rows, start, end in body["columns"]
@@ -348,128 +287,50 @@ def head_of(raw: RawHead, with_sessions: bool) -> Head:
         )
     if with_sessions and head.complete:
         head.total, head.roots_total = int(raw["total"]), int(raw["rootsTotal"])
-        head.newest = [entry_of(row).document for row in raw["newest"]]
-        head.newest_roots = [entry_of(row).document for row in raw["newestRoots"]]
+        head.newest = list(map(session_of_row, raw["newest"]))
+        head.newest_roots = list(map(session_of_row, raw["newestRoots"]))
     return head
 
 
 def row_of(session: Session, stamp: Stamp) -> list[Any]:
-    share = session.share
-    return [
-        session.schema_version,
-        session.id,
-        session.parent_id,
-        session.title,
-        session.created_at,
-        session.updated_at,
-        session.message_count,
-        session.is_aborted,
-        session.aborted_at,
-        session.runner,
-        None if share is None else [share.secret, share.created_at, share.expires_at],
-        *stamp,
-        checksum_of(session),
-    ]
-
-
-def document_bytes(session: Session) -> bytes:
-    """A document's file as the sidecar writes it."""
-    return orjson.dumps(session.to_json())
+    return row.row_of(session, stamp, checksum_of(session))
 
 
 def checksum_of(session: Session) -> int:
     return zlib.crc32(document_bytes(session))
 
 
-def entry_of(row: list[Any]) -> Entry:
-    if len(row) != ROW_FIELDS + 5:
+def session_of_row(fields: list[Any]) -> Session:
+    """The session a row holds (see `rows`)."""
+    if len(fields) != row.ROW_LENGTH:
         raise ValueError("a catalogue row of the wrong length")
-    share = row[ROW_FIELDS]
-    if share is not None:
-        share = ShareRecord(secret=share[0], created_at=share[1], expires_at=share[2])
-    schema, session_id, parent, title, created, updated, count, aborted, aborted_at, runner = row[
-        :ROW_FIELDS
-    ]
-    session = Session(
-        schema,
-        session_id,
-        parent,
-        title,
-        created,
-        updated,
-        count,
-        aborted,
-        aborted_at,
-        runner,
-        share,
-    )
-    inode, mtime_ns, size = row[ROW_FIELDS + 1 : ROW_FIELDS + 4]
-    return Entry(session, (inode, mtime_ns, size))
+    stored = fields[: row.SHARE]
+    return Session(*stored, _share_of(fields[row.SHARE]))  # type: ignore[call-arg]
 
 
-_COLUMNS = [itemgetter(i) for i in range(ROW_FIELDS + 5)]
-"""Each field of a row, for reading a column in C without building it."""
-_STAMP_FIELDS = range(ROW_FIELDS + 1, ROW_FIELDS + 4)
-
-
-def _snapshot_of(head: Head, chunks: Iterable[tuple[str, list[list[Any]]]]) -> Snapshot:
-    """Every row as a `Session`, its stamp in the snapshot's `StampRows`, column by
-    column, one chunk of rows at a time (each is dropped before the next is parsed).
-    A catalogue the sidecar wrote lists each session once; one that lists a session
-    twice was edited or damaged, and is not used.
-
-    A loop in Python per row (unpacking it, an `Entry` each) was most of the load's time;
-    here each column is read by `map` in C and `Session` is the only call per row. A
-    parent id is the parent's own id string when the parent came first (one copy of
-    each id in memory)."""
-    col = _COLUMNS
-    ids_col, checksum_col, parent_col = col[1], col[-1], col[2]
-    checksums = Checksums()
-    stamp_rows = StampRows(checksums.ids)  # the same rows, in the same order
-    own_id: dict[str, str] = {}
-    directories = {
-        name: RecordedDirectory(mtime, rows=stamp_rows) for name, mtime in head.mtimes.items()
-    }
-    for name, rows in chunks:
-        if set(map(len, rows)) - {ROW_FIELDS + 5}:
-            raise ValueError("a catalogue row of the wrong length")
-        ids = list(map(ids_col, rows))
-        checksums.extend(ids, map(checksum_col, rows))
-        own_id.update(zip(ids, ids, strict=True))
-        shares: Iterator[ShareRecord | None] = map(col[ROW_FIELDS], rows)
-        if list(map(col[ROW_FIELDS], rows)).count(None) != len(rows):
-            shares = iter([_share_of(row[ROW_FIELDS]) for row in rows])
-        recorded = directories.get(name)
-        if recorded is None:
-            recorded = directories[name] = RecordedDirectory(None, rows=stamp_rows)
-        sessions = list(
-            map(
-                Session,
-                map(col[0], rows),
-                ids,
-                map(own_id.get, map(parent_col, rows), map(parent_col, rows)),
-                *(map(col[i], rows) for i in range(3, ROW_FIELDS)),
-                shares,
-            )
-        )
-        recorded.row_ranges.append(stamp_rows.extend(*(map(col[i], rows) for i in _STAMP_FIELDS)))
-        _mark_stamped(sessions)
-        recorded.sessions.extend(sessions)
-        del rows, ids, sessions
-    if len(own_id) != len(checksums):
-        raise ValueError("a session twice in the catalogue")
-    return Snapshot(head.taken_at_ns, directories, checksums, stamp_rows)
+def entry_of(fields: list[Any]) -> Entry:
+    """The session a row holds, with its file's stamp."""
+    inode, mtime_ns, size = fields[row.STAMP]
+    return Entry(session_of_row(fields), (inode, mtime_ns, size))
 
 
 def _share_of(share: list[Any] | None) -> ShareRecord | None:
     if share is None:
         return None
-    return ShareRecord(secret=share[0], created_at=share[1], expires_at=share[2])
+    return ShareRecord(
+        secret=share[row.SHARE_SECRET],
+        created_at=share[row.SHARE_CREATED_AT],
+        expires_at=share[row.SHARE_EXPIRES_AT],
+    )
 
 
-def _columns_snapshot(head: Head, chunks: Iterable[ColumnChunk]) -> Snapshot:
-    """Every row of a version 6 body as a `Session`, its stamp in the snapshot's
-    `StampRows`, one chunk at a time; see `_snapshot_of`."""
+def _snapshot_of(head: Head, chunks: Iterable[ColumnChunk]) -> Snapshot:
+    """Every row as a `Session`, its stamp in the snapshot's `StampRows`, one chunk at
+    a time (each is dropped before the next is parsed). A catalogue the sidecar wrote
+    lists each session once; one that lists a session twice was edited or damaged, and
+    is not used. `Session` is the only call per row: each column is read in C, and a
+    parent id is its parent's own id string when the parent came first (one copy of
+    each id in memory)."""
     checksums = Checksums()
     stamp_rows = StampRows(checksums.ids)
     directories = {
@@ -477,10 +338,11 @@ def _columns_snapshot(head: Head, chunks: Iterable[ColumnChunk]) -> Snapshot:
     }
     for chunk in chunks:
         columns = chunk.columns
-        checksums.extend(columns[1], chunk.checksums)
-        columns[2] = resolved_parents(columns[2], checksums.ids)
-        if columns[10].count(None) != len(columns[10]):
-            columns[10] = [_share_of(share) for share in columns[10]]
+        checksums.extend(columns[row.ID], chunk.checksums)
+        columns[row.PARENT_ID] = resolved_parents(columns[row.PARENT_ID], checksums.ids)
+        shares = columns[row.SHARE]
+        if shares.count(None) != len(shares):
+            columns[row.SHARE] = list(map(_share_of, shares))
         sessions = list(map(Session, *columns))
         del columns
         recorded = directories.get(chunk.directory)

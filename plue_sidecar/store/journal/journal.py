@@ -25,7 +25,7 @@ exactly the records acknowledged in it, or removed if it holds none. Until that
 succeeds every write fails, so a change answered with an error can come back after a
 crash only if the sidecar acknowledged nothing after it.
 
-A generation also ends once it holds `generation_bytes` (when set), so each file stays
+A generation also ends once it holds what `end_generations_at` set, so each file stays
 small enough to be rewritten on a nearly full disk: `rewrite_generations` replaces
 generations atomically, one at a time (the compaction in `compaction` uses it).
 
@@ -53,10 +53,10 @@ from typing import Any
 import orjson
 
 from plue_sidecar.errors import DataDirReplacedError
-from plue_sidecar.store.append_log import PREALLOCATE_BYTES, AppendLog, open_log
-from plue_sidecar.store.durable_io import DurableFiles
-from plue_sidecar.store.journal_files import generations_in, journal_path
-from plue_sidecar.store.uninterrupted import Uncancellable
+from plue_sidecar.store.disk.append_log import PREALLOCATE_BYTES, AppendLog, open_log
+from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.disk.uninterrupted import Uncancellable
+from plue_sidecar.store.files.layout import generations_in, journal_path
 
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
@@ -147,7 +147,7 @@ class Journal:
         self._unknown: set[int] = set()
         """Generations whose file a failed write left unknown on disk."""
         self._removed_through = 0
-        self.generation_bytes = 0
+        self._generation_bytes = 0
         """A generation ends once it holds this many bytes (0: only `rotate` ends one)."""
         self._queued_in_generation = 0
         self._log: AppendLog | None = None
@@ -180,7 +180,7 @@ class Journal:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the journal is closed")
-            if 0 < self.generation_bytes <= self._queued_in_generation:
+            if 0 < self._generation_bytes <= self._queued_in_generation:
                 self._generation += 1
                 self._queued_in_generation = 0
             self._queued_in_generation += len(data)
@@ -191,6 +191,12 @@ class Journal:
                 )
                 self._flusher.start()
             self._queued.notify()
+
+    def end_generations_at(self, size: int) -> None:
+        """End each generation once it holds `size` bytes from now on (0: only `rotate`
+        ends one)."""
+        with self._lock:
+            self._generation_bytes = size
 
     def rotate(self) -> int:
         """Start a new generation for records queued from now on; the old one's number."""
@@ -304,8 +310,8 @@ class Journal:
     def _log_of(self, generation: int) -> AppendLog:
         if self._log is None or self._log.closed or self._log_generation != generation:
             self._close_log()
-            # A generation ends once it holds `generation_bytes`: no zeros beyond that.
-            preallocate = self.generation_bytes or PREALLOCATE_BYTES
+            # A generation ends once it holds that size: no zeros beyond that.
+            preallocate = self._generation_bytes or PREALLOCATE_BYTES
             self._log = open_log(
                 self._files, journal_path(self._directory, generation), preallocate
             )

@@ -1,17 +1,24 @@
-"""Reading a session's append-only message log, and deciding what of it to trust."""
+"""Reading a session's append-only message log, and deciding what of it to trust; and
+a session rebuilt from its log alone, when its document is gone and no verified copy of
+it is left: a conversation is never dropped for want of its metadata."""
 
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 
 import orjson
 from pydantic import ValidationError
 
 from plue_sidecar.models.fast_json import JsonObject, message_record_json
-from plue_sidecar.models.records import MessageRecord
+from plue_sidecar.models.parts import TextPart
+from plue_sidecar.models.records import MessageRecord, Session
+from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
+RECOVERED_TITLE = "Recovered session"
+TITLE_LIMIT = 200
 
 
 @dataclass
@@ -85,3 +92,27 @@ def encode_record(record: MessageRecord) -> bytes:
 def encode_record_json(record_json: JsonObject) -> bytes:
     """A log line, from `message_record_json`."""
     return orjson.dumps(record_json) + b"\n"
+
+
+def session_from_log(session_id: str, data: bytes) -> Session | None:
+    """The session its log describes: titled by its first message's text, timed by its
+    first and last messages, counting every whole message (None if it holds none)."""
+    records = parse_log(data, session_id, sys.maxsize).records
+    if not records:
+        return None
+    first, last = records[0], records[-1]
+    text = next((part.text for part in first.parts if isinstance(part, TextPart)), "")
+    title = " ".join(text.split())[:TITLE_LIMIT] or RECOVERED_TITLE
+    return Session(
+        schema_version=SESSION_SCHEMA_VERSION,
+        id=session_id,
+        parent_id=None,
+        title=title,
+        created_at=first.created_at,
+        updated_at=last.completed_at or last.created_at,
+        message_count=len(records),
+        is_aborted=False,
+        aborted_at=None,
+        runner=None,
+        share=None,
+    )

@@ -1,4 +1,8 @@
-"""The only place that writes bytes to disk: atomic replace, durable append, fsync.
+"""Durable writes below the data directory: atomic replace, durable append, fsync.
+
+Every write of the store goes through here but two: the journal's appends, to a file
+it keeps open (`append_log`, which uses these syncs and the directory's handle), and
+the pid the lock writes into the `lock` file (`lock`).
 
 Every write is durable when the function returns. Directory fsyncs are shared by
 concurrent writers into the same directory (group commit): a writer waits for one
@@ -29,11 +33,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from plue_sidecar.errors import DataDirReplacedError
 from plue_sidecar.fd_io import write_all
-from plue_sidecar.store.modes import DIR_MODE, FILE_MODE
-from plue_sidecar.store.root import Root
+from plue_sidecar.store.disk.root import DIR_MODE, FILE_MODE, Root
 
 BATCH_FILES = 200
 """Files a batched write holds open at once (well under the usual descriptor limits)."""
@@ -62,19 +66,14 @@ def datasync_fd(fd: int) -> None:
 
 
 def fsync_directory(path: Path, root: Root | None = None) -> None:
+    """Make the entries of the directory at `path` durable (opened through `root`, when
+    given, as every path below the data directory is)."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
     fd = os.open(path, flags) if root is None else root.open(path, flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _sync_directory(directory: Path, root: Root | None) -> None:
-    if root is None or root.fd is None:
-        fsync_directory(directory)
-    else:
-        fsync_directory(directory, root)
 
 
 class _DirState:
@@ -118,7 +117,7 @@ class DirectorySyncer:
                 covers = state.requested
                 self._lock.release()
                 try:
-                    _sync_directory(directory, self.root)
+                    fsync_directory(directory, self.root)
                 except OSError as exc:
                     self._lock.acquire()
                     state.failed_through = covers
@@ -162,6 +161,9 @@ class DurableFiles:
 
     def read_bytes(self, path: Path) -> bytes:
         return self._at.read_bytes(path)
+
+    def open_for_reading(self, path: Path) -> BinaryIO:
+        return self._at.open_for_reading(path)
 
     def stat(self, path: Path) -> os.stat_result:
         return self._at.lstat(path)
@@ -389,7 +391,7 @@ class DurableFiles:
         except FileExistsError:
             made = False
         try:
-            _sync_directory(directory.parent, self._at)
+            fsync_directory(directory.parent, self._at)
         except OSError:
             if made:
                 with contextlib.suppress(OSError):

@@ -14,33 +14,27 @@ from typing import Any
 import orjson
 
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
-from plue_sidecar.store.journal_files import generations_in
-from plue_sidecar.store.layout import Layout
-from plue_sidecar.store.stamps import quiet_before, session_directories
+from plue_sidecar.store.catalogue.rows import is_int, is_row
+from plue_sidecar.store.files.layout import Layout, generations_in
+from plue_sidecar.store.files.stamps import quiet_before, session_directories
 
 log = logging.getLogger(__name__)
 CATALOGUE_VERSION = 6
-"""5: the head says where the body's chunks of rows are (`BodyLayout`); rows are
-written oldest first. 6: the body is written column by column (see
-`catalogue_columns`); the head is as in 5."""
-READABLE_VERSIONS = (5, CATALOGUE_VERSION)
-"""The versions whose body a start still loads. Only the current version's head
-answers early: a start after an upgrade answers once every session is loaded."""
+"""6: the head says where the body's chunks are; the body is written column by column
+(see `columns`). A catalogue of any other version is rebuilt, as a damaged one is."""
 
 RawHead = dict[str, Any]
 """The head as parsed JSON: `takenAt`, `mtimes`, `complete`, `body`, and when complete
 `total`, `rootsTotal`, `newest` and `newestRoots` (rows, newest first)."""
 
 
-def parse_head_line(
-    line: bytes, versions: tuple[int, ...] = (CATALOGUE_VERSION,)
-) -> RawHead | None:
-    """The head, or None when the line is missing or of a version not in `versions`
-    (raises what orjson raises on damage)."""
+def parse_head_line(line: bytes) -> RawHead | None:
+    """The head, or None when the line is missing or of another version (raises what
+    orjson raises on damage)."""
     if not line:
         return None
     raw = orjson.loads(line)
-    if not isinstance(raw, dict) or raw.get("version") not in versions:
+    if not isinstance(raw, dict) or raw.get("version") != CATALOGUE_VERSION:
         version = raw.get("version") if isinstance(raw, dict) else None
         log.warning("catalogue has version %r; rebuilding it", version)
         return None
@@ -106,34 +100,9 @@ def trusted_head(layout: Layout) -> RawHead | None:
 
 def _check_rows(raw: RawHead) -> None:
     """Raise ValueError unless the newest rows are there and exactly of the row's
-    shape: a share is trusted only as the sidecar writes it, so that no reader of the
-    head needs to convert a value."""
-    if not all(_is_int(raw[key]) for key in ("total", "rootsTotal")):
+    shape (see `rows.is_row`)."""
+    if not all(is_int(raw[key]) for key in ("total", "rootsTotal")):
         raise ValueError("a catalogue head count that is not an integer")
-    for rows in (raw["newest"], raw["newestRoots"]):
-        if not isinstance(rows, list) or not all(map(_is_row, rows)):
+    for newest in (raw["newest"], raw["newestRoots"]):
+        if not isinstance(newest, list) or not all(map(is_row, newest)):
             raise ValueError("a catalogue head row of the wrong shape")
-
-
-def _is_row(row: Any) -> bool:
-    if not isinstance(row, list) or len(row) != ROW_LENGTH or not isinstance(row[1], str):
-        return False
-    share = row[SHARE_FIELD]
-    return share is None or (
-        isinstance(share, list)
-        and len(share) == 3
-        and isinstance(share[0], str)
-        and _is_int(share[1])
-        and (share[2] is None or _is_int(share[2]))
-    )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-ROW_FIELDS = 10
-"""Leading fields of a row, in `Session` field order; then share, the stamp and the
-document's checksum."""
-SHARE_FIELD = ROW_FIELDS
-ROW_LENGTH = ROW_FIELDS + 5

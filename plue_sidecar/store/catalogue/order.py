@@ -18,7 +18,7 @@ from operator import attrgetter, eq
 
 from plue_sidecar.models.records import Session
 from plue_sidecar.session_format import id_number
-from plue_sidecar.store.stamps import HeldStamp
+from plue_sidecar.store.catalogue.stamp_rows import HeldStamp
 
 Ordered = dict[str, tuple[list[Session], list[HeldStamp]]]
 """Each directory's sessions in the order written, with their files' stamps."""

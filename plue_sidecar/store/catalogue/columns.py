@@ -1,20 +1,21 @@
-"""The catalogue's body from version 6: chunks of rows, column by column.
+"""The catalogue's body: chunks of rows, column by column.
 
-Each chunk holds up to `CHUNK_ROWS` rows of one directory as two parts, one after the
-other: a JSON array of `Session`'s fields as columns (`[schemaVersions, ids, parents,
-titles, createdAts, updatedAts, messageCounts, isAborteds, abortedAts, runners,
-shares]`), then the rows' stamps and document checksums as little-endian binary
-arrays (every inode as 64 bits unsigned, every mtime and size as 64 bits signed, every
-checksum as 32 bits unsigned). A parent is the number of its row in the body when that
-row is in this chunk or an earlier one (its id is then held once in memory), else its
-id. The head lists each chunk as `[directory, rows, start, end]`: the JSON part is
+Each chunk holds up to `CHUNK_ROWS` rows of one directory as two parts, one after
+the other: a JSON array of the rows' session fields as columns, in
+`rows.SESSION_FIELDS`' order (`[schemaVersions, ids, parents, titles, createdAts,
+updatedAts, messageCounts, isAborteds, abortedAts, runners, shares]`), then the rows'
+stamps and document checksums as little-endian binary arrays (every inode as 64 bits
+unsigned, every mtime and size as 64 bits signed, every checksum as 32 bits
+unsigned). A parent is the number of its row in the body when that row is in this
+chunk or an earlier one (its id is then held once in memory), else its id. The head
+lists each chunk as `[directory, rows, start, end]`: the JSON part is
 `body[start:end]`, the binary part the `rows * 28` bytes that follow it, and each
 chunk starts where the one before it ends.
 
-Version 5's rows (a JSON array per session) took a Python object per field and a
-list per row to parse, then a pass per column to take them apart: most of a start's
-load. Columns parse straight into the lists `Session` is built from, and the stamps
-and checksums straight into the arrays that keep them.
+Rows written as JSON arrays (version 5) took a Python object per field and a list per
+row to parse, then a pass per column to take them apart: most of a start's load.
+Columns parse straight into the lists `Session` is built from, and the stamps and
+checksums straight into the arrays that keep them.
 """
 
 from __future__ import annotations
@@ -31,32 +32,19 @@ import orjson
 
 from plue_sidecar.fd_io import write_all
 from plue_sidecar.models.records import Session
-from plue_sidecar.store.catalogue_order import ParentRows
-from plue_sidecar.store.stamps import HeldStamp, RowWalk, Stamp, StampRows
+from plue_sidecar.store.catalogue import rows as row_layout
+from plue_sidecar.store.catalogue.order import ParentRows
+from plue_sidecar.store.catalogue.stamp_rows import HeldStamp, RowWalk, StampRows
+from plue_sidecar.store.files.stamps import Stamp
 
 CHUNK_ROWS = 4096
-FIELDS = 11
-"""`Session`'s fields, in order: the JSON columns of a chunk."""
+FIELDS = len(row_layout.SESSION_FIELDS)
+_FIELD_COLUMNS = [attrgetter(name) for name in row_layout.SESSION_FIELDS[: row_layout.SHARE]]
+"""Each column before the shares, read from the sessions in C."""
 ROW_BYTES = 8 + 8 + 8 + 4
 _BINARY = (("Q", 8), ("q", 8), ("q", 8), ("I", 4))
 """Inodes, mtimes, sizes, checksums."""
 _SWAP = sys.byteorder != "little"
-_FIELD_COLUMNS = [
-    attrgetter(name)
-    for name in (
-        "schema_version",
-        "id",
-        "parent_id",
-        "title",
-        "created_at",
-        "updated_at",
-        "message_count",
-        "is_aborted",
-        "aborted_at",
-        "runner",
-    )
-]
-
 Directory: TypeAlias = "tuple[list[Session], list[HeldStamp], array[int]]"
 """A directory's sessions, in the order written, each with its file's stamp (True:
 the one in its row of a `StampRows`) and its document's checksum."""
@@ -214,15 +202,11 @@ def _body_chunks(
             chunk = sessions[first : first + CHUNK_ROWS]
             row += len(chunk)
             columns: list[list[Any]] = [list(map(get, chunk)) for get in _FIELD_COLUMNS]
-            columns[2] = [_parent_written(parent, parent_rows, row) for parent in columns[2]]
-            columns.append(
-                [
-                    None
-                    if s.share is None
-                    else [s.share.secret, s.share.created_at, s.share.expires_at]
-                    for s in chunk
-                ]
-            )
+            parents = columns[row_layout.PARENT_ID]
+            columns[row_layout.PARENT_ID] = [
+                _parent_written(parent, parent_rows, row) for parent in parents
+            ]
+            columns.append([row_layout.share_fields(session.share) for session in chunk])
             numbers = _binary_of(
                 (
                     walk.stamp(session.id, saved)
