@@ -17,6 +17,8 @@ import pytest
 from plue_sidecar.capabilities import METHODS, initialize_result
 from plue_sidecar.models.wire import InitializeResult
 from tests.conftest import StartSidecar
+from tests.faults.capabilities import require, strace_problem
+from tests.faults.traced import start_with_slow_fsync
 from tests.harness.client import sidecar_command
 from tests.harness.raw import frame, request
 from tests.harness.scripted import finish_script, run_script, start_script
@@ -138,6 +140,26 @@ async def test_without_a_trusted_head_nothing_is_answered_early(
     assert ANSWERED_EARLY not in log
     titles = [s["title"] for s in json.loads(answers["2"])["result"]["sessions"]]
     assert titles[0] == "only in the journal"
+
+
+async def test_a_checkpoint_still_writing_at_a_clean_exit_leaves_a_head_the_next_start_trusts(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """The fifth change starts a checkpoint, which the slowed fsyncs keep writing while
+    the client shuts the sidecar down: the exit's own checkpoint and catalogue come after
+    it, and the next start answers early (after 20,000 creates, a round number of
+    checkpoints, it did not)."""
+    require(strace_problem())
+    sidecar = await start_with_slow_fsync(
+        data_dir, 200, tmp_path / "trace.log", "--checkpoint-every", "5"
+    )
+    for number in range(5):
+        await sidecar.call("session/create", {"title": f"batch {number}"})
+    assert await sidecar.stop() == 0
+    answers, log = both_ways(data_dir, [INITIALIZE, *FIRST_PAGES, *AFTER])
+    assert ANSWERED_EARLY in log
+    titles = [s["title"] for s in json.loads(answers["2"])["result"]["sessions"]]
+    assert titles == [f"batch {number}" for number in range(4, -1, -1)]
 
 
 ODD_FIRST_MESSAGES = {

@@ -283,7 +283,7 @@ class Checkpointer:
             self._all_applied.clear()
             await self._all_applied.wait()
         try:
-            written = await self._io.run(self._store.checkpoint, *self._snapshot(covered))
+            written = await self._io.run_behind(self._store.checkpoint, *self._snapshot(covered))
         except errors.RpcError as exc:
             log.warning("checkpoint failed (%s); the journal keeps every change", exc.message)
             return

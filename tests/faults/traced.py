@@ -26,6 +26,13 @@ from tests.harness.client import (
 
 def strace_command(trace_log: Path, paths: list[Path], when: str) -> list[str]:
     return [
+        *_tracing_syncs(trace_log, f"inject=fsync,fdatasync:error=EIO:when={when}"),
+        *(argument for path in paths for argument in ("-P", str(path))),
+    ]
+
+
+def _tracing_syncs(trace_log: Path, inject: str) -> list[str]:
+    return [
         "strace",
         "-f",
         "-qq",
@@ -38,8 +45,7 @@ def strace_command(trace_log: Path, paths: list[Path], when: str) -> list[str]:
         "-e",
         "trace=fsync,fdatasync",
         "-e",
-        f"inject=fsync,fdatasync:error=EIO:when={when}",
-        *(argument for path in paths for argument in ("-P", str(path))),
+        inject,
     ]
 
 
@@ -48,7 +54,20 @@ async def start_with_failing_fsync(
 ) -> SidecarProcess:
     """A sidecar (initialized) whose fsyncs of `paths` (counted together) fail as `when`
     says ("1": the first, "2+": all from the second on); strace logs them all."""
-    command = [*strace_command(trace_log, paths, when), *sidecar_command(data_dir, *extra)]
+    return await _start_traced(strace_command(trace_log, paths, when), data_dir, *extra)
+
+
+async def start_with_slow_fsync(
+    data_dir: Path, delay_ms: int, trace_log: Path, *extra: str
+) -> SidecarProcess:
+    """A sidecar (initialized) each of whose fsyncs (not fdatasyncs: the journal's
+    appends stay fast) waits `delay_ms` before it runs."""
+    inject = f"inject=fsync:delay_enter={delay_ms * 1000}"
+    return await _start_traced(_tracing_syncs(trace_log, inject), data_dir, *extra)
+
+
+async def _start_traced(tracing: list[str], data_dir: Path, *extra: str) -> SidecarProcess:
+    command = [*tracing, *sidecar_command(data_dir, *extra)]
     config = ClientServerConfig(
         server_command=command,
         client_factory=lambda: JsonRPCClient(RecordingProtocol, client_converter),

@@ -40,15 +40,23 @@ class IoPool:
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` on a thread; an OSError becomes the client's storage error."""
-        future = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
         self.in_flight += 1
+        try:
+            return await self.run_behind(function, *args)
+        finally:
+            self.in_flight -= 1
+
+    async def run_behind(self, function: Callable[..., T], *args: Any) -> T:
+        """`run`, not counted in flight: for work that writes only what memory holds
+        already (a checkpoint), which leaves every directory agreeing with memory. A
+        checkpoint still awaited when the sidecar closes would otherwise keep the
+        catalogue written at exit from vouching for the directories."""
+        future = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
         try:
             return await self._uninterrupted.finish(future)
         except OSError as exc:
             log.error("storage failure: %s", exc)
             raise errors.storage_error(exc) from exc
-        finally:
-            self.in_flight -= 1
 
     def start(self, function: Callable[[], None], done: asyncio.Future[Any]) -> None:
         """Run `function` on a thread for a caller on the loop who awaits `done`, which
