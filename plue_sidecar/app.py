@@ -158,7 +158,7 @@ class Sidecar:
         self, input_fd: int, output_fd: int, handover: Handover[Any] | None = None
     ) -> int:
         loop = asyncio.get_running_loop()
-        self.protocol.exit_code = loop.create_future()
+        exit_requested = self.protocol.exit_requested()
         output = OutputPipe(output_fd, self.settings.max_pending_output_bytes)
         await output.open()
         self.protocol.set_writer(output)
@@ -173,7 +173,7 @@ class Sidecar:
             if handover.terminated():  # asked only now that the handler above is set
                 self.terminated()
         await read_input(input_fd, self.receive, self.end_of_input)
-        code = await self.protocol.exit_code
+        code = await exit_requested
         await self._settle()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(output.drain(), DRAIN_SECONDS)

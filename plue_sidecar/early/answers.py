@@ -38,12 +38,16 @@ class EarlyAnswers:
         self.process_id: int | None = None
         self.deferring = False
 
+    def defer(self) -> None:
+        """Answer nothing more: the full path answers this message and what follows."""
+        self.deferring = True
+
     def answer(self, body: bytes) -> bytes | None:
         if self.deferring:
             return None
         reply = self._answer(body)
         if reply is None:
-            self.deferring = True
+            self.defer()
         return reply
 
     def _answer(self, body: bytes) -> bytes | None:

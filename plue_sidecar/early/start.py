@@ -205,10 +205,10 @@ class EarlyStart:
 
     def _take(self, event: FrameEvent, answers: EarlyAnswers) -> None:
         if not answers.deferring and self._written > MAX_EARLY_OUTPUT_BYTES:
-            answers.deferring = True
+            answers.defer()
         reply = answers.answer(event.body) if isinstance(event, Frame) else None
         if reply is None:
-            answers.deferring = True
+            answers.defer()
             self._deferred.append(event)
         elif reply:
             write_all(self._output_fd, reply)

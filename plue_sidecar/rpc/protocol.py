@@ -60,7 +60,7 @@ class SidecarProtocol:
 
     def __init__(self) -> None:
         self.phase = Phase.STARTED
-        self.exit_code: asyncio.Future[int] | None = None
+        self._exit_code: asyncio.Future[int] | None = None
         self._dispatcher = PyglsDispatcher(self._request_finished)
         self._writer: Writer | None = None
         self._initialize_id: object = _NO_INITIALIZE
@@ -187,9 +187,17 @@ class SidecarProtocol:
             return errors.server_not_initialized()
         return None
 
+    def exit_requested(self) -> asyncio.Future[int]:
+        """The code to exit with, once something asks for the exit (`request_exit`: the
+        client's `exit`, the end of its input, SIGTERM, its process gone). Made on the
+        running loop when first asked for; asks before then are not kept."""
+        if self._exit_code is None:
+            self._exit_code = asyncio.get_running_loop().create_future()
+        return self._exit_code
+
     def request_exit(self, code: int) -> None:
-        if self.exit_code is not None and not self.exit_code.done():
-            self.exit_code.set_result(code)
+        if self._exit_code is not None and not self._exit_code.done():
+            self._exit_code.set_result(code)
 
     # --- outbound ------------------------------------------------------------
 

@@ -99,9 +99,10 @@ class DirectorySyncer:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._dirs: dict[Path, _DirState] = {}
-        self.root: Root | None = None
 
-    def sync(self, directory: Path) -> None:
+    def sync(self, directory: Path, root: Root | None = None) -> None:
+        """Return once a sync of `directory` (opened through `root`, when given) that
+        started after this call covers it; raise what that sync raised."""
         with self._lock:
             state = self._dirs.setdefault(directory, _DirState())
             state.requested += 1
@@ -117,7 +118,7 @@ class DirectorySyncer:
                 covers = state.requested
                 self._lock.release()
                 try:
-                    fsync_directory(directory, self.root)
+                    fsync_directory(directory, root)
                 except OSError as exc:
                     self._lock.acquire()
                     state.failed_through = covers
@@ -152,12 +153,10 @@ class DurableFiles:
         """Open everything relative to `root_fd` (the root as it was locked) from now on,
         and write only while the root's path still leads to it."""
         self._at = Root(self.root, root_fd)
-        self._syncer.root = self._at
 
     def detach(self) -> None:
         """Open paths by their full name again (the root's descriptor is closed)."""
         self._at = Root(self.root)
-        self._syncer.root = None
 
     def read_bytes(self, path: Path) -> bytes:
         return self._at.read_bytes(path)
@@ -234,7 +233,7 @@ class DurableFiles:
             raise
         self._forget_appends(path)
         try:
-            self._syncer.sync(path.parent)
+            self._syncer.sync(path.parent, self._at)
         except OSError:
             if not existed:
                 self._unlink_quietly(path)
@@ -277,7 +276,7 @@ class DurableFiles:
                 self._unlink_quietly(temp)
             raise
         for parent in {path.parent for _, path in temps}:
-            self._syncer.sync(parent)
+            self._syncer.sync(parent, self._at)
 
     def append_durable(self, path: Path, data: bytes) -> None:
         """Append `data` to `path`, fsync it and, the first time this process appends to
@@ -298,7 +297,7 @@ class DurableFiles:
                 write_all(fd, data)
                 fsync_fd(fd)
                 if created or not entry_synced:
-                    self._syncer.sync(path.parent)
+                    self._syncer.sync(path.parent, self._at)
             except BaseException:
                 self._undo_append(path, fd, size_before, created)
                 raise
@@ -344,7 +343,7 @@ class DurableFiles:
         self.check_root()
         self._at.replace(source, target)
         for directory in {source.parent, target.parent}:
-            self._syncer.sync(directory)
+            self._syncer.sync(directory, self._at)
 
     def remove(self, paths: list[Path]) -> None:
         """Remove files (missing ones are fine) and make the removals durable. The
@@ -359,7 +358,7 @@ class DurableFiles:
                 self._at.unlink(path)
         for parent in parents:
             if self._at.is_dir(parent):
-                self._syncer.sync(parent)
+                self._syncer.sync(parent, self._at)
 
     def open_relative(self, path: Path, flags: int, mode: int = FILE_MODE) -> int:
         """An fd of `path`, opened below the data directory as it was locked."""
@@ -371,7 +370,7 @@ class DurableFiles:
 
     def sync_entry(self, path: Path) -> None:
         """Make `path`'s directory entry durable (once per process, see `append_durable`)."""
-        self._syncer.sync(path.parent)
+        self._syncer.sync(path.parent, self._at)
         with self._files_lock:
             self._entries_synced.add(path)
 
