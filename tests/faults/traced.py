@@ -1,8 +1,10 @@
-"""A sidecar run under strace that fails chosen syncs (fsync, fdatasync) with EIO.
+"""A sidecar run under strace that fails chosen syncs (fsync, fdatasync) with EIO, or
+holds them back.
 
 `strace -e inject=fsync,fdatasync:error=EIO:when=N -P PATH` fails the Nth sync of an
-open file or directory whose path is PATH (counting only those), without running it. The
-sidecar runs as strace's child; `kill_sidecar` SIGKILLs the sidecar itself (not
+open file or directory whose path is PATH (counting only those, per thread), without
+running it; `delay_enter=T` instead of `error=EIO` holds it back for T before it runs.
+The sidecar runs as strace's child; `kill_sidecar` SIGKILLs the sidecar itself (not
 strace, whose death would only detach it).
 """
 
@@ -24,7 +26,9 @@ from tests.harness.client import (
 )
 
 
-def strace_command(trace_log: Path, paths: list[Path], when: str) -> list[str]:
+def strace_command(
+    trace_log: Path, paths: list[Path], when: str, effect: str = "error=EIO"
+) -> list[str]:
     return [
         "strace",
         "-f",
@@ -38,7 +42,7 @@ def strace_command(trace_log: Path, paths: list[Path], when: str) -> list[str]:
         "-e",
         "trace=fsync,fdatasync",
         "-e",
-        f"inject=fsync,fdatasync:error=EIO:when={when}",
+        f"inject=fsync,fdatasync:{effect}:when={when}",
         *(argument for path in paths for argument in ("-P", str(path))),
     ]
 
@@ -48,7 +52,20 @@ async def start_with_failing_fsync(
 ) -> SidecarProcess:
     """A sidecar (initialized) whose fsyncs of `paths` (counted together) fail as `when`
     says ("1": the first, "2+": all from the second on); strace logs them all."""
-    command = [*strace_command(trace_log, paths, when), *sidecar_command(data_dir, *extra)]
+    return await _start_traced(strace_command(trace_log, paths, when), data_dir, *extra)
+
+
+async def start_with_held_fsync(
+    data_dir: Path, paths: list[Path], when: str, seconds: int, trace_log: Path, *extra: str
+) -> SidecarProcess:
+    """A sidecar (initialized) whose fsyncs of `paths` chosen by `when` (counted per
+    thread, see `start_with_failing_fsync`) run only after `seconds`."""
+    command = strace_command(trace_log, paths, when, f"delay_enter={seconds}s")
+    return await _start_traced(command, data_dir, *extra)
+
+
+async def _start_traced(strace: list[str], data_dir: Path, *extra: str) -> SidecarProcess:
+    command = [*strace, *sidecar_command(data_dir, *extra)]
     config = ClientServerConfig(
         server_command=command,
         client_factory=lambda: JsonRPCClient(RecordingProtocol, client_converter),
@@ -73,6 +90,11 @@ async def kill_sidecar(sidecar: SidecarProcess) -> None:
 
 def injected_failures(trace_log: Path) -> list[str]:
     return [line for line in trace_log.read_text().splitlines() if "(INJECTED)" in line]
+
+
+def held_syncs(trace_log: Path) -> list[str]:
+    """The syncs strace held back (complete once the sidecar has exited)."""
+    return [line for line in trace_log.read_text().splitlines() if "(DELAYED)" in line]
 
 
 def fsyncs(trace_log: Path) -> list[tuple[str, bool]]:
