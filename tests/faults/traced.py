@@ -10,15 +10,18 @@ strace, whose death would only detach it).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 from pygls.client import JsonRPCClient
 from pytest_lsp import ClientServerConfig
 
 from tests.harness.client import (
+    WAIT_SECONDS,
     RecordingProtocol,
     SidecarProcess,
     client_converter,
@@ -86,6 +89,25 @@ async def kill_sidecar(sidecar: SidecarProcess) -> None:
     """SIGKILL the sidecar under strace; strace then exits and flushes its log."""
     os.kill(traced_child(sidecar.process.pid), signal.SIGKILL)
     await sidecar.wait_exit()
+
+
+async def sync_held(sidecar: SidecarProcess, timeout: float = WAIT_SECONDS) -> None:
+    """Wait until one of the sidecar's threads is stopped by strace: with only the syncs
+    traced, that is a sync held back (see `start_with_held_fsync`)."""
+    tasks = Path(f"/proc/{traced_child(sidecar.process.pid)}/task")
+    deadline = time.monotonic() + timeout
+    while not any(_stopped_by_tracer(task) for task in tasks.iterdir()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no sync of the sidecar was held back within {timeout} s")
+        await asyncio.sleep(0.01)
+
+
+def _stopped_by_tracer(task: Path) -> bool:
+    try:
+        stat = (task / "stat").read_text()
+    except FileNotFoundError:  # the thread has ended
+        return False
+    return stat[stat.rindex(")") + 2] == "t"
 
 
 def injected_failures(trace_log: Path) -> list[str]:
