@@ -195,7 +195,13 @@ class Sidecar:
             await self.core.end_turns()
         pending = [future for future in self.protocol.in_flight() if future is not asking]
         if pending:
-            await asyncio.wait(pending, timeout=PENDING_REQUESTS_SECONDS)
+            _, still = await asyncio.wait(pending, timeout=PENDING_REQUESTS_SECONDS)
+            if still:
+                log.warning(
+                    "%d requests still in flight after %.0f s; closing the store under them",
+                    len(still),
+                    PENDING_REQUESTS_SECONDS,
+                )
         if self._opened:
             # What is loaded behind the first answers must be in memory before the
             # catalogue is written from it; a load that failed leaves nothing to write.

@@ -18,7 +18,7 @@ from plue_sidecar.capabilities import METHODS, initialize_result
 from plue_sidecar.models.wire import InitializeResult
 from tests.conftest import StartSidecar
 from tests.faults.capabilities import require, strace_problem
-from tests.faults.traced import start_with_slow_fsync
+from tests.faults.traced import start_with_held_fsync
 from tests.harness.client import sidecar_command
 from tests.harness.raw import frame, request
 from tests.harness.scripted import finish_script, run_script, start_script
@@ -150,8 +150,8 @@ async def test_a_checkpoint_still_writing_at_a_clean_exit_leaves_a_head_the_next
     it, and the next start answers early (after 20,000 creates, a round number of
     checkpoints, it did not)."""
     require(strace_problem())
-    sidecar = await start_with_slow_fsync(
-        data_dir, 200, tmp_path / "trace.log", "--checkpoint-every", "5"
+    sidecar = await start_with_held_fsync(
+        data_dir, [], "1+", 0.2, tmp_path / "trace.log", "--checkpoint-every", "5"
     )
     for number in range(5):
         await sidecar.call("session/create", {"title": f"batch {number}"})

@@ -7,12 +7,18 @@ import re
 from pathlib import Path
 
 import pytest
+from pygls.exceptions import JsonRpcException
 
 from plue_sidecar import errors
+from plue_sidecar.store.files.layout import Layout, journal_path
 from tests.conftest import StartSidecar
-from tests.harness.client import SidecarProcess
+from tests.faults.capabilities import require, strace_problem
+from tests.faults.traced import held_syncs, kill_sidecar, start_with_held_fsync, sync_held
+from tests.harness.client import WAIT_SECONDS, SidecarProcess
 
 SESSION_ID = re.compile(r"^session_[0-9]{13,}$")
+HELD_SECONDS = 5
+"""How long a held journal sync waits: the requests sent meanwhile all reach it."""
 
 
 def session_files(data_dir: Path, session_id: str) -> list[Path]:
@@ -47,6 +53,35 @@ async def test_create_under_a_missing_parent_is_parent_not_found(sidecar: Sideca
     failure = await sidecar.failure("session/create", {"parentId": "session_1000000000000"})
     assert failure.code == errors.PARENT_NOT_FOUND
     assert failure.kind == "parent_not_found"
+
+
+async def test_create_under_a_parent_deleted_while_it_waits_is_parent_not_found(
+    start_sidecar: StartSidecar, data_dir: Path, tmp_path: Path
+) -> None:
+    """The create waits for the parent's lock, which the delete holds while its journal
+    sync is held back; the delete goes through, so the parent is not found."""
+    require(strace_problem())
+    first = await start_sidecar()
+    parent = await first.call("session/create", {"title": "parent"})
+    await first.stop()  # a clean exit: the journal is empty, the next one is generation 1
+    journal = journal_path(Layout(data_dir).sessions_dir, 1)
+    trace_log = tmp_path / "strace.log"
+    sidecar = await start_with_held_fsync(data_dir, [journal], "1", HELD_SECONDS, trace_log)
+    try:
+        await sidecar.until_loaded()
+        deleting = sidecar.send("session/delete", {"sessionId": parent["id"]})
+        await sync_held(sidecar)  # the delete's record: it holds the parent's lock
+        creating = sidecar.send("session/create", {"parentId": parent["id"], "title": "child"})
+        # Answered once the create waits for the lock, and before the delete is applied.
+        assert await sidecar.call("session/get", {"sessionId": parent["id"]}) == parent
+        await asyncio.wait_for(deleting, HELD_SECONDS + WAIT_SECONDS)
+        with pytest.raises(JsonRpcException) as raised:
+            await asyncio.wait_for(creating, WAIT_SECONDS)
+    finally:
+        await kill_sidecar(sidecar)
+    assert held_syncs(trace_log), "the delete's sync was not held back"
+    assert raised.value.code == errors.PARENT_NOT_FOUND
+    assert raised.value.data == {"kind": "parent_not_found", "parentId": parent["id"]}
 
 
 @pytest.mark.parametrize(

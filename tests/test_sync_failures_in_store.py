@@ -48,6 +48,65 @@ def test_a_failed_shared_directory_sync_fails_every_caller_it_covered(tmp_path: 
     assert results == ["failed"] * 4
 
 
+def test_an_unexpected_error_in_a_directory_sync_reaches_its_caller_and_the_next_sync_works(
+    tmp_path: Path,
+) -> None:
+    syncer = DirectorySyncer()
+    bug = ValueError("a bug below the sync")
+    with mock.patch.object(durable_io, "fsync_directory", side_effect=[bug, None]) as fsync:
+        with pytest.raises(ValueError) as raised:
+            syncer.sync(tmp_path)
+        assert raised.value is bug
+        syncer.sync(tmp_path)
+    assert fsync.call_count == 2
+
+
+def test_callers_waiting_on_a_directory_sync_that_raised_unexpectedly_are_released(
+    tmp_path: Path,
+) -> None:
+    waits = threading.Semaphore(0)
+
+    class CountedWaits(threading.Condition):
+        """Tells the test each time a caller waits for the sync running."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.release()
+            return super().wait(timeout)
+
+    with mock.patch.object(durable_io.threading, "Condition", CountedWaits):
+        syncer = DirectorySyncer()
+    started, release = threading.Event(), threading.Event()
+    results: list[str] = []
+
+    def first_raises(path: Path, *root: Root | None) -> None:
+        if not started.is_set():
+            started.set()
+            release.wait(5)
+            raise ValueError("a bug below the sync")
+
+    def sync() -> None:
+        try:
+            syncer.sync(tmp_path)
+            results.append("ok")
+        except ValueError:
+            results.append("the bug")
+
+    with mock.patch.object(durable_io, "fsync_directory", side_effect=first_raises):
+        first = threading.Thread(target=sync, daemon=True)
+        first.start()
+        assert started.wait(5)
+        waiting = [threading.Thread(target=sync, daemon=True) for _ in range(3)]
+        for thread in waiting:
+            thread.start()
+        for _ in waiting:
+            assert waits.acquire(timeout=5), "a caller did not wait for the sync running"
+        release.set()
+        for thread in [first, *waiting]:
+            thread.join(5)
+    assert not any(thread.is_alive() for thread in [first, *waiting]), "callers left waiting"
+    assert sorted(results) == ["ok", "ok", "ok", "the bug"]
+
+
 def test_a_journal_generation_whose_sync_failed_is_rewritten_with_what_was_acknowledged(
     tmp_path: Path,
 ) -> None:

@@ -171,9 +171,7 @@ class SessionService:
         """A new session's `SessionInfo`, as JSON."""
         if parent_id is None:
             return self._wire.json(await self._create(None, title or DEFAULT_TITLE, runner, []))
-        if parent_id not in self._index:
-            raise errors.parent_not_found(parent_id)
-        async with self.locked(parent_id):
+        async with self.locked(parent_id, missing=errors.parent_not_found):
             document = await self._create(parent_id, title or DEFAULT_TITLE, runner, [])
             return self._wire.json(document)
 
@@ -327,8 +325,20 @@ class SessionService:
         return lock
 
     @asynccontextmanager
-    async def locked(self, session_id: str) -> AsyncIterator[Session]:
-        """Hold the session's lock; yields its document as it is under the lock."""
-        self.document(session_id)
+    async def locked(
+        self,
+        session_id: str,
+        missing: Callable[[str], errors.RpcError] = errors.session_not_found,
+    ) -> AsyncIterator[Session]:
+        """Hold the session's lock; yields its document as it is under the lock.
+
+        Raises `missing(session_id)` when there is no such session: checked again under
+        the lock, since a delete holding it may have removed the session meanwhile
+        (checked before too, so that no lock is made for a name nobody has)."""
+        if session_id not in self._index:
+            raise missing(session_id)
         async with self._lock_of(session_id):
-            yield self.document(session_id)
+            document = self._index.get(session_id)
+            if document is None:
+                raise missing(session_id)
+            yield document

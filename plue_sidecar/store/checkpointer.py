@@ -267,6 +267,8 @@ class Checkpointer:
             self._start_checkpoint()
 
     def _start_checkpoint(self) -> None:
+        if self._closed:
+            return  # a write that resumed after `close`: the next start replays it
         if self._checkpointing is None or self._checkpointing.done():
             self._changes_since_checkpoint = 0
             self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
@@ -350,11 +352,20 @@ class Checkpointer:
         self._catalogue_saving = saving
 
     def close(self) -> None:
-        """Write every document behind the journal, then the catalogue (nothing may be
-        writing any more)."""
+        """Write every document behind the journal, then the catalogue (the store's
+        threads are stopped: nothing may be writing any more).
+
+        The journal is closed first, so what it has queued is on disk and nothing more
+        joins it. Requests still writing resume only after this returns, and are then
+        answered: their records must outlive the close. So the journal is cut only
+        through the generations whose every record is in memory (and so in the
+        documents written here); from the first one holding a record not yet applied
+        on, it stays, and the next start replays it.
+        """
         self._closed = True
         if self._scrubbing is not None:
             self._scrubbing.cancel()
+        self._store.journal.close()
         if self._low_on_space():
             log.warning(
                 "the disk is nearly full: the documents are not written at exit; "
@@ -362,8 +373,10 @@ class Checkpointer:
             )
             return
         try:
-            covered = self._store.journal.rotate()
-            self._written(self._store.checkpoint(*self._snapshot(covered)))
+            applied_through = min(
+                [self._store.journal.generation, *(number - 1 for number in self._unapplied)]
+            )
+            self._written(self._store.checkpoint(*self._snapshot(applied_through)))
             self._store.wait_until_directories_are_quiet()
             self._save_catalogue(*self._catalogue_snapshot())
         except OSError as exc:

@@ -1,22 +1,27 @@
-"""A sidecar run under strace that fails chosen syncs (fsync, fdatasync) with EIO.
+"""A sidecar run under strace that fails chosen syncs (fsync, fdatasync) with EIO, or
+holds them back.
 
 `strace -e inject=fsync,fdatasync:error=EIO:when=N -P PATH` fails the Nth sync of an
-open file or directory whose path is PATH (counting only those), without running it. The
-sidecar runs as strace's child; `kill_sidecar` SIGKILLs the sidecar itself (not
+open file or directory whose path is PATH (counting only those, per thread), without
+running it; `delay_enter=T` instead of `error=EIO` holds it back for T before it runs.
+The sidecar runs as strace's child; `kill_sidecar` SIGKILLs the sidecar itself (not
 strace, whose death would only detach it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 from pygls.client import JsonRPCClient
 from pytest_lsp import ClientServerConfig
 
 from tests.harness.client import (
+    WAIT_SECONDS,
     RecordingProtocol,
     SidecarProcess,
     client_converter,
@@ -24,14 +29,9 @@ from tests.harness.client import (
 )
 
 
-def strace_command(trace_log: Path, paths: list[Path], when: str) -> list[str]:
-    return [
-        *_tracing_syncs(trace_log, f"inject=fsync,fdatasync:error=EIO:when={when}"),
-        *(argument for path in paths for argument in ("-P", str(path))),
-    ]
-
-
-def _tracing_syncs(trace_log: Path, inject: str) -> list[str]:
+def strace_command(
+    trace_log: Path, paths: list[Path], when: str, effect: str = "error=EIO"
+) -> list[str]:
     return [
         "strace",
         "-f",
@@ -45,7 +45,8 @@ def _tracing_syncs(trace_log: Path, inject: str) -> list[str]:
         "-e",
         "trace=fsync,fdatasync",
         "-e",
-        inject,
+        f"inject=fsync,fdatasync:{effect}:when={when}",
+        *(argument for path in paths for argument in ("-P", str(path))),
     ]
 
 
@@ -57,17 +58,18 @@ async def start_with_failing_fsync(
     return await _start_traced(strace_command(trace_log, paths, when), data_dir, *extra)
 
 
-async def start_with_slow_fsync(
-    data_dir: Path, delay_ms: int, trace_log: Path, *extra: str
+async def start_with_held_fsync(
+    data_dir: Path, paths: list[Path], when: str, seconds: float, trace_log: Path, *extra: str
 ) -> SidecarProcess:
-    """A sidecar (initialized) each of whose fsyncs (not fdatasyncs: the journal's
-    appends stay fast) waits `delay_ms` before it runs."""
-    inject = f"inject=fsync:delay_enter={delay_ms * 1000}"
-    return await _start_traced(_tracing_syncs(trace_log, inject), data_dir, *extra)
+    """A sidecar (initialized) whose fsyncs of `paths` (every path when none is given)
+    chosen by `when` (counted per thread, see `start_with_failing_fsync`) run only after
+    `seconds`."""
+    command = strace_command(trace_log, paths, when, f"delay_enter={round(seconds * 1e6)}")
+    return await _start_traced(command, data_dir, *extra)
 
 
-async def _start_traced(tracing: list[str], data_dir: Path, *extra: str) -> SidecarProcess:
-    command = [*tracing, *sidecar_command(data_dir, *extra)]
+async def _start_traced(strace: list[str], data_dir: Path, *extra: str) -> SidecarProcess:
+    command = [*strace, *sidecar_command(data_dir, *extra)]
     config = ClientServerConfig(
         server_command=command,
         client_factory=lambda: JsonRPCClient(RecordingProtocol, client_converter),
@@ -90,8 +92,32 @@ async def kill_sidecar(sidecar: SidecarProcess) -> None:
     await sidecar.wait_exit()
 
 
+async def sync_held(sidecar: SidecarProcess, timeout: float = WAIT_SECONDS) -> None:
+    """Wait until one of the sidecar's threads is stopped by strace: with only the syncs
+    traced, that is a sync held back (see `start_with_held_fsync`)."""
+    tasks = Path(f"/proc/{traced_child(sidecar.process.pid)}/task")
+    deadline = time.monotonic() + timeout
+    while not any(_stopped_by_tracer(task) for task in tasks.iterdir()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no sync of the sidecar was held back within {timeout} s")
+        await asyncio.sleep(0.01)
+
+
+def _stopped_by_tracer(task: Path) -> bool:
+    try:
+        stat = (task / "stat").read_text()
+    except FileNotFoundError:  # the thread has ended
+        return False
+    return stat[stat.rindex(")") + 2] == "t"
+
+
 def injected_failures(trace_log: Path) -> list[str]:
     return [line for line in trace_log.read_text().splitlines() if "(INJECTED)" in line]
+
+
+def held_syncs(trace_log: Path) -> list[str]:
+    """The syncs strace held back (complete once the sidecar has exited)."""
+    return [line for line in trace_log.read_text().splitlines() if "(DELAYED)" in line]
 
 
 def fsyncs(trace_log: Path) -> list[tuple[str, bool]]:

@@ -116,20 +116,27 @@ class DirectorySyncer:
                     raise OSError(state.failure.errno, state.failure.strerror)
                 state.in_progress = True
                 covers = state.requested
-                self._lock.release()
                 try:
-                    fsync_directory(directory, root)
+                    self._fsync_unlocked(directory, root)
                 except OSError as exc:
-                    self._lock.acquire()
                     state.failed_through = covers
                     state.failure = exc
                     raise
                 else:
-                    self._lock.acquire()
                     state.synced = covers
                 finally:
+                    # Anything but an OSError (a bug) is no failed sync: it says nothing
+                    # of the disk, so those waiting on this one sync afresh.
                     state.in_progress = False
                     self._changed.notify_all()
+
+    def _fsync_unlocked(self, directory: Path, root: Root | None) -> None:
+        """Sync `directory` with the lock released; it is held again however that ends."""
+        self._lock.release()
+        try:
+            fsync_directory(directory, root)
+        finally:
+            self._lock.acquire()
 
 
 class DurableFiles:
