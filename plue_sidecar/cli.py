@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from plue_sidecar.store.storage import SessionStorage
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DATA_DIR_IN_USE = os.EX_TEMPFAIL
+"""`doctor --recover`'s exit code while a sidecar holds the data directory (try later)."""
 PYDANTIC_PLUGINS_VARIABLE = "PYDANTIC_DISABLE_PLUGINS"
 
 
@@ -48,7 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["serve", "doctor"],
         default="serve",
         help="serve (the default) speaks the protocol on stdio; doctor checks "
-        "a data directory, changes nothing, and exits 1 if it finds problems",
+        "a data directory, changes nothing, and exits 1 if it finds problems "
+        "(doctor --recover brings back the message logs a start put in quarantine)",
+    )
+    parser.add_argument(
+        "--recover",
+        action="store_true",
+        help="with doctor: bring back each message log in quarantine as a session "
+        "(never over one that exists); needs the data directory unused, exits 0 when "
+        f"every one was recovered, 1 when one is left, {DATA_DIR_IN_USE} while a sidecar "
+        "holds it",
     )
     parser.add_argument(
         "--data-dir",
@@ -164,10 +175,14 @@ def configure_logging(level: str, log_file: Path | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     configure_logging(args.log_level, args.log_file)
+    if args.recover and args.command != "doctor":
+        parser.error("--recover goes with the doctor command")
     if args.command == "doctor":
-        return run_doctor(resolve_data_dir(args.data_dir))
+        data_dir = resolve_data_dir(args.data_dir)
+        return run_recover(data_dir) if args.recover else run_doctor(data_dir)
     settings = Settings(
         data_dir=resolve_data_dir(args.data_dir).absolute(),
         share_base_url=args.share_base_url,
@@ -258,6 +273,34 @@ def run_doctor(data_dir: Path) -> int:
     from plue_sidecar.doctor import examine  # noqa: PLC0415
 
     report = examine(data_dir)
-    for line in report.lines():
-        print(line)  # stdout-ok: doctor is a command-line report, not the protocol
+    _report(report.lines())
     return 1 if report.problems else 0
+
+
+def run_recover(data_dir: Path) -> int:
+    from plue_sidecar.store.disk.lock import DataDirLockedError  # noqa: PLC0415
+    from plue_sidecar.store.log_recovery import recover_quarantined_logs  # noqa: PLC0415
+
+    if not data_dir.is_dir():
+        _report([f"{data_dir} is not a directory"])
+        return 1
+    try:
+        recovery = recover_quarantined_logs(data_dir.absolute())
+    except DataDirLockedError as exc:
+        _report(
+            [
+                f"{data_dir} is in use by a running sidecar (pid {exc.holder_pid}); nothing "
+                "was changed: stop it, then run `plue-sidecar doctor --recover` again"
+            ]
+        )
+        return DATA_DIR_IN_USE
+    except OSError as exc:
+        _report([f"could not load {data_dir}: {exc}; nothing was recovered"])
+        return 1
+    _report(recovery.lines())
+    return 1 if recovery.left else 0
+
+
+def _report(lines: list[str]) -> None:
+    for line in lines:
+        print(line)  # stdout-ok: doctor is a command-line report, not the protocol

@@ -1,10 +1,12 @@
 """`plue-sidecar doctor`: read a data directory and report what is wrong with it.
 
-It changes nothing and needs no lock, so it can run beside a live sidecar. It exits
-non-zero when it finds anything: quarantined files, documents that cannot be loaded,
-damaged message logs, logs without a session, leftovers of an interrupted write or
-delete, damaged journal records, sessions whose parent is gone, and a catalogue that
-disagrees with the documents. Changes the journal holds but no document yet are normal
+It changes nothing and needs no lock, so it can run beside a live sidecar (`doctor
+--recover`, which changes the data directory, is `store.log_recovery`). It exits
+non-zero when it finds anything: quarantined files (a message log among them can be
+recovered as a session), documents that cannot be loaded, damaged message logs, logs
+without a session, leftovers of an interrupted write or delete, damaged journal
+records, sessions whose parent is gone, and a catalogue that disagrees with the
+documents. Changes the journal holds but no document yet are normal
 (a checkpoint writes them) and are read as the sidecar reads them: on top of the files.
 What the sidecar repaired (documents rewritten from the verified copy) is listed after
 the problems, and is not one.
@@ -23,7 +25,7 @@ from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store.catalogue.catalogue import Catalogue, Entry, checksum_of
 from plue_sidecar.store.disk.durable_io import DurableFiles
 from plue_sidecar.store.files.documents import read_document
-from plue_sidecar.store.files.layout import LOG_SUFFIX, Layout, session_id_of
+from plue_sidecar.store.files.layout import LOG_SUFFIX, Layout, quarantined_file, session_id_of
 from plue_sidecar.store.files.message_log import parse_log
 from plue_sidecar.store.files.stamps import Stamp, files_with_stamps, session_directories
 from plue_sidecar.store.journal.journal import read_journal
@@ -53,7 +55,7 @@ def examine(data_dir: Path) -> Report:
         return report
     if layout.quarantine_dir.is_dir():
         for path in sorted(layout.quarantine_dir.iterdir()):
-            report.problems.append(f"quarantined: {path.name}")
+            report.problems.append(_quarantined_problem(path))
     if layout.tombstone_file.exists():
         report.problems.append("an interrupted delete is pending (tombstone.json)")
     sessions, stamps, logs = _read_documents(layout, report)
@@ -74,6 +76,18 @@ def examine(data_dir: Path) -> Report:
     _check_catalogue(layout, on_disk, stamps, report)
     report.repaired = _repairs(layout)
     return report
+
+
+def _quarantined_problem(path: Path) -> str:
+    found = quarantined_file(path.name)
+    if found is None or not found.is_message_log:
+        return f"quarantined: {path.name}"
+    records = parse_log(path.read_bytes(), found.session_id, None).records
+    return (
+        f"quarantined: {path.name}: the message log of {found.session_id} ({len(records)} "
+        "messages), whose document is lost (or a fork that never committed); "
+        "`plue-sidecar doctor --recover` restores it as a session"
+    )
 
 
 def _repairs(layout: Layout) -> list[str]:
@@ -147,7 +161,7 @@ def _check_interrupted_deletes(
 def _check_logs(
     layout: Layout, sessions: dict[str, Session], logs: list[str], report: Report
 ) -> None:
-    quarantined = _quarantined_sessions(layout)
+    quarantined = _quarantined_documents(layout)
     catalogued = _catalogued_sessions(layout)
     for session_id in logs:
         session = sessions.get(session_id)
@@ -171,10 +185,14 @@ def _check_logs(
             )
 
 
-def _quarantined_sessions(layout: Layout) -> set[str]:
+def _quarantined_documents(layout: Layout) -> set[str]:
     if not layout.quarantine_dir.is_dir():
         return set()
-    return {path.name.split(".", 1)[0] for path in layout.quarantine_dir.iterdir()}
+    return {
+        found.session_id
+        for path in layout.quarantine_dir.iterdir()
+        if (found := quarantined_file(path.name)) is not None and not found.is_message_log
+    }
 
 
 def _catalogued_sessions(layout: Layout) -> set[str]:
@@ -195,8 +213,9 @@ def _orphan_log_problem(session_id: str, quarantined: set[str], catalogued: set[
             "recovers the session from its log)"
         )
     return (
-        f"{session_id}: a message log with no session (left by a fork that never "
-        "finished; removed at the next start)"
+        f"{session_id}: a message log with no session (its document is lost, or a fork "
+        "never committed; the next start moves it to quarantine, from where "
+        "`plue-sidecar doctor --recover` restores it)"
     )
 
 

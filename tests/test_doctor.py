@@ -142,7 +142,7 @@ async def test_a_session_that_claims_messages_it_has_no_log_for_is_reported(
     assert f"{child['id']}: it counts 1 messages but has no message log" in out
 
 
-async def test_a_log_without_a_document_or_journal_record_is_named_an_unfinished_fork(
+async def test_a_log_without_a_document_or_journal_record_is_named_for_quarantine(
     start_sidecar: StartSidecar, data_dir: Path
 ) -> None:
     _, child = await populated(start_sidecar)
@@ -151,6 +151,7 @@ async def test_a_log_without_a_document_or_journal_record_is_named_an_unfinished
     code, out = doctor(data_dir)
     assert code == 1
     assert (
-        "session_1795000000001: a message log with no session (left by a fork that never "
-        "finished; removed at the next start)"
+        "session_1795000000001: a message log with no session (its document is lost, or a "
+        "fork never committed; the next start moves it to quarantine, from where "
+        "`plue-sidecar doctor --recover` restores it)"
     ) in out

@@ -91,6 +91,28 @@ async def test_a_log_whose_document_was_quarantined_is_recovered_as_a_session(
     assert again["messageCount"] == 2
 
 
+async def test_a_session_rebuilt_from_its_log_is_titled_by_its_first_user_message(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    sidecar = await start_sidecar()
+    info = await sidecar.call("session/create", {"title": "kept"})
+    greeting = [{"type": "text", "text": "Hello! What shall we work on?"}]
+    for role, parts in (("assistant", greeting), ("user", TEXT)):
+        await sidecar.call(
+            "message/append", {"sessionId": info["id"], "role": role, "parts": parts}
+        )
+    await sidecar.stop()
+    document = next(data_dir.rglob(f"{info['id']}.json"))
+    document.write_bytes(b"\0" * len(document.read_bytes()))
+    (data_dir / "catalogue.json").unlink()
+    restarted = await start_sidecar()
+    recovered = await restarted.call("session/get", {"sessionId": info["id"]})
+    assert (recovered["title"], recovered["messageCount"]) == (TEXT[0]["text"], 2)
+    await restarted.call("session/updateTitle", {"sessionId": info["id"], "title": "writable"})
+    await restarted.stop()
+    assert "read-only" not in await restarted.stderr_text()
+
+
 async def test_a_log_whose_document_is_gone_is_recovered_from_the_catalogue(
     start_sidecar: StartSidecar, data_dir: Path
 ) -> None:

@@ -4,8 +4,9 @@ The documents come from the catalogue where it vouches for them and from their f
 where it does not; documents in an older format are migrated and written back; a
 delete interrupted by a crash is finished; damaged documents go to quarantine; the
 journal is replayed on top. A message log whose document is gone becomes a session
-again: from the catalogue's row when it has one, else from the log itself. The store
-(`SessionStore.open`) holds the lock meanwhile.
+again: from the catalogue's row when it has one, else from the log itself when its
+document was quarantined; any other goes to quarantine too (`doctor --recover` brings it
+back). The store (`SessionStore.open`) holds the lock meanwhile.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from plue_sidecar.models.records import Session
-from plue_sidecar.session_format import SESSION_ID_PREFIX, SESSION_SCHEMA_VERSION
+from plue_sidecar.session_format import SESSION_ID_PREFIX, SESSION_SCHEMA_VERSION, id_number
 from plue_sidecar.store.catalogue.catalogue import (
     Catalogue,
     Checksums,
@@ -102,7 +103,9 @@ class DataDirLoader:
             else map(int, map(_ID_DIGITS, map(attrgetter("id"), loaded.sessions))),
             default=0,
         )
-        loaded.high_water = max(high_water, self._read_high_water(), newest)
+        loaded.high_water = max(
+            high_water, self._read_high_water(), newest, self._newest_in_quarantine()
+        )
         return loaded
 
     def head(self) -> Head | None:
@@ -232,7 +235,7 @@ class DataDirLoader:
                 self._accept(document, stamp, loaded)
             elif loaded.quarantined and loaded.quarantined[-1] == file.name:
                 present.discard(session_id)  # its log is recovered below
-        self._recover_or_remove_orphan_logs(
+        self._recover_or_quarantine_orphan_logs(
             directory,
             [s for s in logs if s not in present and s not in journaled],
             rows,
@@ -240,7 +243,7 @@ class DataDirLoader:
             loaded,
         )
 
-    def _recover_or_remove_orphan_logs(
+    def _recover_or_quarantine_orphan_logs(
         self,
         directory: Path,
         orphans: list[str],
@@ -250,11 +253,12 @@ class DataDirLoader:
     ) -> None:
         """A log without its document (in a file or in the journal) belongs to a session
         whose document was lost when the catalogue lists it or its document was
-        quarantined: the session is rebuilt. Otherwise a fork that never finished left
-        it (a fork writes its document last), and it goes."""
-        quarantined = (
-            {name.split(".", 1)[0] for name in os.listdir(self.layout.quarantine_dir)}
-            if orphans and self.layout.quarantine_dir.is_dir()
+        quarantined: the session is rebuilt. Otherwise nothing tells a lost document
+        from a fork that never committed (a fork writes its log before its session):
+        the log goes to quarantine, never deleted on a guess, for `doctor --recover`."""
+        quarantined_documents = (
+            {found.session_id for found in self._sessions.quarantined() if not found.is_message_log}
+            if orphans
             else set()
         )
         for session_id in orphans:
@@ -265,16 +269,21 @@ class DataDirLoader:
             if row is not None and checksum_of(row.document) == snapshot.checksums[session_id]:
                 log.error("%s: its document is missing; recovered from the catalogue", session_id)
                 self._recovered(row.document, loaded)
-            elif session_id in quarantined:
-                recovered = session_from_log(session_id, path.read_bytes())
+                continue
+            if session_id in quarantined_documents:
+                recovered = session_from_log(session_id, self.files.read_bytes(path))
                 if recovered is not None:
                     log.error(
                         "%s: its document is lost; recovered from its message log", session_id
                     )
                     self._recovered(recovered, loaded)
-            else:
-                log.warning("%s: removing the message log of a session never created", session_id)
-                _remove_leftover(path)
+                    continue
+            self._sessions.quarantine(
+                path,
+                "a message log without a session (its document is lost, or a fork never "
+                "committed); `plue-sidecar doctor --recover` restores it",
+            )
+            loaded.quarantined.append(path.name)
 
     def _recovered(self, document: Session, loaded: LoadedData) -> None:
         loaded.recovered.append(document)
@@ -332,6 +341,13 @@ class DataDirLoader:
         log.warning("finishing an interrupted delete of %s", ", ".join(session_ids))
         self._remove_and_clear_tombstone(session_ids, high_water)
         return high_water
+
+    def _newest_in_quarantine(self) -> int:
+        """The newest id a file in quarantine holds: no new session may take it, so
+        that `doctor --recover` can bring that one back."""
+        return max(
+            (id_number(found.session_id) for found in self._sessions.quarantined()), default=0
+        )
 
     def _read_high_water(self) -> int:
         try:

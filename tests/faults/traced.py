@@ -140,3 +140,25 @@ def synced_after_failure(trace_log: Path, *paths: Path) -> bool:
         if wanted and ok and path == wanted[0]:
             wanted.pop(0)
     return not wanted
+
+
+def at_rename(trace_log: Path, data_dir: Path, when: int, inject: str) -> list[str]:
+    """The strace command that runs a process and, as it enters its `when`th rename
+    below `data_dir`, injects `inject`: "signal=KILL" (a crash at a chosen step of a
+    sequence of atomic writes and moves; the rename is not made) or "error=EIO" (the
+    rename fails)."""
+    return [
+        "strace",
+        "-f",
+        "-qq",
+        "-e",
+        "signal=none",
+        "-o",
+        str(trace_log),
+        "-P",
+        str(data_dir),
+        "-e",
+        "trace=/^rename",
+        "-e",
+        f"inject=/^rename:{inject}:when={when}",
+    ]

@@ -174,6 +174,13 @@ class DurableFiles:
     def stat(self, path: Path) -> os.stat_result:
         return self._at.lstat(path)
 
+    def names_in(self, directory: Path) -> list[str]:
+        """The names in `directory`, sorted (none when it does not exist)."""
+        try:
+            return sorted(self._at.listdir(directory))
+        except FileNotFoundError:
+            return []
+
     def check_root(self) -> None:
         """Raise `DataDirReplacedError`, now and from now on, once the root's path no
         longer leads to the directory attached."""

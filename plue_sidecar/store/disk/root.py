@@ -74,6 +74,13 @@ class Root:
         except (FileNotFoundError, NotADirectoryError):
             return False
 
+    def listdir(self, path: Path) -> list[str]:
+        fd = self.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            return os.listdir(fd)
+        finally:
+            os.close(fd)
+
     def open_for_reading(self, path: Path) -> BinaryIO:
         return os.fdopen(self.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
 

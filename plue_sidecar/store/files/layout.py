@@ -6,6 +6,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from plue_sidecar.session_format import SESSION_ID_PATTERN, id_number
 
@@ -76,6 +77,31 @@ def session_id_of(name: str) -> str | None:
         return None
     candidate = name[: -len(DOCUMENT_SUFFIX)]
     return candidate if _SESSION_ID.match(candidate) else None
+
+
+_QUARANTINED = re.compile(
+    rf"({SESSION_ID_PATTERN.strip('^$')})({re.escape(DOCUMENT_SUFFIX)}|{re.escape(LOG_SUFFIX)})"
+    r"\.[0-9]+"
+)
+"""A session's file in `quarantine/`: its own name, then when it was moved there (ms)."""
+
+
+class QuarantinedFile(NamedTuple):
+    name: str
+    """Its name in `quarantine/`."""
+    session_id: str
+    suffix: str
+    """`DOCUMENT_SUFFIX` or `LOG_SUFFIX`: what the file was."""
+
+    @property
+    def is_message_log(self) -> bool:
+        return self.suffix == LOG_SUFFIX
+
+
+def quarantined_file(name: str) -> QuarantinedFile | None:
+    """The session's file that was moved to quarantine under `name`, if one was."""
+    match = _QUARANTINED.fullmatch(name)
+    return QuarantinedFile(name, match.group(1), match.group(2)) if match else None
 
 
 _JOURNAL_FILE = re.compile(r"journal-(\d{6,})\.log")

@@ -5,7 +5,6 @@ it is left: a conversation is never dropped for want of its metadata."""
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 
 import orjson
@@ -42,8 +41,10 @@ class LogContents:
         return self.damage is None and self.keep_bytes < self.total_bytes
 
 
-def parse_log(data: bytes, session_id: str, acknowledged: int) -> LogContents:
-    """Parse records 1..`acknowledged`; anything after is an unacknowledged tail."""
+def parse_log(data: bytes, session_id: str, acknowledged: int | None) -> LogContents:
+    """Parse records 1..`acknowledged`; anything after is an unacknowledged tail. With
+    `acknowledged` None (a log without its session, which counts nothing) every whole
+    record is taken and none is missing."""
     contents = LogContents(total_bytes=len(data))
     offset = 0
     while offset < len(data):
@@ -60,14 +61,18 @@ def parse_log(data: bytes, session_id: str, acknowledged: int) -> LogContents:
             contents.damage = f"record {len(contents.records) + 1} of the message log is invalid"
             log.error("%s: %s; serving the session read-only", session_id, contents.damage)
             break
-        if record.seq > acknowledged:
+        if acknowledged is not None and record.seq > acknowledged:
             log.warning("%s: dropping unacknowledged message seq %d", session_id, record.seq)
             break
         contents.records.append(record)
         contents.sizes.append(end + 1 - offset)
         offset = end + 1
         contents.keep_bytes = offset
-    if contents.damage is None and len(contents.records) < acknowledged:
+    if (
+        contents.damage is None
+        and acknowledged is not None
+        and len(contents.records) < acknowledged
+    ):
         contents.damage = (
             f"message log holds {len(contents.records)} of {acknowledged} acknowledged messages"
         )
@@ -95,13 +100,23 @@ def encode_record_json(record_json: JsonObject) -> bytes:
 
 
 def session_from_log(session_id: str, data: bytes) -> Session | None:
-    """The session its log describes: titled by its first message's text, timed by its
-    first and last messages, counting every whole message (None if it holds none)."""
-    records = parse_log(data, session_id, sys.maxsize).records
+    """The session its log describes: titled by its first user message's text (what the
+    user asked reads as a title; an assistant's greeting before it does not), timed by
+    its first and last messages, counting every whole message (None if it holds none)."""
+    records = parse_log(data, session_id, None).records
     if not records:
         return None
     first, last = records[0], records[-1]
-    text = next((part.text for part in first.parts if isinstance(part, TextPart)), "")
+    text = next(
+        (
+            part.text
+            for record in records
+            if record.role == "user"
+            for part in record.parts
+            if isinstance(part, TextPart)
+        ),
+        "",
+    )
     title = " ".join(text.split())[:TITLE_LIMIT] or RECOVERED_TITLE
     return Session(
         schema_version=SESSION_SCHEMA_VERSION,

@@ -17,7 +17,7 @@ from plue_sidecar.gc_pause import collector_paused
 from plue_sidecar.models.records import MessageRecord, Session
 from plue_sidecar.store.disk.durable_io import DurableFiles
 from plue_sidecar.store.files.documents import document_bytes
-from plue_sidecar.store.files.layout import Layout
+from plue_sidecar.store.files.layout import Layout, QuarantinedFile, quarantined_file
 from plue_sidecar.store.files.message_log import LogContents, encode_record, parse_log
 from plue_sidecar.store.files.stamps import Stamp, stamp_of
 
@@ -50,6 +50,31 @@ class SessionFiles:
         target = self.layout.quarantine_dir / f"{path.name}.{int(time.time() * 1000)}"
         self.files.move(path, target)
         return target.name
+
+    def unquarantine(self, found: QuarantinedFile) -> None:
+        """Move a session's file back from quarantine to its place, durably in both
+        directories (whatever is in its place is replaced: the caller checks)."""
+        target = self.layout.session_dir(found.session_id) / f"{found.session_id}{found.suffix}"
+        self.files.ensure_directory(target.parent)
+        self.files.move(self.layout.quarantine_dir / found.name, target)
+
+    def has_files(self, session_id: str) -> bool:
+        """Whether the session's document or message log is in its place."""
+        for path in self.layout.files_of(session_id):
+            try:
+                self.files.stat(path)
+            except FileNotFoundError:
+                continue
+            return True
+        return False
+
+    def quarantined(self) -> list[QuarantinedFile]:
+        """Each session's file in quarantine, sorted by name."""
+        return [
+            found
+            for name in self.files.names_in(self.layout.quarantine_dir)
+            if (found := quarantined_file(name)) is not None
+        ]
 
     # --- message logs --------------------------------------------------------
 

@@ -48,12 +48,12 @@ def replay_journal(records: list[Record], sessions: dict[str, Session]) -> Journ
 
 
 def journaled_ids(records: list[Record]) -> frozenset[str]:
-    """Sessions the journal leaves alive: their message logs are not orphans."""
-    alive: set[str] = set()
+    """Sessions the journal names, alive or deleted: their message logs are not orphans
+    (the replay keeps the ones of the sessions it leaves alive and removes the others)."""
+    named: set[str] = set()
     for record in records:
         put = record.get("put")
         if isinstance(put, dict) and isinstance(put.get("id"), str):
-            alive.add(put["id"])
-        for session_id in record.get("delete", ()):
-            alive.discard(session_id)
-    return frozenset(alive)
+            named.add(put["id"])
+        named.update(record.get("delete", ()))
+    return frozenset(named)
