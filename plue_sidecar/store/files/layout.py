@@ -44,7 +44,7 @@ def bucket_of(session_id: str) -> str:
     """The directory below `sessions/` that holds a session's files ("2026/11"): the
     month its id was made in. A string, without `pathlib`, and remembered by the day:
     the catalogue asks it of every session it saves."""
-    if not _SESSION_ID.match(session_id):
+    if not _SESSION_ID.fullmatch(session_id):
         raise ValueError(f"not a session id: {session_id!r}")
     millis = id_number(session_id)
     day = millis // MILLIS_A_DAY  # a UTC day lies within one month
@@ -75,7 +75,7 @@ def session_id_of(name: str) -> str | None:
     if not name.endswith(DOCUMENT_SUFFIX) or name.endswith(LOG_SUFFIX):
         return None
     candidate = name[: -len(DOCUMENT_SUFFIX)]
-    return candidate if _SESSION_ID.match(candidate) else None
+    return candidate if _SESSION_ID.fullmatch(candidate) else None
 
 
 _JOURNAL_FILE = re.compile(r"journal-(\d{6,})\.log")
