@@ -159,6 +159,12 @@ class DurableFiles:
         self._at = Root(self.root)
         self._syncer.root = None
 
+    @property
+    def root_handle(self) -> Root:
+        """Where every path below the root is opened, read and listed: relative to the
+        root as it was locked once attached, else by its full path."""
+        return self._at
+
     def read_bytes(self, path: Path) -> bytes:
         return self._at.read_bytes(path)
 

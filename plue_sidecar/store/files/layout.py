@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
 from plue_sidecar.session_format import SESSION_ID_PATTERN, id_number
+from plue_sidecar.store.disk.root import Root
 
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 DOCUMENT_SUFFIX = ".json"
@@ -86,10 +86,10 @@ def journal_path(directory: Path, generation: int) -> Path:
     return directory / f"journal-{generation:06d}.log"
 
 
-def generations_in(directory: Path) -> list[tuple[int, Path]]:
+def generations_in(root: Root, directory: Path) -> list[tuple[int, Path]]:
     """Each journal generation's number and file in `directory`, oldest first."""
     try:
-        names = os.listdir(directory)
+        names = root.listdir(directory)
     except FileNotFoundError:
         return []
     found = [
