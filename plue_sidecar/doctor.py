@@ -24,6 +24,7 @@ from plue_sidecar.models.records import Session
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store.catalogue.catalogue import Catalogue, Entry, checksum_of
 from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.files.documents import read_document
 from plue_sidecar.store.files.layout import LOG_SUFFIX, Layout, quarantined_file, session_id_of
 from plue_sidecar.store.files.message_log import parse_log
@@ -58,9 +59,10 @@ def examine(data_dir: Path) -> Report:
             report.problems.append(_quarantined_problem(path))
     if layout.tombstone_file.exists():
         report.problems.append("an interrupted delete is pending (tombstone.json)")
-    sessions, stamps, logs = _read_documents(layout, report)
+    by_path = Root(data_dir)  # no lock is taken, no descriptor held: files are read by path
+    sessions, stamps, logs = _read_documents(by_path, layout, report)
     on_disk = dict(sessions)
-    journal = read_journal(layout.sessions_dir)
+    journal = read_journal(by_path, layout.sessions_dir)
     report.problems.extend(journal.problems)
     report.problems.extend(
         f"{torn} (an unacknowledged write, ignored at the next start)" for torn in journal.torn
@@ -109,20 +111,19 @@ def _repairs(layout: Layout) -> list[str]:
 
 
 def _read_documents(
-    layout: Layout, report: Report
+    root: Root, layout: Layout, report: Report
 ) -> tuple[dict[str, Session], dict[str, Stamp], list[str]]:
     sessions: dict[str, Session] = {}
     stamps: dict[str, Stamp] = {}
     logs: list[str] = []
-    for _, directory, _ in session_directories(layout.sessions_dir):
-        for file, stamp in files_with_stamps(directory):
-            name = file.name
+    for _, directory, _ in session_directories(root, layout.sessions_dir):
+        for name, stamp in files_with_stamps(root, directory):
             if name.startswith("."):
                 report.problems.append(f"leftover temporary file: {name}")
             elif name.endswith(LOG_SUFFIX):
                 logs.append(name.removesuffix(LOG_SUFFIX))
             elif (session_id := session_id_of(name)) is not None:
-                read = read_document(Path(file.path), session_id)
+                read = read_document(root, directory / name, session_id)
                 if read.session is None:
                     report.problems.append(f"{name}: {read.problem}")
                     continue

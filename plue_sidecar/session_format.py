@@ -6,7 +6,9 @@ the catalogue's head before the models are imported.
 
 from __future__ import annotations
 
-SESSION_ID_PATTERN = r"^session_[0-9]{13,32}$"
+SESSION_ID_PATTERN = r"session_[0-9]{13,32}"
+"""A whole session id, unanchored: match it with `re.fullmatch` (with `re.match`, `$`
+also matches before a trailing newline)."""
 SESSION_ID_PREFIX = "session_"
 SESSION_SCHEMA_VERSION = 1
 

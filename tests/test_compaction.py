@@ -13,6 +13,7 @@ import pytest
 
 from plue_sidecar.models.records import Session
 from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.files.layout import generations_in, journal_path
 from plue_sidecar.store.journal.compaction import compact_generations
 from plue_sidecar.store.journal.journal import Journal, Record, encode, read_journal
@@ -30,6 +31,12 @@ def replay_of(generations: list[tuple[int, bytes]]) -> tuple[dict[str, Session],
     sessions = {IDS[0]: Session(1, IDS[0], None, "on disk", 1, 2, 0, False, None, None, None)}
     replay = replay_journal(records, sessions)
     return sessions, replay
+
+
+def generations_on_disk(directory: Path) -> list[tuple[int, bytes]]:
+    return [
+        (number, path.read_bytes()) for number, path in generations_in(Root(directory), directory)
+    ]
 
 
 def _records(data: bytes) -> list[Record]:
@@ -99,12 +106,12 @@ def test_the_journal_rewrites_older_generations_and_keeps_appending(tmp_path: Pa
     journal.end_generations_at(1)
     for title in ("a", "b", "c"):
         journal.append({"put": document(IDS[1], title)}).result(5)
-    assert [number for number, _ in generations_in(tmp_path)] == [1, 2, 3]
-    before = replay_of([(n, p.read_bytes()) for n, p in generations_in(tmp_path)])
+    assert [number for number, _ in generations_on_disk(tmp_path)] == [1, 2, 3]
+    before = replay_of(generations_on_disk(tmp_path))
     assert journal.rewrite_generations(compact_generations) > 0
     journal.append({"delete": [IDS[1]], "highWater": 1}).result(5)
     journal.close()
-    contents = read_journal(tmp_path)
+    contents = read_journal(Root(tmp_path), tmp_path)
     assert contents.records == [
         {"put": document(IDS[1], "c")},
         {"delete": [IDS[1]], "highWater": 1},
@@ -130,7 +137,7 @@ def test_a_compaction_that_fails_half_way_leaves_a_journal_that_replays_the_same
         journal.append({"put": document(session_id, "a")}).result(5)
     for session_id in IDS[1:5]:
         journal.append({"delete": [session_id], "highWater": 1}).result(5)
-    on_disk = [(n, p.read_bytes()) for n, p in generations_in(tmp_path)]
+    on_disk = generations_on_disk(tmp_path)
     expected = replay_of(on_disk)
     real_write = DurableFiles.write_atomic
     calls = 0
@@ -144,12 +151,12 @@ def test_a_compaction_that_fails_half_way_leaves_a_journal_that_replays_the_same
 
     with mock.patch.object(DurableFiles, "write_atomic", fail_the_second), pytest.raises(OSError):
         journal.rewrite_generations(compact_generations)
-    after = [(n, p.read_bytes()) for n, p in generations_in(tmp_path)]
+    after = generations_on_disk(tmp_path)
     assert after != on_disk
     assert replay_of(after) == expected
     assert journal.rewrite_generations(compact_generations) > 0
     journal.close()
-    assert replay_of([(n, p.read_bytes()) for n, p in generations_in(tmp_path)]) == expected
+    assert replay_of(generations_on_disk(tmp_path)) == expected
 
 
 def test_compaction_drops_the_zeros_a_crash_left_in_an_older_generation(
@@ -162,4 +169,4 @@ def test_compaction_drops_the_zeros_a_crash_left_in_an_older_generation(
     assert journal.rewrite_generations(compact_generations) == len(put) + 5000
     journal.close()
     assert journal_path(tmp_path, 1).read_bytes() == put
-    assert read_journal(tmp_path).problems == []
+    assert read_journal(Root(tmp_path), tmp_path).problems == []

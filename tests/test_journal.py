@@ -14,6 +14,7 @@ import pytest
 
 from plue_sidecar.store.disk import durable_io
 from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.disk.uninterrupted import Uninterrupted
 from plue_sidecar.store.files.layout import journal_path
 from plue_sidecar.store.journal.journal import Journal, encode, read_journal
@@ -30,7 +31,7 @@ def test_records_come_back_in_order_across_generations(tmp_path: Path) -> None:
     journal.append({"n": 2}).result(5)
     journal.append({"n": 3}).result(5)
     journal.close()
-    contents = read_journal(tmp_path)
+    contents = read_journal(Root(tmp_path), tmp_path)
     assert contents.records == [{"n": 1}, {"n": 2}, {"n": 3}]
     assert contents.generations == [1, 2]
     assert contents.next_generation == 3
@@ -38,8 +39,8 @@ def test_records_come_back_in_order_across_generations(tmp_path: Path) -> None:
 
 
 def test_an_empty_or_missing_directory_has_no_records(tmp_path: Path) -> None:
-    assert read_journal(tmp_path / "missing").next_generation == 1
-    assert read_journal(tmp_path).records == []
+    assert read_journal(Root(tmp_path), tmp_path / "missing").next_generation == 1
+    assert read_journal(Root(tmp_path), tmp_path).records == []
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ def test_a_torn_last_record_is_an_unacknowledged_write_not_damage(
     tmp_path: Path, tail: bytes
 ) -> None:
     journal_path(tmp_path, 1).write_bytes(encode({"n": 1}) + encode({"n": 2}) + tail)
-    contents = read_journal(tmp_path)
+    contents = read_journal(Root(tmp_path), tmp_path)
     assert contents.records == [{"n": 1}, {"n": 2}]
     assert contents.problems == []
     assert contents.torn == ["journal-000001.log ends in a record cut short"]
@@ -63,7 +64,7 @@ def test_a_torn_last_record_is_an_unacknowledged_write_not_damage(
 def test_a_last_record_that_fails_its_check_is_torn(tmp_path: Path) -> None:
     bad = encode({"n": 2}).replace(b"2", b"7")
     journal_path(tmp_path, 1).write_bytes(encode({"n": 1}) + bad)
-    contents = read_journal(tmp_path)
+    contents = read_journal(Root(tmp_path), tmp_path)
     assert contents.records == [{"n": 1}]
     assert contents.torn == ["journal-000001.log ends in a record that fails its check"]
 
@@ -71,7 +72,7 @@ def test_a_last_record_that_fails_its_check_is_torn(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", [b"garbage", b"", b"zzzzzzzz {}", b"00000000 []"])
 def test_a_damaged_record_in_the_middle_is_skipped_and_reported(tmp_path: Path, bad: bytes) -> None:
     journal_path(tmp_path, 1).write_bytes(encode({"n": 1}) + bad + b"\n" + encode({"n": 3}))
-    contents = read_journal(tmp_path)
+    contents = read_journal(Root(tmp_path), tmp_path)
     assert contents.records == [{"n": 1}, {"n": 3}]
     assert contents.problems == ["journal-000001.log: record 2 is damaged and was skipped"]
     assert contents.torn == []
@@ -104,7 +105,7 @@ def test_concurrent_appends_share_syncs_and_each_waits_for_its_own(tmp_path: Pat
         for thread in threads:
             thread.join(30)
     journal.close()
-    records = read_journal(tmp_path).records
+    records = read_journal(Root(tmp_path), tmp_path).records
     expected = [(n, k) for n in range(32) for k in range(10)]
     assert sorted((r["n"], r["k"]) for r in records) == expected
     assert syncs < len(records)
@@ -124,7 +125,7 @@ def test_a_failed_write_fails_its_batch_and_leaves_the_journal_as_it_was(
     assert journal_path(tmp_path, 1).read_bytes() == before
     journal.append({"n": 3}).result(5)
     journal.close()
-    assert read_journal(tmp_path).records == [{"n": 1}, {"n": 3}]
+    assert read_journal(Root(tmp_path), tmp_path).records == [{"n": 1}, {"n": 3}]
 
 
 def test_a_failed_sync_fails_its_batch_and_cuts_the_records_back(tmp_path: Path) -> None:
@@ -138,7 +139,7 @@ def test_a_failed_sync_fails_its_batch_and_cuts_the_records_back(tmp_path: Path)
     ):
         journal.append({"n": 2}).result(5)
     journal.close()
-    assert read_journal(tmp_path).records == [{"n": 1}]
+    assert read_journal(Root(tmp_path), tmp_path).records == [{"n": 1}]
 
 
 @pytest.mark.parametrize("failure", [ValueError("a bug"), MemoryError()])
@@ -156,7 +157,7 @@ def test_an_unexpected_error_fails_its_batch_and_the_journal_goes_on(
     assert raised.value.errno == errno.EIO
     journal.append({"n": 3}).result(5)
     journal.close()
-    assert read_journal(tmp_path).records == [{"n": 1}, {"n": 3}]
+    assert read_journal(Root(tmp_path), tmp_path).records == [{"n": 1}, {"n": 3}]
 
 
 def test_removing_covered_generations_keeps_the_newer_ones(tmp_path: Path) -> None:
@@ -167,7 +168,7 @@ def test_removing_covered_generations_keeps_the_newer_ones(tmp_path: Path) -> No
     journal.rotate()
     journal.append({"n": 3}).result(5)
     journal.remove_through(5)
-    assert read_journal(tmp_path).generations == [6]
+    assert read_journal(Root(tmp_path), tmp_path).generations == [6]
     journal.close()
 
 
@@ -198,7 +199,7 @@ def test_a_generation_is_written_over_zeros_and_synced_without_its_metadata(
     assert len(on_disk) == 64 * 1024  # zeros ahead, written once
     assert on_disk.rstrip(b"\0") == b"".join(encode({"n": n}) for n in range(5))
     assert (len(full), len(data_only)) == (1, 4)
-    assert read_journal(tmp_path).records == [{"n": n} for n in range(5)]
+    assert read_journal(Root(tmp_path), tmp_path).records == [{"n": n} for n in range(5)]
     journal.close()
     assert journal_path(tmp_path, 1).read_bytes() == on_disk.rstrip(b"\0")
 
@@ -207,7 +208,7 @@ def test_zeros_at_the_end_of_a_generation_are_room_not_records(tmp_path: Path) -
     records = encode({"n": 1}) + encode({"n": 2})
     journal_path(tmp_path, 1).write_bytes(records + bytes(4096))
     journal_path(tmp_path, 2).write_bytes(encode({"n": 3}) + bytes(1))
-    contents = read_journal(tmp_path)
+    contents = read_journal(Root(tmp_path), tmp_path)
     assert contents.records == [{"n": 1}, {"n": 2}, {"n": 3}]
     assert (contents.problems, contents.torn) == ([], [])
 
@@ -228,7 +229,7 @@ BIG = {"n": 3, "text": "x" * 600}
 def test_a_power_cut_in_the_zeros_is_a_torn_last_record(tmp_path: Path, landed: bytes) -> None:
     acknowledged = encode({"n": 1}) + encode({"n": 2})
     journal_path(tmp_path, 1).write_bytes(acknowledged + landed + bytes(4096))
-    contents = read_journal(tmp_path)
+    contents = read_journal(Root(tmp_path), tmp_path)
     assert contents.problems == []
     assert len(contents.torn) == 1
     # What follows the cut was never acknowledged: at most the whole records it holds.
@@ -237,7 +238,7 @@ def test_a_power_cut_in_the_zeros_is_a_torn_last_record(tmp_path: Path, landed: 
 
 def test_a_power_cut_that_left_nothing_over_the_zeros_is_a_clean_end(tmp_path: Path) -> None:
     journal_path(tmp_path, 1).write_bytes(encode({"n": 1}) + bytes(4096))
-    contents = read_journal(tmp_path)
+    contents = read_journal(Root(tmp_path), tmp_path)
     assert (contents.records, contents.problems, contents.torn) == ([{"n": 1}], [], [])
 
 
@@ -291,7 +292,7 @@ def test_a_disk_without_room_for_the_zeros_gets_the_records_alone(tmp_path: Path
         assert journal_path(tmp_path, 1).read_bytes() == encode({"n": 1})
         journal.append({"n": 2}).result(5)
     journal.close()
-    assert read_journal(tmp_path).records == [{"n": 1}, {"n": 2}]
+    assert read_journal(Root(tmp_path), tmp_path).records == [{"n": 1}, {"n": 2}]
 
 
 async def test_waiters_on_a_loop_are_released_with_their_generation(tmp_path: Path) -> None:
@@ -305,7 +306,7 @@ async def test_waiters_on_a_loop_are_released_with_their_generation(tmp_path: Pa
         failed = await asyncio.gather(journal.append_on_loop({"n": 99}), return_exceptions=True)
     assert isinstance(failed[0], OSError) and failed[0].errno == errno.EIO
     journal.close()
-    assert read_journal(tmp_path).records == [{"n": n} for n in range(20)]
+    assert read_journal(Root(tmp_path), tmp_path).records == [{"n": n} for n in range(20)]
 
 
 async def test_a_write_cancelled_while_it_waits_for_its_sync_still_ends_with_it(
@@ -323,4 +324,4 @@ async def test_a_write_cancelled_while_it_waits_for_its_sync_still_ends_with_it(
     task.cancel()
     assert await task == (2, True)
     journal.close()
-    assert read_journal(tmp_path).records == [{"n": 1}]
+    assert read_journal(Root(tmp_path), tmp_path).records == [{"n": 1}]

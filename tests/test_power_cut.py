@@ -17,6 +17,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.files.layout import generations_in
 from plue_sidecar.store.journal.journal import read_journal
 from tests.faults.capabilities import loop_mount_problem, require
@@ -154,9 +155,9 @@ async def test_a_power_cut_in_the_journals_preallocated_zeros_loses_nothing_ackn
         image.unmount()
         image.mount()
         sessions = data_dir / "sessions"
-        journal = read_journal(sessions)
+        journal = read_journal(Root(data_dir), sessions)
         assert journal.problems == []
-        tails = [path.read_bytes() for _, path in generations_in(sessions)]
+        tails = [path.read_bytes() for _, path in generations_in(Root(data_dir), sessions)]
         assert any(tail.endswith(b"\0") for tail in tails), "no zeros ahead at the cut"
         restarted = await SidecarProcess.start(data_dir)
         await restarted.initialize()

@@ -6,6 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 from pygls.exceptions import JsonRpcException
 
@@ -19,6 +20,7 @@ from tests.harness.client import WAIT_SECONDS, SidecarProcess
 SESSION_ID = re.compile(r"^session_[0-9]{13,}$")
 HELD_SECONDS = 5
 """How long a held journal sync waits: the requests sent meanwhile all reach it."""
+TEXT = [{"type": "text", "text": "hello"}]
 
 
 def session_files(data_dir: Path, session_id: str) -> list[Path]:
@@ -93,6 +95,7 @@ async def test_create_under_a_parent_deleted_while_it_waits_is_parent_not_found(
         "session_12345678901234/..",
         "session_1234567890123/",
         "/tmp/session_1234567890123",
+        "session_1234567890123\n",
         "",
         17,
     ],
@@ -108,6 +111,37 @@ async def test_ids_that_are_not_session_ids_are_invalid_params_and_touch_no_file
     failure = await sidecar.failure("session/delete", {"sessionId": bad_id})
     assert failure.code == errors.INVALID_PARAMS
     assert paths_but_the_reserve(data_dir) == before
+
+
+async def test_a_file_named_like_a_session_s_but_for_a_newline_is_a_stray_file(
+    start_sidecar: StartSidecar, data_dir: Path
+) -> None:
+    """`session_<ms>\\n.json` names no session (nor does such a `.messages.jsonl`): in a
+    month's directory it is what any stray file is there, neither loaded, moved to
+    quarantine, nor removed."""
+    first = await start_sidecar()
+    real = await first.call("session/create", {"title": "real"})
+    await first.call("message/append", {"sessionId": real["id"], "role": "user", "parts": TEXT})
+    await first.stop()
+    (document,) = session_files(data_dir, f"{real['id']}.json")
+    (log,) = session_files(data_dir, f"{real['id']}.messages.jsonl")
+    lookalike = f"session_{int(real['id'].removeprefix('session_')) + 1}\n"
+    as_document = orjson.dumps({**orjson.loads(document.read_bytes()), "id": lookalike})
+    strays = {
+        document.with_name(f"{lookalike}.json"): as_document,
+        document.with_name(f"{lookalike}.messages.jsonl"): log.read_bytes(),
+        document.with_name("notes.json"): as_document,
+        document.with_name("notes.messages.jsonl"): log.read_bytes(),
+    }
+    for path, data in strays.items():
+        path.write_bytes(data)
+    second = await start_sidecar()
+    await second.until_loaded()
+    page = await second.call("session/list", {})
+    assert [s["id"] for s in page["sessions"]] == [real["id"]]
+    await second.stop()
+    assert {path: path.read_bytes() for path in strays} == strays
+    assert not (data_dir / "quarantine").exists()
 
 
 def paths_but_the_reserve(data_dir: Path) -> list[str]:

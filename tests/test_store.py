@@ -25,7 +25,7 @@ from plue_sidecar.store.disk import durable_io
 from plue_sidecar.store.disk.durable_io import DirectorySyncer, DurableFiles
 from plue_sidecar.store.disk.lock import DataDirLock, DataDirLockedError
 from plue_sidecar.store.disk.root import Root
-from plue_sidecar.store.files.layout import Layout, bucket_of
+from plue_sidecar.store.files.layout import Layout, bucket_of, session_id_of
 from plue_sidecar.store.files.message_log import encode_record, parse_log
 from plue_sidecar.store.files.stamps import quiet_before, stamp_of
 from plue_sidecar.store.session_store import SessionStore
@@ -412,6 +412,14 @@ def test_paths_are_only_built_from_session_ids(tmp_path: Path) -> None:
         "session_99999999999999999999",
     ):
         assert layout.session_dir(session_id) == layout.sessions_dir / bucket_of(session_id)
+
+
+def test_a_name_with_a_newline_after_the_id_is_not_a_session_s() -> None:
+    session_id = "session_1795000000000"
+    assert session_id_of(f"{session_id}.json") == session_id
+    assert session_id_of(f"{session_id}\n.json") is None
+    with pytest.raises(ValueError):
+        bucket_of(f"{session_id}\n")
 
 
 _PART = st.sampled_from(["data", "sessions", "2026", "x.json", "..", ".", "datax", "d"])

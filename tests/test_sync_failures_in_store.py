@@ -123,7 +123,7 @@ def test_a_journal_generation_whose_sync_failed_is_rewritten_with_what_was_ackno
     journal.append({"n": 3}).result(5)
     assert path.stat().st_ino != inode, "the file was not rewritten"
     journal.close()
-    assert read_journal(tmp_path).records == [{"n": 1}, {"n": 3}]
+    assert read_journal(Root(tmp_path), tmp_path).records == [{"n": 1}, {"n": 3}]
 
 
 def test_nothing_is_acknowledged_until_an_unknown_generation_is_rewritten(
@@ -147,7 +147,7 @@ def test_nothing_is_acknowledged_until_an_unknown_generation_is_rewritten(
         journal.append({"n": 4}).result(5)  # generation 1 cannot be rewritten yet
     journal.append({"n": 5}).result(5)
     journal.close()
-    assert read_journal(tmp_path).records == [{"n": 1}, {"n": 5}]
+    assert read_journal(Root(tmp_path), tmp_path).records == [{"n": 1}, {"n": 5}]
 
 
 def test_a_first_append_that_fails_leaves_no_file(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from plue_sidecar.runners.names import launch_runner_specs, runner_specs
 from plue_sidecar.settings import Settings
 from plue_sidecar.store.catalogue.head import RawHead, trusted_head
 from plue_sidecar.store.disk.lock import LOCK_FILE, DataDirLock, DataDirLockedError
-from plue_sidecar.store.disk.root import DIR_MODE
+from plue_sidecar.store.disk.root import DIR_MODE, Root
 from plue_sidecar.store.files.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,9 @@ class EarlyStart:
             return
         self._lock = lock
         try:
-            head = trusted_head(Layout(data_dir))
-            if head is None and set(os.listdir(data_dir)) <= {LOCK_FILE}:
+            # Read through the directory locked: its path may lead elsewhere by now.
+            head = trusted_head(Root(data_dir, lock.dir_fd), Layout(data_dir))
+            if head is None and set(os.listdir(lock.dir_fd)) <= {LOCK_FILE}:
                 head = EMPTY_HEAD
             runners = sorted(runner_specs(launch_runner_specs(self._settings)))
         except Exception as exc:

@@ -9,7 +9,9 @@ from pydantic.alias_generators import to_camel
 
 from plue_sidecar.session_format import SESSION_ID_PATTERN
 
-SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN, max_length=40)]
+SessionId = Annotated[str, StringConstraints(pattern=rf"^{SESSION_ID_PATTERN}$", max_length=40)]
+"""Anchored: pydantic searches its pattern (in Rust's regex, where `$` is the end of the
+text, never before a trailing newline)."""
 MessageId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Millis = int

@@ -6,14 +6,15 @@ delete interrupted by a crash is finished; damaged documents go to quarantine; t
 journal is replayed on top. A message log whose document is gone becomes a session
 again: from the catalogue's row when it has one, else from the log itself when its
 document was quarantined; any other goes to quarantine too (`doctor --recover` brings it
-back). The store (`SessionStore.open`) holds the lock meanwhile.
+back). The store (`SessionStore.open`) holds the lock meanwhile, and every file is read
+through the directory it locked (`DurableFiles.root_handle`), never by its path, which
+may lead elsewhere by now.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from array import array
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
@@ -34,6 +35,7 @@ from plue_sidecar.store.catalogue.catalogue import (
 )
 from plue_sidecar.store.catalogue.head import completed_migration, trusted_head
 from plue_sidecar.store.catalogue.stamp_rows import StampRows
+from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.files.documents import read_document
 from plue_sidecar.store.files.layout import LOG_SUFFIX, session_id_of
 from plue_sidecar.store.files.message_log import session_from_log
@@ -85,12 +87,16 @@ class DataDirLoader:
         self.layout = sessions.layout
         self.files = sessions.files
 
+    @property
+    def _root(self) -> Root:
+        return self.files.root_handle
+
     def load(self) -> LoadedData:
         high_water = self._finish_interrupted_delete()
-        journal = read_journal(self.layout.sessions_dir)
-        migrations_done = completed_migration(self.layout) >= SESSION_SCHEMA_VERSION
+        journal = read_journal(self._root, self.layout.sessions_dir)
+        migrations_done = completed_migration(self._root, self.layout) >= SESSION_SCHEMA_VERSION
         loaded = self._load_documents(migrations_done, journaled_ids(journal.records))
-        if not migrations_done or not self.layout.migration_marker.exists():
+        if not migrations_done or not self._root.lexists(self.layout.migration_marker):
             self._write_back_migrated(loaded)
         for session in loaded.recovered:
             session.stamp = self._sessions.save_session(session)
@@ -110,7 +116,7 @@ class DataDirLoader:
 
     def head(self) -> Head | None:
         """The catalogue's head when it alone describes the newest sessions."""
-        raw = trusted_head(self.layout)
+        raw = trusted_head(self._root, self.layout)
         if raw is None:
             return None
         try:
@@ -172,7 +178,9 @@ class DataDirLoader:
         loaded.stamp_rows = snapshot.rows
         seen: set[str] = set()
         trusted: list[list[str]] = []
-        for relative, directory, mtime_ns in session_directories(self.layout.sessions_dir):
+        for relative, directory, mtime_ns in session_directories(
+            self._root, self.layout.sessions_dir
+        ):
             seen.add(relative)
             if snapshot.trusts(relative, mtime_ns):
                 recorded = snapshot.directories[relative]
@@ -212,15 +220,15 @@ class DataDirLoader:
         rows = {entry.document.id: entry for entry in snapshot.entries(relative)}
         present: set[str] = set()
         logs: list[str] = []
-        for file, stamp in files_with_stamps(directory):
-            if file.name.startswith("."):
-                if file.name.endswith(".tmp"):
-                    _remove_leftover(Path(file.path))
+        for name, stamp in files_with_stamps(self._root, directory):
+            if name.startswith("."):
+                if name.endswith(".tmp"):
+                    self._remove_leftover(directory / name)
                 continue
-            if file.name.endswith(LOG_SUFFIX):
-                logs.append(file.name.removesuffix(LOG_SUFFIX))
+            if name.endswith(LOG_SUFFIX):
+                logs.append(name.removesuffix(LOG_SUFFIX))
                 continue
-            session_id = session_id_of(file.name)
+            session_id = session_id_of(name)
             if session_id is None:
                 continue
             present.add(session_id)
@@ -230,10 +238,10 @@ class DataDirLoader:
                 loaded.unverified.add(session_id, snapshot.checksums[session_id])
                 continue
             loaded.documents_read += 1
-            document = self._read_or_quarantine(Path(file.path), session_id, loaded)
+            document = self._read_or_quarantine(directory / name, session_id, loaded)
             if document is not None:
                 self._accept(document, stamp, loaded)
-            elif loaded.quarantined and loaded.quarantined[-1] == file.name:
+            elif loaded.quarantined and loaded.quarantined[-1] == name:
                 present.discard(session_id)  # its log is recovered below
         self._recover_or_quarantine_orphan_logs(
             directory,
@@ -271,7 +279,7 @@ class DataDirLoader:
                 self._recovered(row.document, loaded)
                 continue
             if session_id in quarantined_documents:
-                recovered = session_from_log(session_id, self.files.read_bytes(path))
+                recovered = session_from_log(session_id, self._root.read_bytes(path))
                 if recovered is not None:
                     log.error(
                         "%s: its document is lost; recovered from its message log", session_id
@@ -284,6 +292,10 @@ class DataDirLoader:
                 "committed); `plue-sidecar doctor --recover` restores it",
             )
             loaded.quarantined.append(path.name)
+
+    def _remove_leftover(self, path: Path) -> None:
+        with contextlib.suppress(OSError):
+            self._root.unlink(path)
 
     def _recovered(self, document: Session, loaded: LoadedData) -> None:
         loaded.recovered.append(document)
@@ -303,7 +315,7 @@ class DataDirLoader:
     def _read_or_quarantine(
         self, path: Path, session_id: str, loaded: LoadedData
     ) -> Session | None:
-        read = read_document(path, session_id)
+        read = read_document(self._root, path, session_id)
         if read.session is None:
             if read.version > SESSION_SCHEMA_VERSION:
                 log.error(
@@ -326,10 +338,12 @@ class DataDirLoader:
 
     def _finish_interrupted_delete(self) -> int:
         path = self.layout.tombstone_file
-        if not path.exists():
+        try:
+            raw = self._root.read_bytes(path)
+        except FileNotFoundError:
             return 0
         try:
-            tombstone = orjson.loads(path.read_bytes())
+            tombstone = orjson.loads(raw)
             listed = tombstone["sessionIds"]
             session_ids = [sid for sid in listed if session_id_of(f"{sid}.json")]
             high_water = int(tombstone["highWater"])
@@ -351,7 +365,7 @@ class DataDirLoader:
 
     def _read_high_water(self) -> int:
         try:
-            return int(orjson.loads(self.layout.state_file.read_bytes())["highWater"])
+            return int(orjson.loads(self._root.read_bytes(self.layout.state_file))["highWater"])
         except FileNotFoundError:
             return 0
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -366,8 +380,3 @@ def _id_numbers(sessions: list[Session]) -> array[int] | None:
         return array("Q", map(int, map(_ID_DIGITS, map(attrgetter("id"), sessions))))
     except OverflowError:
         return None
-
-
-def _remove_leftover(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import threading
 
 from plue_sidecar.store.journal.compaction import compact_generations
@@ -60,12 +59,12 @@ class SpaceReserve:
         """Size the reserve for this disk; without its file and without room for it and
         as much again (a last run released it on a full disk), start low on space.
         Cheap: no write, so the start does not wait for the disk."""
-        layout = self._store.layout
-        disk = os.statvfs(layout.data_dir)
+        root = self._store.files.root_handle
+        disk = root.statvfs()
         with self._lock:
             self.size = min(LARGEST_RESERVE, disk.f_blocks * disk.f_frsize // SHARE_OF_DISK)
             self._low_on_space = (
-                not os.path.lexists(layout.reserve_file)
+                not root.lexists(self._store.layout.reserve_file)
                 and disk.f_bavail * disk.f_frsize < 2 * self.size
             )
             # The journal may hold the deletes of a last run, not yet compacted.
@@ -81,7 +80,7 @@ class SpaceReserve:
         path = self._store.layout.reserve_file
         with self._lock:
             self._remove_unfinished_reserves()
-            if os.path.lexists(path):
+            if self._store.files.root_handle.lexists(path):
                 self._held = True
                 return
             if self._low_on_space or not self.size:
@@ -101,7 +100,7 @@ class SpaceReserve:
         data_dir, reserve = self._store.layout.data_dir, self._store.layout.reserve_file
         unfinished = [
             data_dir / name
-            for name in os.listdir(data_dir)
+            for name in self._store.files.root_handle.listdir(data_dir)
             if name.startswith(f".{reserve.name}.") and name.endswith(".tmp")
         ]
         if unfinished:
@@ -164,7 +163,7 @@ class SpaceReserve:
         return freed
 
     def _free_bytes(self) -> int:
-        disk = os.statvfs(self._store.layout.data_dir)
+        disk = self._store.files.root_handle.statvfs()
         return disk.f_bavail * disk.f_frsize
 
 

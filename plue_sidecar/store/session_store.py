@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +115,7 @@ class SessionStore:
         """Refuse a checkpoint the disk has no room for before it writes anything: one
         that failed half-way would keep the documents it wrote and use up the room the
         journal needs (a disk that reports no size is trusted)."""
-        disk = os.statvfs(self.layout.data_dir)
+        disk = self.files.root_handle.statvfs()
         block = disk.f_frsize or disk.f_bsize
         if not disk.f_blocks or not block:
             return
@@ -164,7 +163,7 @@ class SessionStore:
             time.sleep((due - now) / 1e9 + 0.001)
 
     def directory_mtimes(self) -> dict[str, int]:
-        return directory_mtimes(self.layout)
+        return directory_mtimes(self.files.root_handle, self.layout)
 
 
 @dataclass

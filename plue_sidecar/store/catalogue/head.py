@@ -15,6 +15,7 @@ import orjson
 
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
 from plue_sidecar.store.catalogue.rows import is_int, is_row
+from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.files.layout import Layout, generations_in
 from plue_sidecar.store.files.stamps import quiet_before, session_directories
 
@@ -41,18 +42,20 @@ def parse_head_line(line: bytes) -> RawHead | None:
     return raw
 
 
-def directory_mtimes(layout: Layout) -> dict[str, int]:
+def directory_mtimes(root: Root, layout: Layout) -> dict[str, int]:
     """Each `<yyyy>/<mm>` session directory's mtime, by its relative name."""
-    return {relative: mtime for relative, _, mtime in session_directories(layout.sessions_dir)}
+    return {
+        relative: mtime for relative, _, mtime in session_directories(root, layout.sessions_dir)
+    }
 
 
-def completed_migration(layout: Layout) -> int:
+def completed_migration(root: Root, layout: Layout) -> int:
     """The schema version every document has been migrated to (0 when unknown)."""
     try:
-        return int(orjson.loads(layout.migration_marker.read_bytes())["completed"])
+        return int(orjson.loads(root.read_bytes(layout.migration_marker))["completed"])
     except FileNotFoundError:
         # A data directory without sessions has nothing to migrate.
-        return SESSION_SCHEMA_VERSION if not layout.sessions_dir.exists() else 0
+        return SESSION_SCHEMA_VERSION if not root.lexists(layout.sessions_dir) else 0
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         log.error("the migration marker is unreadable; checking every document again")
         return 0
@@ -73,21 +76,22 @@ def trusts_all(raw: RawHead, on_disk: dict[str, int]) -> bool:
     )
 
 
-def trusted_head(layout: Layout) -> RawHead | None:
+def trusted_head(root: Root, layout: Layout) -> RawHead | None:
     """The head when it alone describes the newest sessions: a clean last exit (nothing
     in the journal, no delete unfinished, every document migrated) and every directory
-    unchanged since; else None. The data directory's lock must be held."""
+    unchanged since; else None. The data directory's lock must be held (`root` is the
+    directory as it was locked)."""
     if (
-        layout.tombstone_file.exists()
-        or generations_in(layout.sessions_dir)
-        or completed_migration(layout) < SESSION_SCHEMA_VERSION
-        or not layout.migration_marker.exists()
+        root.lexists(layout.tombstone_file)
+        or generations_in(root, layout.sessions_dir)
+        or completed_migration(root, layout) < SESSION_SCHEMA_VERSION
+        or not root.lexists(layout.migration_marker)
     ):
         return None
     try:
-        with open(layout.catalogue_file, "rb") as file:
+        with root.open_for_reading(layout.catalogue_file) as file:
             raw = parse_head_line(file.readline())
-        if raw is None or not trusts_all(raw, directory_mtimes(layout)):
+        if raw is None or not trusts_all(raw, directory_mtimes(root, layout)):
             return None
         _check_rows(raw)
     except FileNotFoundError:

@@ -165,6 +165,12 @@ class DurableFiles:
         """Open paths by their full name again (the root's descriptor is closed)."""
         self._at = Root(self.root)
 
+    @property
+    def root_handle(self) -> Root:
+        """Where every path below the root is opened, read and listed: relative to the
+        root as it was locked once attached, else by its full path."""
+        return self._at
+
     def read_bytes(self, path: Path) -> bytes:
         return self._at.read_bytes(path)
 

@@ -1,12 +1,14 @@
 """The root of a data directory as it was opened: every path below it is opened
-relative to that directory's descriptor, so a write lands in the directory the sidecar
-locked even when its path has since been moved, deleted or replaced (by a directory
-another sidecar may hold)."""
+relative to that directory's descriptor, so a read or a write reaches the directory the
+sidecar locked even when its path has since been moved, deleted or replaced (by a
+directory another sidecar may hold)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -74,19 +76,44 @@ class Root:
         except (FileNotFoundError, NotADirectoryError):
             return False
 
-    def listdir(self, path: Path) -> list[str]:
-        fd = self.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            return os.listdir(fd)
-        finally:
-            os.close(fd)
-
     def open_for_reading(self, path: Path) -> BinaryIO:
         return os.fdopen(self.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
 
     def read_bytes(self, path: Path) -> bytes:
         with self.open_for_reading(path) as file:
             return file.read()
+
+    @contextlib.contextmanager
+    def scandir(self, directory: Path) -> Iterator[Iterator[os.DirEntry[str]]]:
+        """`os.scandir` of `directory`. Below a descriptor each entry's `path` is its bare
+        name (build paths from `directory`), and its `stat()` asks the directory's own
+        descriptor, as cheap as the stat of a full path."""
+        if self.fd is None:
+            with os.scandir(directory) as entries:
+                yield entries
+            return
+        fd = self.open(directory, _DIRECTORY_FLAGS)
+        try:
+            with os.scandir(fd) as entries:
+                yield entries
+        finally:
+            os.close(fd)
+
+    def listdir(self, directory: Path) -> list[str]:
+        if self.fd is None:
+            return os.listdir(directory)
+        fd = self.open(directory, _DIRECTORY_FLAGS)
+        try:
+            return os.listdir(fd)
+        finally:
+            os.close(fd)
+
+    def statvfs(self) -> os.statvfs_result:
+        """The file system the root is on."""
+        return os.statvfs(self.path if self.fd is None else self.fd)
+
+
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 def _identity(stat_result: os.stat_result) -> tuple[int, int]:

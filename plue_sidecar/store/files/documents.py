@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from plue_sidecar.models.records import Session, SessionDocument
 from plue_sidecar.session_format import SESSION_SCHEMA_VERSION
+from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.files.migrations import migrate, version_of
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,9 @@ class DocumentRead:
     """The version the file was written in (the session is always the current one)."""
 
 
-def read_document(path: Path, session_id: str) -> DocumentRead:
+def read_document(root: Root, path: Path, session_id: str) -> DocumentRead:
     try:
-        raw = path.read_bytes()
+        raw = root.read_bytes(path)
     except OSError as exc:
         return DocumentRead(None, f"unreadable: {exc.strerror}")
     if not raw.strip(b"\x00 \n\t\r"):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 from typing import NamedTuple
 
 from plue_sidecar.session_format import SESSION_ID_PATTERN, id_number
+from plue_sidecar.store.disk.root import Root
 
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 DOCUMENT_SUFFIX = ".json"
@@ -45,7 +45,7 @@ def bucket_of(session_id: str) -> str:
     """The directory below `sessions/` that holds a session's files ("2026/11"): the
     month its id was made in. A string, without `pathlib`, and remembered by the day:
     the catalogue asks it of every session it saves."""
-    if not _SESSION_ID.match(session_id):
+    if not _SESSION_ID.fullmatch(session_id):
         raise ValueError(f"not a session id: {session_id!r}")
     millis = id_number(session_id)
     day = millis // MILLIS_A_DAY  # a UTC day lies within one month
@@ -76,7 +76,7 @@ def session_id_of(name: str) -> str | None:
     if not name.endswith(DOCUMENT_SUFFIX) or name.endswith(LOG_SUFFIX):
         return None
     candidate = name[: -len(DOCUMENT_SUFFIX)]
-    return candidate if _SESSION_ID.match(candidate) else None
+    return candidate if _SESSION_ID.fullmatch(candidate) else None
 
 
 _QUARANTINED = re.compile(
@@ -112,10 +112,10 @@ def journal_path(directory: Path, generation: int) -> Path:
     return directory / f"journal-{generation:06d}.log"
 
 
-def generations_in(directory: Path) -> list[tuple[int, Path]]:
+def generations_in(root: Root, directory: Path) -> list[tuple[int, Path]]:
     """Each journal generation's number and file in `directory`, oldest first."""
     try:
-        names = os.listdir(directory)
+        names = root.listdir(directory)
     except FileNotFoundError:
         return []
     found = [

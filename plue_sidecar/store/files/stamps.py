@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from plue_sidecar.store.disk.root import Root
+
 RACY_NS = 2_000_000_000
 """A directory changed this close to the snapshot may change again with the same mtime
 (filesystems that keep whole seconds, or two: FAT)."""
@@ -38,22 +40,24 @@ def stamp_of(stat: os.stat_result) -> Stamp:
     return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
-def session_directories(sessions_dir: Path) -> Iterator[tuple[str, Path, int]]:
+def session_directories(root: Root, sessions_dir: Path) -> Iterator[tuple[str, Path, int]]:
     """Each `<yyyy>/<mm>` directory: its name relative to `sessions_dir`, path and mtime."""
-    if not sessions_dir.is_dir():
+    try:
+        with root.scandir(sessions_dir) as years:
+            year_names = [y.name for y in years if y.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
         return
-    with os.scandir(sessions_dir) as years:
-        year_dirs = [Path(y.path) for y in years if y.is_dir(follow_symlinks=False)]
-    for year in year_dirs:
-        with os.scandir(year) as months:
+    for year in year_names:
+        with root.scandir(sessions_dir / year) as months:
             for month in months:
                 if month.is_dir(follow_symlinks=False):
                     mtime = month.stat(follow_symlinks=False).st_mtime_ns
-                    yield f"{year.name}/{month.name}", Path(month.path), mtime
+                    yield f"{year}/{month.name}", sessions_dir / year / month.name, mtime
 
 
-def files_with_stamps(directory: Path) -> Iterator[tuple[os.DirEntry[str], Stamp]]:
-    with os.scandir(directory) as entries:
+def files_with_stamps(root: Root, directory: Path) -> Iterator[tuple[str, Stamp]]:
+    """The name and stamp of each file in `directory` (symlinks are no files here)."""
+    with root.scandir(directory) as entries:
         for entry in entries:
             if entry.is_file(follow_symlinks=False):
-                yield entry, stamp_of(entry.stat(follow_symlinks=False))
+                yield entry.name, stamp_of(entry.stat(follow_symlinks=False))

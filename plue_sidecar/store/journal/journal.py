@@ -55,6 +55,7 @@ import orjson
 from plue_sidecar.errors import DataDirReplacedError
 from plue_sidecar.store.disk.append_log import PREALLOCATE_BYTES, AppendLog, open_log
 from plue_sidecar.store.disk.durable_io import DurableFiles
+from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.disk.uninterrupted import Uncancellable
 from plue_sidecar.store.files.layout import generations_in, journal_path
 
@@ -87,12 +88,12 @@ class JournalContents:
         return self.generations[-1] + 1 if self.generations else 1
 
 
-def read_journal(directory: Path) -> JournalContents:
+def read_journal(root: Root, directory: Path) -> JournalContents:
     """Read every generation in `directory`; it changes nothing."""
     contents = JournalContents()
-    for generation, path in generations_in(directory):
+    for generation, path in generations_in(root, directory):
         contents.generations.append(generation)
-        _parse_generation(path.read_bytes(), path.name, contents)
+        _parse_generation(root.read_bytes(path), path.name, contents)
     return contents
 
 
@@ -211,7 +212,9 @@ class Journal:
             if self._log_generation <= generation:
                 self._close_log()
             covered = {
-                path for number, path in generations_in(self._directory) if number <= generation
+                path
+                for number, path in generations_in(self._files.root_handle, self._directory)
+                if number <= generation
             }
             covered.update(
                 journal_path(self._directory, number)
@@ -238,7 +241,7 @@ class Journal:
             current = self._generation
             on_disk = [
                 (number, self._files.read_bytes(path))
-                for number, path in generations_in(self._directory)
+                for number, path in generations_in(self._files.root_handle, self._directory)
             ]
             freed = 0
             rewritten = rewrite([(number, data.rstrip(b"\0")) for number, data in on_disk])
