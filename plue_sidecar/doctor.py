@@ -26,7 +26,13 @@ from plue_sidecar.store.catalogue.catalogue import Catalogue, Entry, checksum_of
 from plue_sidecar.store.disk.durable_io import DurableFiles
 from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.files.documents import read_document
-from plue_sidecar.store.files.layout import LOG_SUFFIX, Layout, quarantined_file, session_id_of
+from plue_sidecar.store.files.layout import (
+    LOG_SUFFIX,
+    Layout,
+    log_session_id_of,
+    quarantined_file,
+    session_id_of,
+)
 from plue_sidecar.store.files.message_log import parse_log
 from plue_sidecar.store.files.stamps import Stamp, files_with_stamps, session_directories
 from plue_sidecar.store.journal.journal import read_journal
@@ -121,7 +127,9 @@ def _read_documents(
             if name.startswith("."):
                 report.problems.append(f"leftover temporary file: {name}")
             elif name.endswith(LOG_SUFFIX):
-                logs.append(name.removesuffix(LOG_SUFFIX))
+                # A name that is no session's is not the sidecar's file: left alone.
+                if (log_of := log_session_id_of(name)) is not None:
+                    logs.append(log_of)
             elif (session_id := session_id_of(name)) is not None:
                 read = read_document(root, directory / name, session_id)
                 if read.session is None:

@@ -16,6 +16,7 @@ from tests.conftest import StartSidecar
 from tests.faults.capabilities import require, strace_problem
 from tests.faults.traced import held_syncs, kill_sidecar, start_with_held_fsync, sync_held
 from tests.harness.client import WAIT_SECONDS, SidecarProcess
+from tests.harness.doctor import doctor
 
 SESSION_ID = re.compile(r"^session_[0-9]{13,}$")
 HELD_SECONDS = 5
@@ -118,7 +119,7 @@ async def test_a_file_named_like_a_session_s_but_for_a_newline_is_a_stray_file(
 ) -> None:
     """`session_<ms>\\n.json` names no session (nor does such a `.messages.jsonl`): in a
     month's directory it is what any stray file is there, neither loaded, moved to
-    quarantine, nor removed."""
+    quarantine, nor removed, and `doctor` finds nothing wrong with it."""
     first = await start_sidecar()
     real = await first.call("session/create", {"title": "real"})
     await first.call("message/append", {"sessionId": real["id"], "role": "user", "parts": TEXT})
@@ -142,6 +143,7 @@ async def test_a_file_named_like_a_session_s_but_for_a_newline_is_a_stray_file(
     await second.stop()
     assert {path: path.read_bytes() for path in strays} == strays
     assert not (data_dir / "quarantine").exists()
+    assert doctor(data_dir) == (0, "1 sessions, no problems\n")
 
 
 def paths_but_the_reserve(data_dir: Path) -> list[str]:

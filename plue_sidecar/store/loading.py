@@ -37,7 +37,12 @@ from plue_sidecar.store.catalogue.head import completed_migration, trusted_head
 from plue_sidecar.store.catalogue.stamp_rows import StampRows
 from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.files.documents import read_document
-from plue_sidecar.store.files.layout import LOG_SUFFIX, session_id_of
+from plue_sidecar.store.files.layout import (
+    LOG_SUFFIX,
+    is_session_id,
+    log_session_id_of,
+    session_id_of,
+)
 from plue_sidecar.store.files.message_log import session_from_log
 from plue_sidecar.store.files.session_files import SessionFiles
 from plue_sidecar.store.files.stamps import Stamp, files_with_stamps, session_directories
@@ -226,7 +231,9 @@ class DataDirLoader:
                     self._remove_leftover(directory / name)
                 continue
             if name.endswith(LOG_SUFFIX):
-                logs.append(name.removesuffix(LOG_SUFFIX))
+                log_of = log_session_id_of(name)
+                if log_of is not None:
+                    logs.append(log_of)
                 continue
             session_id = session_id_of(name)
             if session_id is None:
@@ -270,8 +277,6 @@ class DataDirLoader:
             else set()
         )
         for session_id in orphans:
-            if not session_id_of(f"{session_id}.json"):
-                continue
             path = directory / f"{session_id}{LOG_SUFFIX}"
             row = rows.get(session_id)
             if row is not None and checksum_of(row.document) == snapshot.checksums[session_id]:
@@ -345,7 +350,7 @@ class DataDirLoader:
         try:
             tombstone = orjson.loads(raw)
             listed = tombstone["sessionIds"]
-            session_ids = [sid for sid in listed if session_id_of(f"{sid}.json")]
+            session_ids = [sid for sid in listed if is_session_id(sid)]
             high_water = int(tombstone["highWater"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             # A tombstone is written atomically, so it is whole or absent; this is damage.

@@ -45,7 +45,7 @@ def bucket_of(session_id: str) -> str:
     """The directory below `sessions/` that holds a session's files ("2026/11"): the
     month its id was made in. A string, without `pathlib`, and remembered by the day:
     the catalogue asks it of every session it saves."""
-    if not _SESSION_ID.fullmatch(session_id):
+    if not is_session_id(session_id):
         raise ValueError(f"not a session id: {session_id!r}")
     millis = id_number(session_id)
     day = millis // MILLIS_A_DAY  # a UTC day lies within one month
@@ -71,16 +71,26 @@ def _month_of(millis: int) -> str:
     return f"{moment.tm_year:04d}/{moment.tm_mon:02d}"
 
 
+def is_session_id(text: str) -> bool:
+    return _SESSION_ID.fullmatch(text) is not None
+
+
 def session_id_of(name: str) -> str | None:
     """The session id a document's file name claims, if it is a well-formed one."""
     if not name.endswith(DOCUMENT_SUFFIX) or name.endswith(LOG_SUFFIX):
         return None
     candidate = name[: -len(DOCUMENT_SUFFIX)]
-    return candidate if _SESSION_ID.fullmatch(candidate) else None
+    return candidate if is_session_id(candidate) else None
+
+
+def log_session_id_of(name: str) -> str | None:
+    """The session id a message log's file name claims, if it is a well-formed one."""
+    candidate = name.removesuffix(LOG_SUFFIX)
+    return candidate if candidate != name and is_session_id(candidate) else None
 
 
 _QUARANTINED = re.compile(
-    rf"({SESSION_ID_PATTERN.strip('^$')})({re.escape(DOCUMENT_SUFFIX)}|{re.escape(LOG_SUFFIX)})"
+    rf"({SESSION_ID_PATTERN})({re.escape(DOCUMENT_SUFFIX)}|{re.escape(LOG_SUFFIX)})"
     r"\.[0-9]+"
 )
 """A session's file in `quarantine/`: its own name, then when it was moved there (ms)."""
