@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from plue_sidecar.app import PENDING_REQUESTS_SECONDS
+from plue_sidecar.store.disk.root import Root
 from plue_sidecar.store.files.layout import Layout, journal_path
 from plue_sidecar.store.journal.journal import read_journal
 from tests.conftest import StartSidecar
@@ -81,7 +82,7 @@ async def test_no_journal_generation_holding_a_record_not_yet_applied_is_removed
     core.close()
     may_apply.set()
     await renaming
-    assert {"put": renamed.to_json()} in read_journal(Layout(data).sessions_dir).records
+    assert {"put": renamed.to_json()} in read_journal(Root(data), Layout(data).sessions_dir).records
     reopened = core_at(data)
     await reopened.open()
     assert reopened.sessions.info(session.id)["title"] == "after"
